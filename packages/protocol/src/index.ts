@@ -1,0 +1,6 @@
+export * from './layout.js';
+export * from './errors.js';
+export * from './atomic-memory.js';
+export * from './keys.js';
+export * from './pages.js';
+export { renderLayoutHeader } from './c-header.js';
