@@ -45,8 +45,12 @@ export interface KeyOptions {
 const DEFAULT_PUBLISH_TIMEOUT_MS = 2000;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** UTF-8 bytes of a valid key name. Throws TldError (NAME_EMPTY, NAME_HAS_NUL, NAME_TOO_LONG) otherwise. */
+/**
+ * UTF-8 bytes of a valid key name. Throws TldError (NAME_EMPTY, NAME_HAS_NUL, NAME_TOO_LONG) otherwise, and
+ * TypeError for a non-string or a string with a lone surrogate.
+ */
 export function encodeKeyName(name: string): Uint8Array {
   if (typeof name !== 'string') {
     throw new TypeError(`key name must be a string, got ${typeof name}`);
@@ -58,6 +62,13 @@ export function encodeKeyName(name: string): Uint8Array {
     throw new TldError(
       ProtocolErrorCode.NAME_HAS_NUL,
       `key name ${JSON.stringify(name)} contains a NUL character: names are NUL-terminated C strings, remove it`,
+    );
+  }
+  // TextEncoder turns a lone surrogate into U+FFFD, so two different strings would share one key and the
+  // stored name would not read back as the name given.
+  if (LONE_SURROGATE.test(name)) {
+    throw new TypeError(
+      `key name ${JSON.stringify(name)} contains a lone UTF-16 surrogate and has no UTF-8 form: use a well-formed string`,
     );
   }
   const bytes = utf8.encode(name);

@@ -59,12 +59,15 @@ export interface Layout {
 
 const layouts = new Map<number, Layout>();
 
-/** The layout for a page size (a power of two ≥ 4096). Throws RangeError for anything else. */
+/**
+ * The layout for a page size: a power of two from 4096 to 65536 (meta.size and slot sizes are u16, so larger
+ * pages cannot be described). Throws RangeError for anything else.
+ */
 export function layoutFor(pageSize: number = DEFAULT_PAGE_SIZE): Layout {
   let layout = layouts.get(pageSize);
   if (layout) return layout;
-  if (!Number.isInteger(pageSize) || pageSize < 4096 || (pageSize & (pageSize - 1)) !== 0) {
-    throw new RangeError(`page size must be a power of two >= 4096, got ${String(pageSize)}`);
+  if (!Number.isInteger(pageSize) || pageSize < 4096 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
+    throw new RangeError(`page size must be a power of two from 4096 to 65536, got ${String(pageSize)}`);
   }
   const maxKeys = pageSize / SLOT_SIZE - 1;
   layout = Object.freeze({
