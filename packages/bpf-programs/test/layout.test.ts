@@ -1,0 +1,105 @@
+// The ctx structs exist twice: include/tld_reader.h (BPF) and src/index.ts (TypeScript). Compile the header for
+// the host and compare every offset, size and constant.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CachedFound, CachedLayout, ReaderLayout, ReaderStatus } from '../src/index.js';
+
+const pkg = fileURLToPath(new URL('..', import.meta.url));
+const protocolInclude = join(pkg, 'node_modules/@tld/protocol/include');
+
+describe('include/tld_reader.h and src/index.ts agree', () => {
+  let dir: string;
+  let c: Record<string, number>;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tld-layout-'));
+    const exe = join(dir, 'probe');
+    execFileSync('clang-19', ['-Wall', '-Werror', '-I', join(pkg, 'include'), '-I', protocolInclude,
+      join(pkg, 'test/layout-probe.c'), '-o', exe]);
+    c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, number>;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reader ctx', () => {
+    expect({
+      maxKeys: ReaderLayout.maxKeys,
+      nameBytes: ReaderLayout.nameBytes,
+      valueBytes: ReaderLayout.valueBytes,
+      ctxSize: ReaderLayout.ctxSize,
+      keySize: ReaderLayout.keySize,
+      nrKeys: ReaderLayout.nrKeysOffset,
+      status: ReaderLayout.statusOffset,
+      tid: ReaderLayout.tidOffset,
+      tgid: ReaderLayout.tgidOffset,
+      start: ReaderLayout.startOffset,
+      metaCnt: ReaderLayout.metaCntOffset,
+      metaSize: ReaderLayout.metaSizeOffset,
+      keys: ReaderLayout.keysOffset,
+      name: ReaderLayout.key.nameOffset,
+      value: ReaderLayout.key.valueOffset,
+      offset: ReaderLayout.key.offsetOffset,
+      size: ReaderLayout.key.sizeOffset,
+      found: ReaderLayout.key.foundOffset,
+      badName: ReaderLayout.key.badNameOffset,
+    }).toEqual({
+      maxKeys: c['maxKeys'],
+      nameBytes: c['nameBytes'],
+      valueBytes: c['valueBytes'],
+      ctxSize: c['sizeof tld_reader_ctx'],
+      keySize: c['sizeof tld_reader_key'],
+      nrKeys: c['tld_reader_ctx.nr_keys'],
+      status: c['tld_reader_ctx.status'],
+      tid: c['tld_reader_ctx.tid'],
+      tgid: c['tld_reader_ctx.tgid'],
+      start: c['tld_reader_ctx.start'],
+      metaCnt: c['tld_reader_ctx.meta_cnt'],
+      metaSize: c['tld_reader_ctx.meta_size'],
+      keys: c['tld_reader_ctx.keys'],
+      name: c['tld_reader_key.name'],
+      value: c['tld_reader_key.value'],
+      offset: c['tld_reader_key.offset'],
+      size: c['tld_reader_key.size'],
+      found: c['tld_reader_key.found'],
+      badName: c['tld_reader_key.bad_name'],
+    });
+    expect({ ...ReaderStatus }).toEqual({
+      STORAGE: c['STORAGE'], DATA: c['DATA'], META: c['META'], REGISTERED: c['REGISTERED'],
+    });
+  });
+
+  it('cached ctx', () => {
+    expect({
+      ctxSize: CachedLayout.ctxSize,
+      initErr: CachedLayout.initErrOffset,
+      found: CachedLayout.foundOffset,
+      reqId: CachedLayout.reqIdOffset,
+      route: CachedLayout.routeOffset,
+      routeBytes: CachedLayout.routeBytes,
+      reqIdBefore: CachedLayout.reqIdCacheBeforeOffset,
+      reqIdAfter: CachedLayout.reqIdCacheAfterOffset,
+      routeBefore: CachedLayout.routeCacheBeforeOffset,
+      routeAfter: CachedLayout.routeCacheAfterOffset,
+      tid: CachedLayout.tidOffset,
+      FOUND_REQ_ID: CachedFound.REQ_ID,
+      FOUND_ROUTE: CachedFound.ROUTE,
+    }).toEqual({
+      ctxSize: c['sizeof tld_cached_ctx'],
+      initErr: c['tld_cached_ctx.init_err'],
+      found: c['tld_cached_ctx.found'],
+      reqId: c['tld_cached_ctx.req_id'],
+      route: c['tld_cached_ctx.route'],
+      routeBytes: c['routeBytes'],
+      reqIdBefore: c['tld_cached_ctx.req_id_cache_before'],
+      reqIdAfter: c['tld_cached_ctx.req_id_cache_after'],
+      routeBefore: c['tld_cached_ctx.route_cache_before'],
+      routeAfter: c['tld_cached_ctx.route_cache_after'],
+      tid: c['tld_cached_ctx.tid'],
+      FOUND_REQ_ID: c['FOUND_REQ_ID'],
+      FOUND_ROUTE: c['FOUND_ROUTE'],
+    });
+  });
+});

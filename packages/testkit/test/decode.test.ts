@@ -1,0 +1,52 @@
+// Decoders and argument checks that need no kernel.
+import { describe, expect, it } from 'vitest';
+import {
+  decodeF64, decodeI64, decodeString, decodeU32, decodeU64, loadObject, uniquePinPath, unpin,
+} from '@tld/testkit';
+
+describe('decoders', () => {
+  it('read little-endian values from the first bytes', () => {
+    const b = new Uint8Array(8);
+    const v = new DataView(b.buffer);
+    v.setBigUint64(0, 0xfedcba9876543210n, true);
+    expect(decodeU64(b)).toBe(0xfedcba9876543210n);
+    expect(decodeI64(b)).toBe(0xfedcba9876543210n - 2n ** 64n);
+    expect(decodeU32(b)).toBe(0x76543210);
+    v.setFloat64(0, -0.1, true);
+    expect(decodeF64(b)).toBe(-0.1);
+  });
+
+  it('strings stop at the first NUL and decode UTF-8', () => {
+    const bytes = new Uint8Array(16);
+    bytes.set(new TextEncoder().encode('ünï'));
+    bytes[10] = 0x41; // after the NUL: ignored
+    expect(decodeString(bytes)).toBe('ünï');
+    expect(decodeString(new TextEncoder().encode('full'))).toBe('full');
+  });
+
+  it('refuse missing or short values', () => {
+    expect(() => decodeU64(undefined)).toThrow(TypeError);
+    expect(() => decodeU64(new Uint8Array(4))).toThrow(RangeError);
+    expect(() => decodeU32(new Uint8Array(3))).toThrow(RangeError);
+  });
+});
+
+describe('loader arguments', () => {
+  it('a missing object file is an error that says how to build it', () => {
+    expect(() => loadObject('/nonexistent/x.bpf.o')).toThrow(/pnpm --filter @tld\/bpf-programs build/);
+  });
+
+  it('placements must be private or an absolute pin path', () => {
+    expect(() => loadObject('/nonexistent/x.bpf.o', { m: { pinPath: 'relative' } })).toThrow(TypeError);
+  });
+
+  it('unique pin paths are fresh and under /sys/fs/bpf/tld-test-', () => {
+    const a = uniquePinPath('x');
+    expect(a).toMatch(/^\/sys\/fs\/bpf\/tld-test-\d+-\d+-x$/);
+    expect(uniquePinPath('x')).not.toBe(a);
+  });
+
+  it('unpin refuses paths outside bpffs', () => {
+    expect(() => unpin('/tmp/some-file')).toThrow(RangeError);
+  });
+});

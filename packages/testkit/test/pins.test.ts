@@ -1,0 +1,44 @@
+// A map pinned by the loader: mode 0600, shared by a second loader and by TaskLocalData.open({ pinPath }).
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TaskLocalData } from '@tld/userspace';
+import { DEFAULT_PIN_PATH } from '@tld/bpf-programs';
+import {
+  bpfSupport, decodeU64, fileMode, loadCachedReader, loadReader, uniquePinPath,
+} from '@tld/testkit';
+
+const support = bpfSupport();
+
+describe.skipIf(!support.supported)('pinned tld_data_map', () => {
+  it('a private reader neither creates nor touches the host pin', () => {
+    const before = existsSync(DEFAULT_PIN_PATH);
+    const reader = loadReader();
+    reader.close();
+    expect(reader.createdPins).toEqual([]);
+    expect(existsSync(DEFAULT_PIN_PATH)).toBe(before);
+  });
+
+  it('the pin the loader creates has mode 0600; a second loader and TaskLocalData share it', () => {
+    const pinPath = uniquePinPath('shared');
+    const reader = loadReader({ map: { pinPath } });
+    try {
+      expect(reader.createdPins).toEqual([pinPath]);
+      expect(fileMode(pinPath)).toBe(0o600);
+
+      const cached = loadCachedReader({ map: { pinPath } });
+      const tld = TaskLocalData.open({ pinPath });
+      try {
+        tld.u64('req_id').set(31337n);
+        expect(decodeU64(reader.read(['req_id']).values['req_id'])).toBe(31337n);
+        expect(cached.run().reqId).toBe(31337n); // same map through the reused pin
+      } finally {
+        tld.close();
+        cached.close();
+      }
+      expect(existsSync(pinPath)).toBe(true); // the reuser does not remove what it did not create
+    } finally {
+      reader.close();
+    }
+    expect(existsSync(pinPath)).toBe(false);
+  });
+});

@@ -1,0 +1,40 @@
+// A worker thread of the end-to-end tests. Imports the built packages, as an application's worker would.
+// workerData: { mode, mapFd, progFd, index, barrier?: Int32Array, parties?: number }
+import { parentPort, workerData } from 'node:worker_threads';
+import { TaskLocalData } from '@tld/userspace';
+import { gettid, readOnThisThread } from '@tld/testkit';
+import { KEY_NAMES, createKeys, setAll, valuesFor } from '../values.mjs';
+
+const { mode, mapFd, progFd, index, barrier, parties } = workerData;
+
+/** Blocks until `parties` threads have arrived at barrier slot `slot` (Atomics.wait is fine off the main thread). */
+function arrive(slot) {
+  Atomics.add(barrier, slot, 1);
+  Atomics.notify(barrier, slot);
+  for (;;) {
+    const seen = Atomics.load(barrier, slot);
+    if (seen >= parties) return;
+    Atomics.wait(barrier, slot, seen, 10_000);
+  }
+}
+
+if (mode === 'never-open') {
+  // This thread never touches TaskLocalData: BPF must find no registration, and no key.
+  parentPort.postMessage({ tid: gettid(), read: readOnThisThread(progFd, KEY_NAMES) });
+} else if (mode === 'set-and-read') {
+  const tld = TaskLocalData.open({ mapFd });
+  const keys = createKeys(tld);
+  setAll(keys, valuesFor(index));
+  // Everyone has set their values before anyone reads: a shared page would show another thread's values.
+  arrive(0);
+  const first = readOnThisThread(progFd, KEY_NAMES);
+  setAll(keys, valuesFor(index + 1000));
+  const second = readOnThisThread(progFd, KEY_NAMES);
+  // Keep this thread's page registered until every thread has read.
+  arrive(1);
+  tld.close();
+  const afterClose = readOnThisThread(progFd, KEY_NAMES);
+  parentPort.postMessage({ tid: gettid(), first, second, afterClose });
+} else {
+  throw new Error(`unknown worker mode ${mode}`);
+}

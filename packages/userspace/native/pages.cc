@@ -1,0 +1,269 @@
+// The pages this process shares with the kernel (PROTOCOL.md §2, §4, §5) and the thread's registrations.
+//
+// Ownership rules:
+// - The metadata page is process-wide, installed once into `tld_meta_p` and never freed.
+// - A thread's data page is `tld_data_p`. We free only a page we mapped ourselves, and only after the thread's
+//   element is gone from every map it was registered in: the kernel keeps the page pinned and BPF programs keep
+//   writing to it while an element points at it, so freeing it earlier corrupts memory. When a delete fails
+//   (other than ENOENT: nothing registered), the page is leaked instead.
+// - No memory is ever freed from a GC finalizer: JavaScript sees the pages as external ArrayBuffers without a
+//   finalizer, and the data page's buffer is detached before the page is unmapped, so stale typed arrays read
+//   as empty instead of touching unmapped memory.
+//
+// Memory coherence: JavaScript and BPF programs access these pages concurrently without locks. An aligned 8-byte
+// (or smaller) store is seen whole by a reader; a longer value (string, bytes) can be seen half old, half new.
+// The metadata page's `cnt` and slot `size` fields are accessed with atomics (see @tld/protocol).
+#include <errno.h>
+#include <linux/bpf.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "common.h"
+#include "tld_layout.h"
+
+extern "C" {
+// PROTOCOL.md §4: the process's metadata page, shared by every protocol implementation in the process.
+// Weak with default visibility (as upstream declares it) so the first definition in the global symbol scope
+// wins; accessed only with atomic builtins so it stays layout-compatible with C's `_Atomic` pointer.
+__attribute__((weak, visibility("default"))) struct tld_meta_u* tld_meta_p = nullptr;
+// PROTOCOL.md §4: the calling thread's data page.
+__attribute__((weak, visibility("default"))) __thread struct tld_data_u* tld_data_p = nullptr;
+}
+
+namespace tld {
+
+namespace {
+
+// Per-thread state. Node runs exactly one environment per OS thread (main thread or worker), so per-thread
+// state is per-environment state. Heap-allocated and freed by the environment's cleanup hook, so no
+// thread_local destructor ever runs napi calls after the environment is gone.
+struct ThreadState {
+  bool ownsDataPage = false;        // tld_data_p points at a page we mapped
+  std::vector<int> registrations;   // dup'd fds of the maps this thread's element lives in
+  Napi::Reference<Napi::ArrayBuffer> dataBuffer;
+  Napi::Reference<Napi::ArrayBuffer> metaBuffer;
+};
+
+thread_local ThreadState* state = nullptr;
+
+void* MapPage() {
+  void* page = mmap(nullptr, PageSize(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return page == MAP_FAILED ? nullptr : page;
+}
+
+// Bytes from `p` to the end of its page: a page installed by other native code may not be page-aligned.
+size_t BytesToPageEnd(const void* p) {
+  return PageSize() - (reinterpret_cast<uintptr_t>(p) & (PageSize() - 1));
+}
+
+// Returns the process's metadata page, creating and installing it on first use; nullptr with errno set on failure.
+struct tld_meta_u* EnsureMetaPage() {
+  struct tld_meta_u* current = __atomic_load_n(&tld_meta_p, __ATOMIC_ACQUIRE);
+  if (current != nullptr) return current;
+  auto* page = static_cast<struct tld_meta_u*>(MapPage());
+  if (page == nullptr) return nullptr;
+  // PROTOCOL.md §3: a page we create offers all of data[] to dynamic keys. Set before publishing the page.
+  page->size = static_cast<__u16>(PageSize() - TLD_DATA_START);
+  struct tld_meta_u* expected = nullptr;
+  if (__atomic_compare_exchange_n(&tld_meta_p, &expected, page, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    return page;
+  }
+  munmap(page, PageSize());  // another thread or library installed its page first: use that one
+  return expected;
+}
+
+// Returns this thread's data page, mapping it on first use unless other code already set tld_data_p.
+struct tld_data_u* EnsureDataPage() {
+  if (tld_data_p != nullptr) return tld_data_p;
+  auto* page = static_cast<struct tld_data_u*>(MapPage());
+  if (page == nullptr) return nullptr;
+  page->start = TLD_DATA_START;  // PROTOCOL.md §2: data[] right after `start`, page at offset 0
+  tld_data_p = page;
+  state->ownsDataPage = true;
+  return page;
+}
+
+// Deletes this thread's element from the map behind `mapFd`; returns 0 or an errno (ENOENT counts as success).
+int DeleteOwnElement(int mapFd) {
+  int pidfd = static_cast<int>(syscall(__NR_pidfd_open, static_cast<pid_t>(syscall(SYS_gettid)), PIDFD_THREAD));
+  if (pidfd < 0) return errno;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<uint32_t>(mapFd);
+  attr.key = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&pidfd));
+  int err = syscall(__NR_bpf, BPF_MAP_DELETE_ELEM, &attr, sizeof(attr)) < 0 ? errno : 0;
+  close(pidfd);
+  return err == ENOENT ? 0 : err;
+}
+
+// Unmaps our data page once nothing registers it; returns true when the page was freed.
+bool ReleaseDataPageIfUnused() {
+  if (!state->registrations.empty() || !state->ownsDataPage || tld_data_p == nullptr) return false;
+  if (!state->dataBuffer.IsEmpty()) {
+    Napi::ArrayBuffer buffer = state->dataBuffer.Value();
+    if (!buffer.IsDetached()) buffer.Detach();
+    state->dataBuffer.Reset();
+  }
+  munmap(tld_data_p, PageSize());
+  tld_data_p = nullptr;
+  state->ownsDataPage = false;
+  return true;
+}
+
+// Environment teardown (a worker exiting runs this on its own thread, while the thread is still alive):
+// unregister first, then free.
+void Cleanup() {
+  ThreadState* st = state;
+  if (st == nullptr) return;
+  bool leak = false;
+  for (int fd : st->registrations) {
+    if (DeleteOwnElement(fd) != 0) leak = true;  // still registered: the page must outlive the thread
+    close(fd);
+  }
+  st->registrations.clear();
+  st->dataBuffer.Reset();
+  st->metaBuffer.Reset();
+  if (!leak && st->ownsDataPage && tld_data_p != nullptr) {
+    munmap(tld_data_p, PageSize());
+    tld_data_p = nullptr;
+  }
+  state = nullptr;
+  delete st;
+}
+
+// metaPage(): ArrayBuffer over the process's metadata page (the same object on every call in this thread).
+Napi::Value MetaPage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state->metaBuffer.IsEmpty()) return state->metaBuffer.Value();
+  struct tld_meta_u* page = EnsureMetaPage();
+  if (page == nullptr) return ThrowSyscallError(env, "mmap", errno);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, page, BytesToPageEnd(page));
+  state->metaBuffer = Napi::Persistent(buffer);
+  return buffer;
+}
+
+// metaPageAddress(): bigint — user address of the metadata page (0n before metaPage() created it).
+Napi::Value MetaPageAddress(const Napi::CallbackInfo& info) {
+  auto* page = __atomic_load_n(&tld_meta_p, __ATOMIC_ACQUIRE);
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(page)));
+}
+
+// threadDataPage(): ArrayBuffer over this thread's data page (the same object until the page is released).
+Napi::Value ThreadDataPage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state->dataBuffer.IsEmpty()) return state->dataBuffer.Value();
+  struct tld_data_u* page = EnsureDataPage();
+  if (page == nullptr) return ThrowSyscallError(env, "mmap", errno);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, page, BytesToPageEnd(page));
+  state->dataBuffer = Napi::Persistent(buffer);
+  return buffer;
+}
+
+// threadDataPageAddress(): bigint — user address of this thread's data page (0n when there is none).
+Napi::Value ThreadDataPageAddress(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(tld_data_p)));
+}
+
+// ownsThreadDataPage(): boolean — whether this thread's data page was mapped by this addon (and may be freed).
+Napi::Value OwnsThreadDataPage(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), state->ownsDataPage && tld_data_p != nullptr);
+}
+
+// registerThread(mapFd, value: Uint8Array): number — PROTOCOL.md §5: pidfd_open(gettid(), PIDFD_THREAD),
+// BPF_MAP_UPDATE_ELEM(BPF_ANY), close. Keeps a dup of the map fd so the element can be deleted at
+// environment teardown even after the caller closed its fd; returns that dup as the registration handle.
+// On failure nothing is registered and nothing stays open.
+Napi::Value RegisterThread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "registerThread(mapFd: number, value: Uint8Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int mapFd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array value = info[1].As<Napi::Uint8Array>();
+  state->registrations.reserve(state->registrations.size() + 1);  // so recording cannot fail after the update
+  int reg = fcntl(mapFd, F_DUPFD_CLOEXEC, 0);
+  if (reg < 0) return ThrowSyscallError(env, "dup", errno);
+  int pidfd = static_cast<int>(syscall(__NR_pidfd_open, static_cast<pid_t>(syscall(SYS_gettid)), PIDFD_THREAD));
+  if (pidfd < 0) {
+    int err = errno;
+    close(reg);
+    return ThrowSyscallError(env, "pidfd_open", err);
+  }
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<uint32_t>(reg);
+  attr.key = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&pidfd));
+  attr.value = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(value.Data()));
+  attr.flags = BPF_ANY;
+  if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)) < 0) {
+    int err = errno;
+    close(pidfd);
+    close(reg);
+    return ThrowSyscallError(env, "BPF_MAP_UPDATE_ELEM", err);
+  }
+  close(pidfd);
+  state->registrations.push_back(reg);
+  return Napi::Number::New(env, reg);
+}
+
+// unregisterThread(handle): undefined — deletes this thread's element from the map of a registerThread()
+// handle (ENOENT: already gone, fine) and forgets the handle. On failure the registration is kept (and retried
+// at teardown) and the error is thrown.
+Napi::Value UnregisterThread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "unregisterThread(handle: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int reg = info[0].As<Napi::Number>().Int32Value();
+  auto& regs = state->registrations;
+  auto it = regs.begin();
+  while (it != regs.end() && *it != reg) ++it;
+  if (it == regs.end()) {
+    Napi::Error::New(env, "not a registration handle of this thread").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int err = DeleteOwnElement(reg);
+  if (err != 0) return ThrowSyscallError(env, "BPF_MAP_DELETE_ELEM", err);
+  close(reg);
+  regs.erase(it);
+  return env.Undefined();
+}
+
+// registrationCount(): number — maps this thread is registered in through this addon.
+Napi::Value RegistrationCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(state->registrations.size()));
+}
+
+// releaseThreadDataPage(): boolean — frees this thread's data page if we mapped it and it is registered
+// nowhere; detaches its ArrayBuffer first. Returns whether the page was freed.
+Napi::Value ReleaseThreadDataPage(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ReleaseDataPageIfUnused());
+}
+
+}  // namespace
+
+void InitPages(Napi::Env env, Napi::Object exports) {
+  if (state == nullptr) {
+    state = new ThreadState();
+    env.AddCleanupHook(Cleanup);
+  }
+  exports.Set("metaPage", Napi::Function::New(env, MetaPage, "metaPage"));
+  exports.Set("metaPageAddress", Napi::Function::New(env, MetaPageAddress, "metaPageAddress"));
+  exports.Set("threadDataPage", Napi::Function::New(env, ThreadDataPage, "threadDataPage"));
+  exports.Set("threadDataPageAddress", Napi::Function::New(env, ThreadDataPageAddress, "threadDataPageAddress"));
+  exports.Set("ownsThreadDataPage", Napi::Function::New(env, OwnsThreadDataPage, "ownsThreadDataPage"));
+  exports.Set("registerThread", Napi::Function::New(env, RegisterThread, "registerThread"));
+  exports.Set("unregisterThread", Napi::Function::New(env, UnregisterThread, "unregisterThread"));
+  exports.Set("registrationCount", Napi::Function::New(env, RegistrationCount, "registrationCount"));
+  exports.Set("releaseThreadDataPage", Napi::Function::New(env, ReleaseThreadDataPage, "releaseThreadDataPage"));
+}
+
+}  // namespace tld

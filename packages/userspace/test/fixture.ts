@@ -1,0 +1,75 @@
+// Real BPF maps for the tests: compiles test/fixtures/maps.bpf.c with clang-19 and pins its maps with bpftool
+// under a unique directory of /sys/fs/bpf. Fails (never skips) when the tools or the kernel cannot do it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const packageDir = dirname(here);
+const require = createRequire(import.meta.url);
+
+export interface PinnedMaps {
+  /** Directory holding tld_data_map, tld_data_map_v2, plain_map, small_map and the object's .bss map. */
+  readonly dir: string;
+  pin(name: 'tld_data_map' | 'tld_data_map_v2' | 'plain_map' | 'small_map' | 'maps_bss'): string;
+  remove(): void;
+}
+
+function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function loadFixtureMaps(): PinnedMaps {
+  const work = mkdtempSync(join(tmpdir(), 'tld-userspace-'));
+  const object = join(work, 'maps.bpf.o');
+  const include = dirname(require.resolve('@tld/protocol/include/tld_layout.h'));
+  execFileSync('clang-19', [
+    '-O2', '-g', '-Wall', '-target', 'bpf',
+    `-I/usr/include/${execFileSync('gcc', ['-dumpmachine']).toString().trim()}`,
+    `-I${include}`,
+    '-c', join(here, 'fixtures', 'maps.bpf.c'), '-o', object,
+  ]);
+  const base = `/sys/fs/bpf/${uniqueName('tld_userspace_test')}`;
+  const progs = `${base}_progs`;
+  const maps = `${base}_maps`;
+  execFileSync('bpftool', ['prog', 'loadall', object, progs, 'pinmaps', maps], { stdio: 'pipe' });
+  rmSync(work, { recursive: true, force: true });
+  return {
+    dir: maps,
+    pin: (name) => join(maps, name),
+    remove() {
+      rmSync(progs, { recursive: true, force: true });
+      rmSync(maps, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pins a BPF hash map (not task storage) at a unique path; returns the path. */
+export function pinHashMap(): string {
+  const path = `/sys/fs/bpf/${uniqueName('tld_userspace_hash')}`;
+  execFileSync('bpftool', ['map', 'create', path, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '1', 'name', 'x'], {
+    stdio: 'pipe',
+  });
+  return path;
+}
+
+/** The native addon, for checks below the public API. */
+export function loadNative(): import('../src/native.js').NativeBinding {
+  return require(join(packageDir, 'build/Release/tld_userspace.node'));
+}
+
+/** Map fds this process holds (each registration keeps a dup). */
+export function countMapFds(): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:bpf-map') count++;
+    } catch {
+      // the fd readdir itself used is gone by now
+    }
+  }
+  return count;
+}

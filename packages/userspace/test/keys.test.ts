@@ -1,0 +1,223 @@
+// Keys over a real task-storage map with uptrs: values land at the protocol's offsets in this thread's page,
+// validation throws the documented errors and changes nothing, close() makes everything throw ERR_TLD_CLOSED.
+import {
+  DATA_START,
+  TypedArrayMemory,
+  decodePages,
+  readMetaHeader,
+} from '@tld/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TaskLocalData } from '../src/index.js';
+import { type PinnedMaps, countMapFds, loadFixtureMaps, loadNative } from './fixture.js';
+
+const native = loadNative();
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  throw new Error('expected a throw');
+}
+
+/** The bytes of this thread's value of `name`, read straight from the page (as BPF would). */
+function pageBytes(name: string): Uint8Array | undefined {
+  const rows = decodePages(new TypedArrayMemory(native.metaPage()), new Uint8Array(native.threadDataPage()));
+  return rows.find((row) => row.name === name)?.bytes;
+}
+
+describe('TaskLocalData keys', () => {
+  let maps: PinnedMaps;
+  let tld: TaskLocalData;
+  beforeAll(() => {
+    maps = loadFixtureMaps();
+  });
+  afterAll(() => maps?.remove());
+  afterEach(() => tld?.close());
+
+  it('registers this thread with its pages: the kernel hides the uptrs from lookups', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    expect(tld.valueSize).toBe(16);
+    expect(native.registrationCount()).toBe(1);
+    const page = native.pageSize();
+    expect(native.metaPageAddress() % BigInt(page)).toBe(0n);
+    expect(native.threadDataPageAddress() % BigInt(page)).toBe(0n);
+    expect(readMetaHeader(new TypedArrayMemory(native.metaPage())).size).toBe(page - DATA_START);
+  });
+
+  it('stores each type at its protocol offset, little-endian, and reads it back', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const u64 = tld.u64('k_u64');
+    const u32 = tld.u32('k_u32');
+    const i64 = tld.i64('k_i64');
+    const f64 = tld.f64('k_f64');
+    const str = tld.string('k_str', 12);
+    const bytes = tld.bytes('k_bytes', 5);
+    u64.set(0x0102030405060708n);
+    u32.set(0xdeadbeef);
+    i64.set(-2n);
+    f64.set(1.5);
+    str.set('héllo');
+    bytes.set(new Uint8Array([1, 2, 3]));
+    expect(u64.get()).toBe(0x0102030405060708n);
+    expect(u32.get()).toBe(0xdeadbeef);
+    expect(i64.get()).toBe(-2n);
+    expect(f64.get()).toBe(1.5);
+    expect(str.get()).toBe('héllo');
+    expect([...bytes.get()]).toEqual([1, 2, 3, 0, 0]);
+    expect([...(pageBytes('k_u64') ?? [])]).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect([...(pageBytes('k_u32') ?? [])]).toEqual([0xef, 0xbe, 0xad, 0xde]);
+    expect([...(pageBytes('k_i64') ?? [])]).toEqual([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    expect(new DataView((pageBytes('k_f64') ?? new Uint8Array(8)).buffer).getFloat64(0, true)).toBe(1.5);
+    expect([...(pageBytes('k_str') ?? [])]).toEqual([...new TextEncoder().encode('héllo'), 0, 0, 0, 0, 0, 0]);
+    bytes.view[4] = 9; // the live view writes the page
+    expect(pageBytes('k_bytes')?.[4]).toBe(9);
+    const keys = tld.keys();
+    expect(keys.map((k) => k.name)).toEqual(['k_u64', 'k_u32', 'k_i64', 'k_f64', 'k_str', 'k_bytes']);
+    expect(keys.map((k) => k.offset)).toEqual([0, 8, 16, 24, 32, 48]);
+    for (const key of keys) expect(key.offset % 8).toBe(0);
+  });
+
+  it('get-or-create: the same name and size is the same key', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const a = tld.u64('same');
+    a.set(5n);
+    expect(tld.u64('same')).toBe(a);
+    expect(tld.i64('same').get()).toBe(5n); // same slot, another view of it
+    expect(codeOf(() => tld.u32('same'))).toBe('ERR_TLD_SIZE_MISMATCH');
+  });
+
+  it('rejects bad names and sizes with protocol codes, changing nothing', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const meta = new TypedArrayMemory(native.metaPage());
+    const before = meta.readBytes(0, native.pageSize());
+    expect(codeOf(() => tld.u64(''))).toBe('ERR_TLD_NAME_EMPTY');
+    expect(codeOf(() => tld.u64('x'.repeat(62)))).toBe('ERR_TLD_NAME_TOO_LONG');
+    expect(codeOf(() => tld.u64('a\0b'))).toBe('ERR_TLD_NAME_HAS_NUL');
+    expect(codeOf(() => tld.bytes('b0', 0))).toBe('ERR_TLD_SIZE_INVALID');
+    expect(codeOf(() => tld.bytes('b1', 1.5))).toBe('ERR_TLD_SIZE_INVALID');
+    expect(codeOf(() => tld.string('s', native.pageSize()))).toBe('ERR_TLD_SIZE_INVALID');
+    expect(meta.readBytes(0, native.pageSize())).toEqual(before);
+  });
+
+  it('validates values cheaply and leaves the old value on error', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const u64 = tld.u64('v_u64');
+    const u32 = tld.u32('v_u32');
+    const i64 = tld.i64('v_i64');
+    const f64 = tld.f64('v_f64');
+    u64.set(1n);
+    u32.set(1);
+    i64.set(1n);
+    expect(() => u64.set(-1n)).toThrow(RangeError);
+    expect(() => u64.set(1n << 64n)).toThrow(RangeError);
+    expect(() => u64.set(1 as never)).toThrow(TypeError);
+    u64.set((1n << 64n) - 1n);
+    expect(u64.get()).toBe((1n << 64n) - 1n);
+    expect(() => u32.set(-1)).toThrow(RangeError);
+    expect(() => u32.set(2 ** 32)).toThrow(RangeError);
+    expect(() => u32.set(0.5)).toThrow(RangeError);
+    expect(() => u32.set(Number.NaN)).toThrow(RangeError);
+    expect(() => u32.set(1n as never)).toThrow(TypeError);
+    expect(u32.get()).toBe(1);
+    expect(() => i64.set(1n << 63n)).toThrow(RangeError);
+    expect(() => i64.set(-(1n << 63n) - 1n)).toThrow(RangeError);
+    i64.set(-(1n << 63n));
+    expect(i64.get()).toBe(-(1n << 63n));
+    expect(() => f64.set('1' as never)).toThrow(TypeError);
+    f64.set(Number.NaN);
+    expect(f64.get()).toBeNaN();
+  });
+
+  it('strings: size − 1 bytes at most, RangeError unless truncate, cut on a UTF-8 boundary, rest cleared', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const route = tld.string('route', 8);
+    expect(route.maxBytes).toBe(7);
+    route.set('/abcdef');
+    expect(route.get()).toBe('/abcdef');
+    expect(() => route.set('/abcdefg')).toThrow(RangeError);
+    expect(route.get()).toBe('/abcdef'); // unchanged
+    route.set('/ü/ü/ü/', { truncate: true }); // 'ü' is 2 bytes: '/ü/ü/' takes all 7, the next 'ü' does not fit
+    expect(route.get()).toBe('/ü/ü/');
+    expect(pageBytes('route')?.[7]).toBe(0);
+    route.set('abüüü', { truncate: true }); // 'abüü' is 6 bytes; one byte of the next 'ü' would fit but is not written
+    expect([...(pageBytes('route') ?? [])]).toEqual([0x61, 0x62, 0xc3, 0xbc, 0xc3, 0xbc, 0, 0]);
+    route.set('/');
+    expect([...(pageBytes('route') ?? [])]).toEqual([0x2f, 0, 0, 0, 0, 0, 0, 0]);
+    expect(() => route.set('a\0b')).toThrow(TypeError);
+    const cut = tld.string('cut', 4, { truncate: true });
+    cut.set('abcdef');
+    expect(cut.get()).toBe('abc');
+    expect(() => tld.string('bad', 4, { truncate: 'yes' as never })).toThrow(TypeError);
+  });
+
+  it('bytes: set copies at most size bytes', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const blob = tld.bytes('blob', 4);
+    blob.set(new Uint8Array([1, 2, 3, 4]));
+    expect(() => blob.set(new Uint8Array(5))).toThrow(RangeError);
+    expect(() => blob.set([1, 2] as never)).toThrow(TypeError);
+    expect([...blob.view]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('close(): unregisters, releases the page, every use throws ERR_TLD_CLOSED; open again works', () => {
+    const fds = countMapFds();
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const key = tld.u64('c');
+    const blob = tld.bytes('c_blob', 8);
+    const view = blob.view;
+    key.set(3n);
+    expect(countMapFds()).toBe(fds + 1); // the registration's dup
+    tld.close();
+    tld.close(); // idempotent
+    expect(tld.closed).toBe(true);
+    expect(codeOf(() => key.set(1n))).toBe('ERR_TLD_CLOSED');
+    expect(codeOf(() => key.get())).toBe('ERR_TLD_CLOSED');
+    expect(codeOf(() => blob.view)).toBe('ERR_TLD_CLOSED');
+    expect(codeOf(() => tld.u64('d'))).toBe('ERR_TLD_CLOSED');
+    expect(codeOf(() => tld.keys())).toBe('ERR_TLD_CLOSED');
+    expect(native.registrationCount()).toBe(0);
+    expect(native.threadDataPageAddress()).toBe(0n);
+    expect(view.length).toBe(0); // detached before the page was unmapped: no access to freed memory
+    expect(countMapFds()).toBe(fds);
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    expect(tld.u64('c').get()).toBe(0n); // a fresh page
+  });
+
+  it('two opens on one map share the registration; the page lives until the last close', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const other = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    expect(native.registrationCount()).toBe(1);
+    other.u64('shared').set(9n);
+    other.close();
+    expect(native.registrationCount()).toBe(1);
+    expect(tld.u64('shared').get()).toBe(9n);
+  });
+
+  it('one page in several maps (16- and 24-byte values), registered in each', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const v2 = TaskLocalData.open({ pinPath: maps.pin('tld_data_map_v2') });
+    expect(v2.valueSize).toBe(24);
+    expect(native.registrationCount()).toBe(2);
+    tld.u64('both').set(11n);
+    expect(v2.u64('both').get()).toBe(11n);
+    tld.close();
+    expect(native.threadDataPageAddress()).not.toBe(0n); // still registered in v2
+    expect(v2.u64('both').get()).toBe(11n);
+    v2.close();
+    expect(native.threadDataPageAddress()).toBe(0n);
+  });
+
+  it('{ mapFd } uses the caller\'s fd and never closes it', () => {
+    const fd = native.objGet(maps.pin('tld_data_map'));
+    try {
+      tld = TaskLocalData.open({ mapFd: fd });
+      tld.u32('fd_key').set(7);
+      tld.close();
+      expect(native.objGetInfoByFd(fd).type).toBe(native.constants.BPF_MAP_TYPE_TASK_STORAGE);
+    } finally {
+      native.close(fd);
+    }
+  });
+});

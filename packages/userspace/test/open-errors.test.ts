@@ -1,0 +1,178 @@
+// Every way TaskLocalData.open() can fail, against the real kernel, each asserting its code and that nothing is
+// left behind (no element registered, no page held, no fd leaked).
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BpfSyscallError, NotSupportedError, TaskLocalData, TldError } from '../src/index.js';
+import { type PinnedMaps, countMapFds, loadFixtureMaps, loadNative, packageDir, pinHashMap } from './fixture.js';
+
+const native = loadNative();
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  throw new Error('expected a throw');
+}
+
+/** Asserts this thread has no element in the map at `pin` (lookup with our pidfd says ENOENT). */
+function expectNotRegistered(pin: string): void {
+  const fd = native.objGet(pin);
+  const pidfd = native.pidfdOpen(native.gettid(), native.constants.PIDFD_THREAD);
+  try {
+    const key = new Uint8Array(new Int32Array([pidfd]).buffer);
+    const info = native.objGetInfoByFd(fd);
+    expect(() => native.mapLookupElem(fd, key, info.valueSize)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  } finally {
+    native.close(pidfd);
+    native.close(fd);
+  }
+}
+
+describe('TaskLocalData.open failures', () => {
+  let maps: PinnedMaps;
+  let tmp: string;
+  beforeAll(() => {
+    maps = loadFixtureMaps();
+    tmp = mkdtempSync(join(tmpdir(), 'tld-open-'));
+  });
+  afterAll(() => {
+    maps?.remove();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('ERR_TLD_NO_BPFFS for a path outside bpffs, and for a missing directory', () => {
+    expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
+    expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'missing', 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
+    try {
+      TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') });
+    } catch (error) {
+      expect(error).toBeInstanceOf(TldError);
+      expect((error as Error).message).toContain('mount -t bpf bpf /sys/fs/bpf');
+    }
+  });
+
+  it('ERR_TLD_NO_MAP when nothing is pinned, naming how to create the map', () => {
+    const pin = `/sys/fs/bpf/tld_userspace_absent_${process.pid}`;
+    let error: unknown;
+    try {
+      TaskLocalData.open({ pinPath: pin });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TldError);
+    expect((error as TldError).code).toBe('ERR_TLD_NO_MAP');
+    expect((error as Error).message).toContain('tld map create');
+    expect((error as Error).cause).toBeInstanceOf(BpfSyscallError);
+    expect(((error as Error).cause as BpfSyscallError).errnoCode).toBe('ENOENT');
+  });
+
+  it('ERR_TLD_MAP_TYPE for a pinned hash map, by pin and by fd, without leaking its fd', () => {
+    const pin = pinHashMap();
+    try {
+      const before = countMapFds();
+      expect(codeOf(() => TaskLocalData.open({ pinPath: pin }))).toBe('ERR_TLD_MAP_TYPE');
+      expect(countMapFds()).toBe(before);
+      const fd = native.objGet(pin);
+      try {
+        expect(codeOf(() => TaskLocalData.open({ mapFd: fd }))).toBe('ERR_TLD_MAP_TYPE');
+        // The caller's fd stays open.
+        expect(native.objGetInfoByFd(fd).type).not.toBe(native.constants.BPF_MAP_TYPE_TASK_STORAGE);
+      } finally {
+        native.close(fd);
+      }
+    } finally {
+      rmSync(pin, { force: true });
+    }
+  });
+
+  it('ERR_TLD_VALUE_SIZE for a task-storage map with an 8-byte value', () => {
+    expect(codeOf(() => TaskLocalData.open({ pinPath: maps.pin('small_map') }))).toBe('ERR_TLD_VALUE_SIZE');
+    expect(native.registrationCount()).toBe(0);
+  });
+
+  it('ERR_TLD_BAD_FD for a closed fd, a non-map fd and a program fd', () => {
+    const file = openSync(join(tmp, 'plain-file'), 'w');
+    closeSync(file); // `file` is now closed
+    expect(codeOf(() => TaskLocalData.open({ mapFd: file }))).toBe('ERR_TLD_BAD_FD');
+    const other = openSync(join(tmp, 'plain-file'), 'r');
+    try {
+      expect(codeOf(() => TaskLocalData.open({ mapFd: other }))).toBe('ERR_TLD_BAD_FD');
+    } finally {
+      closeSync(other);
+    }
+    const progPin = `${maps.dir.replace(/_maps$/, '_progs')}/noop`;
+    const prog = native.objGet(progPin);
+    try {
+      expect(codeOf(() => TaskLocalData.open({ mapFd: prog }))).toBe('ERR_TLD_BAD_FD');
+      // A pinned program is not a map either.
+      expect(codeOf(() => TaskLocalData.open({ pinPath: progPin }))).toBe('ERR_TLD_MAP_TYPE');
+    } finally {
+      native.close(prog);
+    }
+  });
+
+  it('NotSupportedError when the map stores plain numbers instead of uptrs, leaving nothing registered', () => {
+    const before = countMapFds();
+    let error: unknown;
+    try {
+      TaskLocalData.open({ pinPath: maps.pin('plain_map') });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(NotSupportedError);
+    expect((error as NotSupportedError).code).toBe('ERR_TLD_NOT_SUPPORTED');
+    expect((error as NotSupportedError).minKernel).toBe('6.13');
+    expect(native.registrationCount()).toBe(0);
+    expect(native.threadDataPageAddress()).toBe(0n); // the page was released, not kept
+    expect(countMapFds()).toBe(before);
+    expectNotRegistered(maps.pin('plain_map'));
+  });
+
+  it('rejects bad options with TypeError before any syscall', () => {
+    expect(() => TaskLocalData.open({ mapFd: -1 })).toThrow(TypeError);
+    expect(() => TaskLocalData.open({ mapFd: 1.5 })).toThrow(TypeError);
+    expect(() => TaskLocalData.open({ pinPath: '' })).toThrow(TypeError);
+    expect(() => TaskLocalData.open({ pinPath: maps.pin('tld_data_map'), mapFd: 3 })).toThrow(TypeError);
+    expect(() => TaskLocalData.open(42 as never)).toThrow(TypeError);
+    expect(native.registrationCount()).toBe(0);
+  });
+
+  it('warns TLD_LOOSE_PIN_MODE when the pin is group/world accessible', async () => {
+    const pin = maps.pin('tld_data_map');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      chmodSync(pin, 0o644);
+      TaskLocalData.open({ pinPath: pin }).close();
+      chmodSync(pin, 0o600);
+      TaskLocalData.open({ pinPath: pin }).close();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+      chmodSync(pin, 0o600);
+    }
+    const loose = warnings.filter((w) => (w as { code?: string }).code === 'TLD_LOOSE_PIN_MODE');
+    expect(loose).toHaveLength(1);
+    expect(loose[0]?.message).toContain('chmod 600');
+  });
+
+  it('ERR_TLD_PERMISSION for a user without CAP_BPF', () => {
+    const script = `
+      import { TaskLocalData } from ${JSON.stringify(join(packageDir, 'dist/index.js'))};
+      try { TaskLocalData.open({ pinPath: ${JSON.stringify(maps.pin('tld_data_map'))} }); console.log('opened'); }
+      catch (e) { console.log(e.code); }`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('ERR_TLD_PERMISSION');
+  });
+});

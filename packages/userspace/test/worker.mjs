@@ -1,0 +1,41 @@
+// Worker body for workers.test.ts (plain JavaScript: workers cannot load the TypeScript sources).
+// Modes: 'pages' checks the native pages; 'tld' opens TaskLocalData from the built package and sets values.
+import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const require = createRequire(import.meta.url);
+const native = require('../build/Release/tld_userspace.node');
+const { mode, pin, index, metaMarkOffset } = workerData;
+
+if (mode === 'pages') {
+  const meta = new Uint8Array(native.metaPage());
+  meta[metaMarkOffset] = 0xa5; // main reads this through its own view of the one metadata page
+  native.threadDataPage();
+  parentPort.postMessage({
+    tid: native.gettid(),
+    meta: native.metaPageAddress(),
+    data: native.threadDataPageAddress(),
+    start: Number(new BigUint64Array(native.threadDataPage())[0]),
+  });
+  // Stay alive until main has every answer: an exited worker's page is freed and its address may be reused.
+  await new Promise((resolve) => parentPort.once('message', resolve));
+} else if (mode === 'tld') {
+  const { TaskLocalData } = await import('../dist/index.js');
+  const tld = TaskLocalData.open({ pinPath: pin });
+  const reqId = tld.u64('req_id');
+  const worker = tld.u32('worker');
+  const route = tld.string('route', 24);
+  reqId.set(BigInt(1000 + index));
+  worker.set(index);
+  route.set(`/worker/${index}`);
+  // Wait for every worker to have written before reading back: pages are per thread, so nothing may bleed over.
+  await new Promise((resolve) => parentPort.once('message', resolve));
+  parentPort.postMessage({
+    tid: native.gettid(),
+    data: native.threadDataPageAddress(),
+    registrations: native.registrationCount(),
+    offsets: { reqId: reqId.offset, worker: worker.offset, route: route.offset },
+    values: { reqId: reqId.get(), worker: worker.get(), route: route.get() },
+  });
+  // Exit while still registered: the environment cleanup hook must unregister and free the page.
+}
