@@ -128,7 +128,7 @@ function openPinned(pinPath: string): number {
       throw new TldError(
         UserspaceErrorCode.NO_MAP,
         `nothing is pinned at ${pinPath}: load a BPF program that declares tld_data_map pinned by name ` +
-          '(__uint(pinning, LIBBPF_PIN_BY_NAME)), or create the map with `pnpm --filter @tld/tools exec tld map create`',
+          '(__uint(pinning, LIBBPF_PIN_BY_NAME)), or create the map with `pnpm tld map create` in the task-local-data repository',
         { cause: error },
       );
     }
