@@ -73,3 +73,13 @@ export function countMapFds(): number {
   }
   return count;
 }
+
+/** The `code` of the error `fn` throws; fails the test when it does not throw. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  throw new Error('expected a throw');
+}

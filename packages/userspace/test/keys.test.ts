@@ -8,18 +8,9 @@ import {
 } from '@tld/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
-import { type PinnedMaps, countMapFds, loadFixtureMaps, loadNative } from './fixture.js';
+import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, loadNative } from './fixture.js';
 
 const native = loadNative();
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  throw new Error('expected a throw');
-}
 
 /** The bytes of this thread's value of `name`, read straight from the page (as BPF would). */
 function pageBytes(name: string): Uint8Array | undefined {

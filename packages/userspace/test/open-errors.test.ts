@@ -6,18 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfSyscallError, NotSupportedError, TaskLocalData, TldError } from '../src/index.js';
-import { type PinnedMaps, countMapFds, loadFixtureMaps, loadNative, packageDir, pinHashMap } from './fixture.js';
+import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, loadNative, packageDir, pinHashMap } from './fixture.js';
 
 const native = loadNative();
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Asserts this thread has no element in the map at `pin` (lookup with our pidfd says ENOENT). */
 function expectNotRegistered(pin: string): void {
