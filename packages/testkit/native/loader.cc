@@ -212,6 +212,28 @@ Napi::Value TestRun(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, opts.retval);
 }
 
+// mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): undefined
+// One BPF_MAP_UPDATE_ELEM, for benchmarks that compare a syscall per update with a store into a pinned page.
+// The kernel checks the key and value sizes against the map's; src/index.ts checks the argument types.
+Napi::Value MapUpdateElem(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsNumber() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array key = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array value = info[2].As<Napi::Uint8Array>();
+  __u64 flags = static_cast<__u64>(info[3].As<Napi::Number>().Int64Value());
+  // libbpf 1.x returns -errno; errno is set too.
+  int err = bpf_map_update_elem(fd, key.Data(), value.Data(), flags);
+  if (err) return ThrowErrno(env, err < 0 ? -err : errno, "bpf_map_update_elem", "");
+  return env.Undefined();
+}
+
 Napi::Value GetTid(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(gettid()));
 }
@@ -223,6 +245,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("LoadedObject", LoadedObject::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
   exports.Set("gettid", Napi::Function::New<GetTid>(env, "gettid"));
+  exports.Set("mapUpdateElem", Napi::Function::New<MapUpdateElem>(env, "mapUpdateElem"));
   return exports;
 }
 

@@ -11,6 +11,7 @@ import {
   names as objectNames,
   objectPaths,
 } from '@tld/bpf-programs';
+import { NotSupportedError } from '@tld/userspace';
 
 interface NativeLoadedObject {
   maps(): Record<string, number>;
@@ -22,6 +23,7 @@ interface NativeAddon {
   LoadedObject: new (path: string, pins: Record<string, string | null>) => NativeLoadedObject;
   testRun(progFd: number, ctx: Uint8Array): number;
   gettid(): number;
+  mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
 }
 const addon = createRequire(import.meta.url)('../build/Release/tld_testkit.node') as NativeAddon;
 
@@ -42,18 +44,8 @@ export class BpfError extends TldError<'ERR_TLD_SYSCALL'> {
   }
 }
 
-/** The kernel or the process lacks a feature the tests need; tests may skip on this error only. */
-export class NotSupportedError extends TldError<'ERR_TLD_NOT_SUPPORTED'> {
-  override name = 'NotSupportedError';
-  constructor(
-    readonly feature: string,
-    readonly minKernel: string | undefined,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('ERR_TLD_NOT_SUPPORTED', message, options);
-  }
-}
+// The kernel or the process lacks a feature the tests need: tests may skip on this error only.
+export { NotSupportedError };
 
 function wrapNative<T>(what: string, fn: () => T): T {
   try {
@@ -379,6 +371,36 @@ export function loadFixtures(pins: { wrongValueSize?: string; wrongMapType?: str
       obj.unpinCreated();
     },
   };
+}
+
+/** `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: the flags of BPF_MAP_UPDATE_ELEM (linux/bpf.h). */
+export const MapUpdateFlags = Object.freeze({ ANY: 0, NOEXIST: 1, EXIST: 2 });
+
+/**
+ * One `BPF_MAP_UPDATE_ELEM` (libbpf's bpf_map_update_elem) on map `fd`: stores `value` under `key`. A thin
+ * wrapper for benchmarks that measure what a syscall per update costs. `key` and `value` must hold at least the
+ * map's key_size and value_size bytes: the kernel reads that many from them and cannot see a shorter buffer (no
+ * info lookup here, so the call stays one syscall). Returns nothing; throws TypeError for bad argument types and BpfError
+ * with the kernel's errno when the update fails (EBADF: not a map fd; EINVAL: wrong sizes or flags; E2BIG: map
+ * full; EEXIST/ENOENT: BPF_NOEXIST/BPF_EXIST not met).
+ */
+export function mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number = MapUpdateFlags.ANY): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new TypeError('fd must be a file descriptor');
+  if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array)) {
+    throw new TypeError('key and value must be Uint8Arrays');
+  }
+  if (!Number.isInteger(flags) || flags < 0) throw new TypeError('flags must be a non-negative integer (BPF_ANY = 0)');
+  try {
+    addon.mapUpdateElem(fd, key, value, flags);
+  } catch (err) {
+    const e = err as Error & { errno?: number };
+    if (typeof e.errno === 'number') {
+      throw new BpfError(`BPF_MAP_UPDATE_ELEM(fd ${fd}): ${e.message}`, e.errno, 'bpf_map_update_elem', '', {
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

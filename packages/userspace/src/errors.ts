@@ -42,13 +42,16 @@ export class BpfSyscallError extends TldError<typeof UserspaceErrorCode.SYSCALL>
   }
 }
 
-/** The kernel (or the map's BTF) lacks `feature`, available from Linux `minKernel`. */
+/**
+ * The kernel, the map's BTF or the process lacks `feature`; `minKernel` is the first Linux release with it, or
+ * undefined when no kernel version helps (e.g. missing privileges).
+ */
 export class NotSupportedError extends TldError<typeof UserspaceErrorCode.NOT_SUPPORTED> {
   override name = 'NotSupportedError';
   readonly feature: string;
-  readonly minKernel: string;
+  readonly minKernel: string | undefined;
 
-  constructor(feature: string, minKernel: string, message: string, options?: { cause?: unknown }) {
+  constructor(feature: string, minKernel: string | undefined, message: string, options?: { cause?: unknown }) {
     super(UserspaceErrorCode.NOT_SUPPORTED, message, options);
     this.feature = feature;
     this.minKernel = minKernel;

@@ -192,8 +192,11 @@ export class StringKey extends Key {
           'or pass { truncate: true }',
       );
     }
-    this.#bytes.set(this.#scratch.subarray(0, written));
-    this.#bytes.fill(0, written);
+    // A byte loop, not set(subarray): short values are the common case and subarray() allocates.
+    const bytes = this.#bytes;
+    const scratch = this.#scratch;
+    for (let i = 0; i < written; i++) bytes[i] = scratch[i] as number;
+    bytes.fill(0, written);
   }
 
   /** This thread's value (up to the first NUL). Throws ERR_TLD_CLOSED after close(). */
