@@ -17,6 +17,15 @@ export interface AtomicMemory {
   readBytes(offset: number, length: number): Uint8Array;
   /** Copy `bytes` to `offset`. */
   writeBytes(offset: number, bytes: Uint8Array): void;
+  /**
+   * Optional: claim and publish slot `index` as one step (PROTOCOL.md §3 lines 81–82): compare-exchange `cnt`
+   * from `expectedCnt` to `expectedCnt + 1`, and on success write the slot's name field and store its size.
+   * Returns false, changing nothing, when the exchange loses. A JavaScript thread can be terminated between any
+   * two of its own statements (worker.terminate()), which would leave a claimed slot unpublished forever; an
+   * implementation that runs this step in native code cannot be cut in half. Without it, createKey runs the
+   * three operations itself.
+   */
+  claimSlot?(expectedCnt: number, index: number, nameField: Uint8Array, size: number): boolean;
 }
 
 /** AtomicMemory over any ArrayBuffer or SharedArrayBuffer (JavaScript's Atomics work on both). */

@@ -213,6 +213,43 @@ describe('createKey errors (each one leaves the page unchanged)', () => {
     expect(createKey(mem, 'a', 8, { publishTimeoutMs: 50 })).toMatchObject({ index: 0, created: false });
   });
 
+  it('BAD_LAYOUT before claiming when a new or existing key would end past dataLimit', () => {
+    const { mem } = freshPage();
+    createKey(mem, 'a', 8);
+    createKey(mem, 'b', 8);
+    // A 20-byte data[] holds 'a' (0..8) and 'b' (8..16) but not a third 8-byte key at 16..24.
+    const err = expectCreateFails(mem, 'c', 8, ProtocolErrorCode.BAD_LAYOUT, { dataLimit: 20 });
+    expect(err.message).toContain('24');
+    expect(createKey(mem, 'c', 4, { dataLimit: 20 })).toMatchObject({ offset: 16, created: true });
+    expectCreateFails(mem, 'b', 8, ProtocolErrorCode.BAD_LAYOUT, { dataLimit: 12 });
+    expect(createKey(mem, 'b', 8, { dataLimit: 16 })).toMatchObject({ offset: 8, created: false });
+  });
+
+  it('claims through the memory\'s claimSlot when it has one, retrying the same slot when it loses', () => {
+    const calls: Array<[number, number, string, number]> = [];
+    class ClaimingMemory extends TypedArrayMemory {
+      claimSlot(expectedCnt: number, index: number, nameField: Uint8Array, size: number): boolean {
+        calls.push([expectedCnt, index, Buffer.from(nameField).toString('latin1').replace(/\0+$/, ''), size]);
+        if (calls.length === 1) {
+          createKey(plain, 'rival', 4); // another creator takes slot 0 between our load of cnt and our claim
+          return false;
+        }
+        if (this.compareExchange16(0, expectedCnt, expectedCnt + 1) !== expectedCnt) return false;
+        this.writeBytes(4 + 64 * index, nameField);
+        this.store16(4 + 64 * index + 62, size);
+        return true;
+      }
+    }
+    const { mem: plain } = freshPage();
+    const claiming = new ClaimingMemory(plain.bytes.buffer);
+    expect(createKey(claiming, 'mine', 8)).toMatchObject({ index: 1, offset: 8, created: true });
+    expect(calls).toEqual([
+      [0, 0, 'mine', 8],
+      [1, 1, 'mine', 8],
+    ]);
+    expect(listKeys(plain).map((k) => k.name)).toEqual(['rival', 'mine']);
+  });
+
   it('checks the name before the size', () => {
     const { mem } = freshPage();
     expectCreateFails(mem, '', 0, ProtocolErrorCode.NAME_EMPTY);

@@ -40,6 +40,12 @@ export interface KeyOptions {
    * thread that died or misbehaves. Default 2000 ms.
    */
   readonly publishTimeoutMs?: number;
+  /**
+   * Bytes of data[] the caller can address, when its data page is smaller than the metadata page's `size`
+   * allows (a page installed by other native code). A key ending past it fails with BAD_LAYOUT before any
+   * slot is claimed. Default: no limit beyond `meta.size`.
+   */
+  readonly dataLimit?: number;
 }
 
 const DEFAULT_PUBLISH_TIMEOUT_MS = 2000;
@@ -124,14 +130,35 @@ function awaitPublishedSize(mem: AtomicMemory, index: number, timeoutMs: number)
   }
 }
 
+function checkDataLimit(name: string, offset: number, size: number, dataLimit: number): void {
+  if (offset + size > dataLimit) {
+    throw new TldError(
+      ProtocolErrorCode.BAD_LAYOUT,
+      `key ${JSON.stringify(name)} would end at byte ${offset + size} of data[], but this thread's data page holds ` +
+        `only ${dataLimit} bytes: the data page installed by other native code is smaller than the metadata page allows`,
+    );
+  }
+}
+
+/** Compare-exchange `cnt`, write the name, publish the size; false when another creator claimed slot i first. */
+function claimSlot(mem: AtomicMemory, cnt: number, i: number, nameField: Uint8Array, size: number): boolean {
+  if (mem.claimSlot) return mem.claimSlot(cnt, i, nameField, size);
+  if (mem.compareExchange16(META_CNT_OFFSET, cnt, cnt + 1) !== cnt) return false;
+  // The slot is ours: write the name, then publish the size (readers wait for size != 0).
+  mem.writeBytes(slotOffset(i) + SLOT_NAME_OFFSET, nameField);
+  mem.store16(slotValueSizeOffset(i), size);
+  return true;
+}
+
 /**
  * Get or create the key `name` of `size` bytes (PROTOCOL.md §3). Returns the existing key when the name exists
  * with the same size. Throws TldError — NAME_*, SIZE_INVALID, SIZE_MISMATCH, TOO_BIG, NO_SPACE,
- * SLOT_NEVER_PUBLISHED — and then leaves the page exactly as it found it.
+ * SLOT_NEVER_PUBLISHED, BAD_LAYOUT (past `dataLimit`) — and then leaves the page exactly as it found it.
  */
 export function createKey(mem: AtomicMemory, name: string, size: number, options: KeyOptions = {}): CreatedKey {
   const layout = options.layout ?? layoutFor();
   const timeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  const dataLimit = options.dataLimit ?? Number.POSITIVE_INFINITY;
   const nameBytes = encodeKeyName(name);
   checkValueSize(size, layout);
   const rounded = roundUpValueSize(size);
@@ -150,6 +177,7 @@ export function createKey(mem: AtomicMemory, name: string, size: number, options
                 'every thread and library in the process must create a key with the same size',
             );
           }
+          checkDataLimit(name, offset, size, dataLimit);
           return { name, index: i, offset, size, created: false };
         }
         offset += roundUpValueSize(existingSize);
@@ -163,12 +191,10 @@ export function createKey(mem: AtomicMemory, name: string, size: number, options
             `${available} bytes to dynamic keys: use a smaller value or fewer keys`,
         );
       }
-      if (mem.compareExchange16(META_CNT_OFFSET, cnt, cnt + 1) !== cnt) continue; // lost the race: same i again
-      // The slot is ours: write the name, then publish the size (readers wait for size != 0).
+      checkDataLimit(name, offset, size, dataLimit);
       const nameField = new Uint8Array(SLOT_NAME_SIZE);
       nameField.set(nameBytes);
-      mem.writeBytes(slotOffset(i) + SLOT_NAME_OFFSET, nameField);
-      mem.store16(slotValueSizeOffset(i), size);
+      if (!claimSlot(mem, cnt, i, nameField, size)) continue; // lost the race: same i again
       return { name, index: i, offset, size, created: true };
     }
   }

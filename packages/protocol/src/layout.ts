@@ -8,6 +8,12 @@ export const DEFAULT_PAGE_SIZE = 4096;
 /** Every value starts on an 8-byte boundary: offset_i = Σ roundup(size_j, 8) (PROTOCOL.md §2). */
 export const VALUE_ALIGN = 8;
 
+// ---- the map (PROTOCOL.md §1) ----
+/** Name of the task-storage map; BPF objects declare it pinned by name, so every consumer on a host shares it. */
+export const MAP_NAME = 'tld_data_map';
+/** Where libbpf pins a map declared LIBBPF_PIN_BY_NAME, and where user space looks for it by default. */
+export const DEFAULT_PIN_PATH = `/sys/fs/bpf/${MAP_NAME}`;
+
 // ---- map value: struct tld_map_value (PROTOCOL.md §2, "Map value") ----
 /** `data`: user address of the thread's data page. */
 export const MAP_VALUE_DATA_OFFSET = 0;

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -42,9 +43,18 @@ namespace {
 // Per-thread state. Node runs exactly one environment per OS thread (main thread or worker), so per-thread
 // state is per-environment state. Heap-allocated and freed by the environment's cleanup hook, so no
 // thread_local destructor ever runs napi calls after the environment is gone.
+// One map this thread's element lives in. Every TaskLocalData of the thread on that map shares it; the element
+// is deleted when the last one closes. Kept here, next to the pages it pins, so one count covers the thread
+// however many copies of the JavaScript module it runs.
+struct Registration {
+  int fd;         // our dup of the map fd: the handle JavaScript holds
+  uint32_t mapId;
+  uint32_t refs;
+};
+
 struct ThreadState {
-  bool ownsDataPage = false;        // tld_data_p points at a page we mapped
-  std::vector<int> registrations;   // dup'd fds of the maps this thread's element lives in
+  bool ownsDataPage = false;  // tld_data_p points at a page we mapped
+  std::vector<Registration> registrations;
   Napi::Reference<Napi::ArrayBuffer> dataBuffer;
   Napi::Reference<Napi::ArrayBuffer> metaBuffer;
 };
@@ -121,9 +131,9 @@ void Cleanup() {
   ThreadState* st = state;
   if (st == nullptr) return;
   bool leak = false;
-  for (int fd : st->registrations) {
-    if (DeleteOwnElement(fd) != 0) leak = true;  // still registered: the page must outlive the thread
-    close(fd);
+  for (const Registration& reg : st->registrations) {
+    if (DeleteOwnElement(reg.fd) != 0) leak = true;  // still registered: the page must outlive the thread
+    close(reg.fd);
   }
   st->registrations.clear();
   st->dataBuffer.Reset();
@@ -174,19 +184,44 @@ Napi::Value OwnsThreadDataPage(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), state->ownsDataPage && tld_data_p != nullptr);
 }
 
-// registerThread(mapFd, value: Uint8Array): number — PROTOCOL.md §5: pidfd_open(gettid(), PIDFD_THREAD),
-// BPF_MAP_UPDATE_ELEM(BPF_ANY), close. Keeps a dup of the map fd so the element can be deleted at
-// environment teardown even after the caller closed its fd; returns that dup as the registration handle.
-// On failure nothing is registered and nothing stays open.
+Registration* FindRegistration(uint32_t mapId) {
+  for (Registration& reg : state->registrations) {
+    if (reg.mapId == mapId) return &reg;
+  }
+  return nullptr;
+}
+
+Registration* FindHandle(int handle) {
+  for (Registration& reg : state->registrations) {
+    if (reg.fd == handle) return &reg;
+  }
+  return nullptr;
+}
+
+// registerThread(mapFd, mapId, value: Uint8Array): { handle, created } — PROTOCOL.md §5. When this thread is
+// already registered in map `mapId`, counts one more user and returns its handle (created: false). Otherwise
+// pidfd_open(gettid(), PIDFD_THREAD), BPF_MAP_UPDATE_ELEM(BPF_ANY), close; keeps a dup of the map fd so the
+// element can be deleted at environment teardown after the caller closed its fd, and returns that dup as the
+// handle. On failure nothing is registered and nothing stays open.
 Napi::Value RegisterThread(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    Napi::TypeError::New(env, "registerThread(mapFd: number, value: Uint8Array)").ThrowAsJavaScriptException();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "registerThread(mapFd: number, mapId: number, value: Uint8Array)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   int mapFd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Uint8Array value = info[1].As<Napi::Uint8Array>();
+  uint32_t mapId = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Uint8Array value = info[2].As<Napi::Uint8Array>();
+  Napi::Object result = Napi::Object::New(env);
+  Registration* existing = FindRegistration(mapId);
+  if (existing != nullptr) {
+    existing->refs++;
+    result.Set("handle", existing->fd);
+    result.Set("created", false);
+    return result;
+  }
   state->registrations.reserve(state->registrations.size() + 1);  // so recording cannot fail after the update
   int reg = fcntl(mapFd, F_DUPFD_CLOEXEC, 0);
   if (reg < 0) return ThrowSyscallError(env, "dup", errno);
@@ -209,32 +244,74 @@ Napi::Value RegisterThread(const Napi::CallbackInfo& info) {
     return ThrowSyscallError(env, "BPF_MAP_UPDATE_ELEM", err);
   }
   close(pidfd);
-  state->registrations.push_back(reg);
-  return Napi::Number::New(env, reg);
+  state->registrations.push_back(Registration{reg, mapId, 1});
+  result.Set("handle", reg);
+  result.Set("created", true);
+  return result;
 }
 
-// unregisterThread(handle): undefined — deletes this thread's element from the map of a registerThread()
-// handle (ENOENT: already gone, fine) and forgets the handle. On failure the registration is kept (and retried
-// at teardown) and the error is thrown.
+// unregisterThread(handle): undefined — one user of a registerThread() handle is done. The last one deletes
+// this thread's element from the map (ENOENT: already gone, fine) and forgets the handle. When the delete
+// fails the registration is kept, still counting that user (retry, or teardown retries), and the error is thrown.
 Napi::Value UnregisterThread(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) {
     Napi::TypeError::New(env, "unregisterThread(handle: number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int reg = info[0].As<Napi::Number>().Int32Value();
-  auto& regs = state->registrations;
-  auto it = regs.begin();
-  while (it != regs.end() && *it != reg) ++it;
-  if (it == regs.end()) {
+  Registration* reg = FindHandle(info[0].As<Napi::Number>().Int32Value());
+  if (reg == nullptr) {
     Napi::Error::New(env, "not a registration handle of this thread").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int err = DeleteOwnElement(reg);
+  if (reg->refs > 1) {
+    reg->refs--;
+    return env.Undefined();
+  }
+  int err = DeleteOwnElement(reg->fd);
   if (err != 0) return ThrowSyscallError(env, "BPF_MAP_DELETE_ELEM", err);
-  close(reg);
-  regs.erase(it);
+  close(reg->fd);
+  state->registrations.erase(state->registrations.begin() + (reg - state->registrations.data()));
   return env.Undefined();
+}
+
+// claimSlot(meta: Uint8Array, expectedCnt, index, nameField: Uint8Array(62), size): boolean — PROTOCOL.md §3's
+// claim and publish as one native step: compare-exchange cnt, write the slot's name, release-store its size.
+// JavaScript can be terminated (worker.terminate()) between any two of its statements but not inside a native
+// call, so no terminated worker leaves a slot claimed and never published. False when the exchange lost.
+Napi::Value ClaimSlot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() ||
+      !info[3].IsTypedArray() || !info[4].IsNumber() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "claimSlot(meta: Uint8Array, expectedCnt, index, nameField: Uint8Array, size)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array meta = info[0].As<Napi::Uint8Array>();
+  uint32_t expected = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t index = info[2].As<Napi::Number>().Uint32Value();
+  Napi::Uint8Array name = info[3].As<Napi::Uint8Array>();
+  uint32_t size = info[4].As<Napi::Number>().Uint32Value();
+  size_t slot = offsetof(struct tld_meta_u, metadata) + static_cast<size_t>(index) * sizeof(struct tld_metadata);
+  uint8_t* base = meta.Data();
+  if (name.ByteLength() != sizeof(((struct tld_metadata*)nullptr)->name) || expected >= 0xffff || size == 0 ||
+      size > 0xffff || slot + sizeof(struct tld_metadata) > meta.ByteLength() ||
+      (reinterpret_cast<uintptr_t>(base) & 1) != 0) {
+    Napi::RangeError::New(env, "claimSlot: slot, name field or size out of range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* cnt = reinterpret_cast<uint16_t*>(base + offsetof(struct tld_meta_u, cnt));
+  auto* entry = reinterpret_cast<struct tld_metadata*>(base + slot);
+  uint16_t seen = static_cast<uint16_t>(expected);
+  if (!__atomic_compare_exchange_n(cnt, &seen, static_cast<uint16_t>(expected + 1), false, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST)) {
+    return Napi::Boolean::New(env, false);
+  }
+  memcpy(entry->name, name.Data(), sizeof(entry->name));
+  __atomic_store_n(&entry->size, static_cast<__u16>(size), __ATOMIC_SEQ_CST);
+  return Napi::Boolean::New(env, true);
 }
 
 // registrationCount(): number — maps this thread is registered in through this addon.
@@ -263,6 +340,7 @@ void InitPages(Napi::Env env, Napi::Object exports) {
   exports.Set("registerThread", Napi::Function::New(env, RegisterThread, "registerThread"));
   exports.Set("unregisterThread", Napi::Function::New(env, UnregisterThread, "unregisterThread"));
   exports.Set("registrationCount", Napi::Function::New(env, RegistrationCount, "registrationCount"));
+  exports.Set("claimSlot", Napi::Function::New(env, ClaimSlot, "claimSlot"));
   exports.Set("releaseThreadDataPage", Napi::Function::New(env, ReleaseThreadDataPage, "releaseThreadDataPage"));
 }
 

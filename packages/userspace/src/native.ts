@@ -1,6 +1,7 @@
 // The native addon (native/*.cc): one-to-one syscall wrappers and the pages shared with the kernel.
 // Every function throws an Error with `.syscall`, `.errno` and `.code` when its syscall fails.
-import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 /** What BPF_OBJ_GET_INFO_BY_FD reports about a map. */
 export interface MapInfo {
@@ -31,11 +32,17 @@ export interface NativeBinding {
   threadDataPage(): ArrayBuffer;
   threadDataPageAddress(): bigint;
   ownsThreadDataPage(): boolean;
-  /** pidfd_open(gettid(), PIDFD_THREAD) → BPF_MAP_UPDATE_ELEM(BPF_ANY) → close; returns a handle (a dup'd map fd). */
-  registerThread(mapFd: number, value: Uint8Array): number;
-  /** Deletes this thread's element from the handle's map (ENOENT is fine) and forgets the handle. */
+  /**
+   * Registers this thread in map `mapId` (pidfd_open(gettid(), PIDFD_THREAD) → BPF_MAP_UPDATE_ELEM(BPF_ANY) →
+   * close), or counts one more user of the existing registration (created: false). The handle is a dup'd map fd.
+   */
+  registerThread(mapFd: number, mapId: number, value: Uint8Array): { handle: number; created: boolean };
+  /** One user of the handle is done; the last deletes this thread's element (ENOENT is fine). */
   unregisterThread(handle: number): void;
+  /** Maps this thread is registered in. */
   registrationCount(): number;
+  /** PROTOCOL.md §3's compare-exchange of cnt, name write and size publish as one uninterruptible step. */
+  claimSlot(meta: Uint8Array, expectedCnt: number, index: number, nameField: Uint8Array, size: number): boolean;
   /** Frees this thread's data page when we mapped it and no map registers it; returns whether it did. */
   releaseThreadDataPage(): boolean;
   readonly constants: {
@@ -48,9 +55,17 @@ export interface NativeBinding {
 
 const ADDON_PATH = '../build/Release/tld_userspace.node';
 
+/**
+ * Loads the addon with RTLD_GLOBAL: its weak tld_meta_p and tld_data_p (PROTOCOL.md §4) then join the global
+ * symbol scope, so native libraries loaded later bind to them and share our pages. A library that defined them
+ * globally before us wins instead, and we adopt its pages. (require() would load the addon RTLD_LOCAL, hidden.)
+ */
 function load(): NativeBinding {
   try {
-    return createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+    const module = { exports: {} };
+    const { RTLD_NOW, RTLD_GLOBAL } = constants.dlopen;
+    process.dlopen(module, fileURLToPath(new URL(ADDON_PATH, import.meta.url)), (RTLD_NOW ?? 0) | (RTLD_GLOBAL ?? 0));
+    return module.exports as NativeBinding;
   } catch (error) {
     throw new Error(
       `@tld/userspace: cannot load its native addon (${ADDON_PATH}): build it with \`pnpm --filter @tld/userspace build\` ` +

@@ -4,11 +4,11 @@ import { readlinkSync, statSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   type AtomicMemory,
+  DEFAULT_PIN_PATH,
   type KeyInfo,
   type Layout,
   ProtocolErrorCode,
   TldError,
-  TypedArrayMemory,
   checkMapValueSize,
   createKey,
   dataPageOffset,
@@ -20,10 +20,9 @@ import {
 } from '@tld/protocol';
 import { BpfSyscallError, NotSupportedError, UserspaceErrorCode, closedError, syscallError } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key } from './keys.js';
+import { MetaPageMemory } from './meta-memory.js';
 import { type MapInfo, native } from './native.js';
 
-/** Where `TaskLocalData.open()` looks by default: the map every consumer on the host shares. */
-export const DEFAULT_PIN_PATH = '/sys/fs/bpf/tld_data_map';
 
 /** statfs f_type of bpffs (include/uapi/linux/magic.h BPF_FS_MAGIC). */
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -50,21 +49,31 @@ export interface StringKeyOptions {
   readonly truncate?: boolean;
 }
 
-/** This thread's registration in one map, shared by every TaskLocalData of this thread on that map. */
-interface Registration {
-  readonly handle: number;
-  refs: number;
-}
-
-// Module state is per JavaScript environment, and Node runs one environment per OS thread: this map is the
-// calling thread's registrations, keyed by map id.
-const registrations = new Map<number, Registration>();
-
-function permissionError(what: string, cause: unknown): TldError {
+/** BPF_OBJ_GET checks the pin like a file: read and write permission on it, from its mode and owner. */
+function pinPermissionError(pinPath: string, cause: unknown): TldError {
+  let pin = '';
+  try {
+    const { mode, uid, gid } = statSync(pinPath);
+    pin = ` (mode 0${(mode & 0o777).toString(8)}, owner uid ${uid}, gid ${gid})`;
+  } catch {
+    // the pin's directory is not searchable by us either: the message below still holds
+  }
   return new TldError(
     UserspaceErrorCode.PERMISSION,
-    `${what}: permission denied. Using BPF maps needs CAP_BPF (and CAP_SYS_ADMIN to open pins; run as root), ` +
-      "and the pin's file mode must let this user read and write it",
+    `opening the pinned map ${pinPath}: permission denied. Opening a pin needs read and write permission on the ` +
+      `pin file${pin} and search permission on its directories: run as the pin's owner, or have its owner grant ` +
+      'access (chown/chmod, keeping it closed to untrusted users: whoever can open it can point any task\'s storage ' +
+      'at memory of their choosing). When the mode allows it, a security module (SELinux, AppArmor) denied it',
+    { cause },
+  );
+}
+
+function deniedError(what: string, cause: unknown): TldError {
+  return new TldError(
+    UserspaceErrorCode.PERMISSION,
+    `${what}: permission denied by the kernel, which lets any process use an open map's fd for these calls, ` +
+      'so a seccomp filter or a security module (SELinux, AppArmor, lockdown) is denying this process: allow bpf() ' +
+      'and pidfd_open() for it',
     { cause },
   );
 }
@@ -99,7 +108,7 @@ function checkBpffs(pinPath: string): void {
     type = statfsSync(dir).type;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw permissionError(`cannot look at ${dir}`, error);
+    if (code === 'EACCES' || code === 'EPERM') throw pinPermissionError(pinPath, error);
     throw new TldError(
       UserspaceErrorCode.NO_BPFFS,
       `${dir} does not exist (${code ?? String(error)}), so nothing can be pinned at ${pinPath}: ` +
@@ -132,7 +141,7 @@ function openPinned(pinPath: string): number {
         { cause: error },
       );
     }
-    if (isErrno(error, 'EPERM', 'EACCES')) throw permissionError(`opening the pinned map ${pinPath}`, error);
+    if (isErrno(error, 'EPERM', 'EACCES')) throw pinPermissionError(pinPath, error);
     throw error;
   }
   try {
@@ -243,7 +252,29 @@ function translateRegistrationError(error: unknown): unknown {
       return new NotSupportedError('pidfd_open', '5.3', 'pidfd_open is not available: it needs Linux 5.3 or later', { cause: error });
     }
     if (error.errnoCode === 'EPERM' || error.errnoCode === 'EACCES') {
-      return permissionError(`${error.syscall} while registering this thread`, error);
+      return deniedError(`${error.syscall} while registering this thread`, error);
+    }
+    if (error.syscall === 'BPF_MAP_UPDATE_ELEM' && (error.errnoCode === 'EFAULT' || error.errnoCode === 'EOPNOTSUPP')) {
+      // PROTOCOL.md §1: EFAULT for a read-only or unmapped page, EOPNOTSUPP for a struct spanning two pages.
+      // Our own pages are neither, so the pages came from other native code through tld_meta_p / tld_data_p.
+      return new TldError(
+        ProtocolErrorCode.BAD_LAYOUT,
+        `the kernel cannot pin this thread's pages (${error.errnoCode}): ` +
+          (error.errnoCode === 'EFAULT'
+            ? 'a page installed by other native code as tld_meta_p or tld_data_p is read-only or unmapped'
+            : 'a page installed by other native code as tld_meta_p or tld_data_p is not contained in one page') +
+          ': install writable, page-aligned pages (PROTOCOL.md §2, §4)',
+        { cause: error },
+      );
+    }
+    if (error.errnoCode === 'ENOMEM') {
+      return new BpfSyscallError(
+        error.syscall,
+        error.errno,
+        error.errnoCode,
+        `${error.message}: the kernel ran out of memory for this thread's task storage or for pinning its pages; ` +
+          'free memory, or close TaskLocalData on threads that no longer need it',
+      );
     }
   }
   return error;
@@ -276,20 +307,16 @@ function verifyUptr(fd: number, valueSize: number, source: string): void {
   }
 }
 
+/** Frees this thread's data page when no map registers it (the addon decides; it holds the registrations). */
 function releaseUnusedPage(): void {
-  if (registrations.size === 0) native.releaseThreadDataPage();
+  native.releaseThreadDataPage();
 }
 
 /**
- * Registers this thread in the map (once per map per thread; later opens share it). On any failure nothing
- * stays registered and a page nobody uses is released.
+ * Registers this thread in the map (once per map per thread; later opens share it) and returns the handle.
+ * On any failure nothing stays registered and a page nobody uses is released.
  */
-function acquireRegistration(fd: number, info: MapInfo, source: string, dataPage: ArrayBuffer): Registration {
-  const existing = registrations.get(info.id);
-  if (existing) {
-    existing.refs++;
-    return existing;
-  }
+function acquireRegistration(fd: number, info: MapInfo, source: string, dataPage: ArrayBuffer): number {
   const value = encodeMapValue(
     {
       data: native.threadDataPageAddress(),
@@ -300,7 +327,9 @@ function acquireRegistration(fd: number, info: MapInfo, source: string, dataPage
   );
   let handle: number;
   try {
-    handle = native.registerThread(fd, value);
+    const registration = native.registerThread(fd, info.id, value);
+    if (!registration.created) return registration.handle;
+    handle = registration.handle;
   } catch (raw) {
     releaseUnusedPage();
     throw translateRegistrationError(syscallError(raw, `registering this thread in ${source}`));
@@ -317,9 +346,7 @@ function acquireRegistration(fd: number, info: MapInfo, source: string, dataPage
     }
     throw error;
   }
-  const registration: Registration = { handle, refs: 1 };
-  registrations.set(info.id, registration);
-  return registration;
+  return handle;
 }
 
 type KeyKind = 'u64' | 'i64' | 'u32' | 'f64' | 'string' | 'bytes';
@@ -334,16 +361,25 @@ export class TaskLocalData {
   /** value_size of the map (16 or 24). */
   readonly valueSize: number;
   readonly #session: Session = { closed: false };
+  readonly #registration: number;
   readonly #meta: AtomicMemory;
   readonly #data: ArrayBuffer;
   readonly #start: number;
   readonly #layout: Layout;
   readonly #keys = new Map<string, Key>();
 
-  private constructor(mapId: number, valueSize: number, meta: ArrayBuffer, data: ArrayBuffer, layout: Layout) {
+  private constructor(
+    mapId: number,
+    valueSize: number,
+    registration: number,
+    meta: ArrayBuffer,
+    data: ArrayBuffer,
+    layout: Layout,
+  ) {
     this.mapId = mapId;
     this.valueSize = valueSize;
-    this.#meta = new TypedArrayMemory(meta);
+    this.#registration = registration;
+    this.#meta = new MetaPageMemory(meta);
     this.#data = data;
     this.#start = readDataStart(new Uint8Array(data));
     this.#layout = layout;
@@ -375,8 +411,8 @@ export class TaskLocalData {
       const meta = native.metaPage();
       const data = native.threadDataPage();
       checkDataPage(data, layout);
-      acquireRegistration(fd, info, source, data);
-      return new TaskLocalData(info.id, info.valueSize, meta, data, layout);
+      const registration = acquireRegistration(fd, info, source, data);
+      return new TaskLocalData(info.id, info.valueSize, registration, meta, data, layout);
     } finally {
       // The registration keeps its own dup of the fd; a pin's fd is ours to close, a caller's mapFd is not.
       if (mapFd === undefined) native.close(fd);
@@ -436,16 +472,10 @@ export class TaskLocalData {
    */
   close(): void {
     if (this.#session.closed) return;
-    const registration = registrations.get(this.mapId);
-    if (registration && registration.refs === 1) {
-      try {
-        native.unregisterThread(registration.handle);
-      } catch (raw) {
-        throw syscallError(raw, `unregistering this thread from map ${this.mapId}`);
-      }
-      registrations.delete(this.mapId);
-    } else if (registration) {
-      registration.refs--;
+    try {
+      native.unregisterThread(this.#registration);
+    } catch (raw) {
+      throw syscallError(raw, `unregistering this thread from map ${this.mapId}`);
     }
     this.#session.closed = true;
     this.#keys.clear();
@@ -461,16 +491,10 @@ export class TaskLocalData {
     const cacheKey = `${kind}:${size}:${name}`;
     const cached = this.#keys.get(cacheKey);
     if (cached) return cached as K;
-    const info = createKey(this.#meta, name, size, { layout: this.#layout });
-    const byteOffset = dataPageOffset(info.offset, this.#start);
-    if (byteOffset + info.size > this.#data.byteLength) {
-      throw new TldError(
-        ProtocolErrorCode.BAD_LAYOUT,
-        `key ${JSON.stringify(name)} ends at byte ${byteOffset + info.size} of this thread's data page, past its end: ` +
-          'the data page installed by other native code is smaller than the metadata page allows',
-      );
-    }
-    const key = make(info, byteOffset);
+    // A data page installed by other native code may end before meta.size does: refuse before claiming a slot.
+    const dataLimit = this.#data.byteLength - this.#start;
+    const info = createKey(this.#meta, name, size, { layout: this.#layout, dataLimit });
+    const key = make(info, dataPageOffset(info.offset, this.#start));
     this.#keys.set(cacheKey, key);
     return key;
   }

@@ -83,3 +83,23 @@ export function codeOf(fn: () => unknown): string | undefined {
   }
   throw new Error('expected a throw');
 }
+
+/**
+ * Builds test/fixtures/peer.c, a native library that shares the protocol's symbols, into a Node-API module with
+ * the host C compiler; returns its path.
+ */
+export function buildPeerLibrary(): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'tld-peer-')), 'peer.node');
+  const include = dirname(require.resolve('@tld/protocol/include/tld_layout.h'));
+  execFileSync('cc', [
+    '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror',
+    `-I${nodeIncludeDir()}`, `-I${include}`,
+    join(here, 'fixtures', 'peer.c'), '-o', out,
+  ]);
+  return out;
+}
+
+/** Node's headers, where the addon build found them (node-gyp --nodedir=/usr). */
+function nodeIncludeDir(): string {
+  return join(dirname(dirname(process.execPath)), 'include', 'node');
+}

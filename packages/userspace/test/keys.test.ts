@@ -6,9 +6,11 @@ import {
   decodePages,
   readMetaHeader,
 } from '@tld/protocol';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
-import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, loadNative } from './fixture.js';
+import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, loadNative, packageDir } from './fixture.js';
 
 const native = loadNative();
 
@@ -184,6 +186,20 @@ describe('TaskLocalData keys', () => {
     other.close();
     expect(native.registrationCount()).toBe(1);
     expect(tld.u64('shared').get()).toBe(9n);
+  });
+
+  it('a second copy of the module in this thread shares the registration the addon counts', async () => {
+    // Two installed copies of the package (here: the sources and the build) share the thread's pages, so they
+    // must share the count of users of its registration too: the first close must not delete what the other uses.
+    const copy = (await import(pathToFileURL(join(packageDir, 'dist/index.js')).href)) as typeof import('../src/index.js');
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const other = copy.TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    expect(native.registrationCount()).toBe(1);
+    tld.close();
+    expect(native.registrationCount()).toBe(1);
+    expect(native.threadDataPageAddress()).not.toBe(0n);
+    other.close();
+    expect(native.registrationCount()).toBe(0);
   });
 
   it('one page in several maps (16- and 24-byte values), registered in each', () => {

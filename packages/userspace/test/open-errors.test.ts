@@ -39,12 +39,9 @@ describe('TaskLocalData.open failures', () => {
   it('ERR_TLD_NO_BPFFS for a path outside bpffs, and for a missing directory', () => {
     expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
     expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'missing', 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
-    try {
-      TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') });
-    } catch (error) {
-      expect(error).toBeInstanceOf(TldError);
-      expect((error as Error).message).toContain('mount -t bpf bpf /sys/fs/bpf');
-    }
+    expect(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') })).toThrow(
+      expect.objectContaining({ name: 'TldError', message: expect.stringContaining('mount -t bpf bpf /sys/fs/bpf') }),
+    );
   });
 
   it('ERR_TLD_NO_MAP when nothing is pinned, naming how to create the map', () => {
@@ -153,17 +150,33 @@ describe('TaskLocalData.open failures', () => {
     expect(loose[0]?.message).toContain('chmod 600');
   });
 
-  it('ERR_TLD_PERMISSION for a user without CAP_BPF', () => {
+  it("ERR_TLD_PERMISSION comes from the pin's mode and owner alone, and the message names both", () => {
+    const pin = maps.pin('tld_data_map');
+    chmodSync(maps.dir, 0o755); // let the user reach the pin: what decides is the pin's own mode
     const script = `
       import { TaskLocalData } from ${JSON.stringify(join(packageDir, 'dist/index.js'))};
-      try { TaskLocalData.open({ pinPath: ${JSON.stringify(maps.pin('tld_data_map'))} }); console.log('opened'); }
-      catch (e) { console.log(e.code); }`;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      uid: 65534,
-      gid: 65534,
-      encoding: 'utf8',
-    });
-    expect(child.stderr).toBe('');
-    expect(child.stdout.trim()).toBe('ERR_TLD_PERMISSION');
+      try { TaskLocalData.open({ pinPath: ${JSON.stringify(pin)} }).close(); console.log(JSON.stringify({ opened: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const asNobody = () => {
+      const child = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
+        uid: 65534,
+        gid: 65534,
+        encoding: 'utf8',
+      });
+      expect(child.stderr).toBe('');
+      return JSON.parse(child.stdout) as { code?: string; message?: string; opened?: boolean };
+    };
+    const refused = asNobody();
+    expect(refused.code).toBe('ERR_TLD_PERMISSION');
+    expect(refused.message).toContain('mode 0600, owner uid 0');
+    expect(refused.message).toContain("run as the pin's owner");
+    // With a mode that lets it in, the same unprivileged user opens and registers: no capability is involved,
+    // which is why pins must stay 0600.
+    try {
+      chmodSync(pin, 0o666);
+      expect(asNobody()).toEqual({ opened: true });
+    } finally {
+      chmodSync(pin, 0o600);
+    }
   });
 });

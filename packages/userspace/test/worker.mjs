@@ -1,5 +1,6 @@
 // Worker body for workers.test.ts (plain JavaScript: workers cannot load the TypeScript sources).
-// Modes: 'pages' checks the native pages; 'tld' opens TaskLocalData from the built package and sets values.
+// Modes: 'pages' checks the native pages; 'tld' opens TaskLocalData from the built package and sets values;
+// 'race' creates a shared set of keys in its own order the moment every worker is ready.
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -38,4 +39,20 @@ if (mode === 'pages') {
     values: { reqId: reqId.get(), worker: worker.get(), route: route.get() },
   });
   // Exit while still registered: the environment cleanup hook must unregister and free the page.
+} else if (mode === 'race') {
+  const { TaskLocalData } = await import('../dist/index.js');
+  const { names, gate } = workerData;
+  const tld = TaskLocalData.open({ pinPath: pin });
+  const ready = new Int32Array(gate);
+  Atomics.add(ready, 1, 1);
+  Atomics.wait(ready, 0, 0); // every worker starts creating at the same moment
+  const offsets = {};
+  for (const [name, size] of names) {
+    const key = tld.bytes(name, size);
+    key.view.fill(index + 1); // a value only this thread should see
+    offsets[name] = key.offset;
+  }
+  const own = names.every(([name, size]) => tld.bytes(name, size).get().every((b) => b === index + 1));
+  parentPort.postMessage({ offsets, own });
+  tld.close();
 }

@@ -103,4 +103,38 @@ describe('TaskLocalData in worker threads', () => {
     expect(main.keys().map((k) => k.name)).toEqual(['req_id', 'worker', 'route']);
     main.close();
   });
+
+  it('16 workers racing to create 40 overlapping keys in different orders agree on one slot per name', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => [`race_${i}`, 1 + ((i * 7) % 48)] as [string, number]);
+    const gate = new SharedArrayBuffer(8);
+    const ready = new Int32Array(gate);
+    const runs = Array.from({ length: 16 }, (_, index) => {
+      // Each worker its own order (a rotation, reversed for odd workers), so they collide on different slots.
+      const order = [...names.slice(index * 5 % 40), ...names.slice(0, index * 5 % 40)];
+      if (index % 2 === 1) order.reverse();
+      return start<{ offsets: Record<string, number>; own: boolean }>({
+        mode: 'race',
+        pin: maps.pin('tld_data_map'),
+        index,
+        names: order,
+        gate,
+      });
+    });
+    await expect.poll(() => Atomics.load(ready, 1), { timeout: 20_000 }).toBe(16);
+    Atomics.store(ready, 0, 1);
+    Atomics.notify(ready, 0);
+    const results = await Promise.all(runs.map((run) => run.message));
+    await Promise.all(runs.map((run) => run.exited));
+    const main = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const published = main.keys().filter((k) => k.name.startsWith('race_'));
+    main.close();
+    // Exactly one slot per name, all published, and every worker saw the offsets the page records.
+    expect(published.map((k) => k.name).sort()).toEqual(names.map(([name]) => name).sort());
+    const recorded = Object.fromEntries(published.map((k) => [k.name, k.offset]));
+    for (const r of results) {
+      expect(r.offsets).toEqual(recorded);
+      expect(r.own).toBe(true);
+    }
+    for (const [name, size] of names) expect(published.find((k) => k.name === name)?.size).toBe(size);
+  });
 });
