@@ -40,8 +40,6 @@
 #define TLD_KEY_MAP_CREATE_RETRY 10
 #endif
 
-#define __tld_likely(x) __builtin_expect(!!(x), 1)
-
 /*
  * Cached position of one key in a task's data page: > 0 is `start + off` (found); <= 0 is -(slots already
  * searched), so the next lookup only compares names of slots added since (PROTOCOL.md §6).
@@ -60,7 +58,8 @@ struct tld_object {
 
 /*
  * One map per host, pinned by name at /sys/fs/bpf/tld_data_map, so every consumer reads what every process
- * registered. A loader may override the pin path (tests use a private map).
+ * registered. A loader may override the pin path (tests use a private map). The maps and the dummy below are
+ * weak so that several objects including this header can be linked into one (bpftool gen object).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -68,7 +67,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, int);
 	__type(value, struct tld_map_value);
-} tld_data_map SEC(".maps");
+} tld_data_map SEC(".maps") __attribute__((weak));
 
 /*
  * clang describes a struct reached only through a btf_type_tag'ed pointer as a forward declaration; the kernel
@@ -78,7 +77,7 @@ struct tld_uptr_pointees {
 	struct tld_data_u data;
 	struct tld_meta_u meta;
 };
-struct tld_uptr_pointees *tld_uptr_dummy SEC(".data");
+struct tld_uptr_pointees *tld_uptr_dummy SEC(".data") __attribute__((weak));
 
 #ifndef TLD_NO_KEY_MAP
 struct {
@@ -86,34 +85,78 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct tld_keys);
-} tld_key_map SEC(".maps");
+} tld_key_map SEC(".maps") __attribute__((weak));
+
+/*
+ * The pages the task's tld_key_map entry was filled from. Offsets belong to one metadata page (and `start` to
+ * one data page): user space may re-register the task with other pages (BPF_ANY update, PROTOCOL.md §1), and
+ * the old offsets then point at unrelated bytes. A separate map because struct tld_keys is defined after this
+ * header, so no value type here can contain it.
+ */
+struct tld_key_owner {
+	__u64 data;
+	__u64 meta;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tld_key_owner);
+} tld_key_owner SEC(".maps") __attribute__((weak));
 #endif
+
+/* bpf_task_storage_get(F_CREATE) with retries (it can fail transiently under memory pressure). */
+#define __tld_storage_create(map, task)                                                                    \
+	({                                                                                                 \
+		void *__v = NULL;                                                                          \
+		int __r;                                                                                   \
+		for (__r = 0; __r < TLD_KEY_MAP_CREATE_RETRY && !__v; __r++)                               \
+			__v = bpf_task_storage_get(&(map), (task), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);     \
+		__v;                                                                                       \
+	})
 
 /*
  * Finds the task's registration. Returns 0 on success; -ENODATA when the task never registered (or its data or
- * metadata pointer is NULL), -ENOMEM when the per-task key cache cannot be created.
+ * metadata pointer is NULL), -ENOMEM when the per-task key cache cannot be created. When the task is now
+ * registered with other pages than the cache was filled from, every cached key is reset to 0 (not searched).
+ * `keys_size` is sizeof(struct tld_keys), known only where the program calls tld_object_init().
  */
-static __attribute__((unused)) int tld_object_init(struct task_struct *task, struct tld_object *obj)
+static __always_inline int __tld_object_init(struct task_struct *task, struct tld_object *obj, __u32 keys_size)
 {
-	int i;
-
 	obj->key_map = NULL;
 	obj->data_map = bpf_task_storage_get(&tld_data_map, task, 0, 0);
 	if (!obj->data_map || !obj->data_map->data || !obj->data_map->meta)
 		return -ENODATA;
 #ifndef TLD_NO_KEY_MAP
-	for (i = 0; i < TLD_KEY_MAP_CREATE_RETRY; i++) {
-		obj->key_map = bpf_task_storage_get(&tld_key_map, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (__tld_likely(obj->key_map))
-			break;
+	{
+		struct tld_key_owner *owner = __tld_storage_create(tld_key_owner, task);
+		/* The addresses as numbers: compared and stored, never dereferenced through the owner. */
+		__u64 data = (__u64)obj->data_map->data, meta = (__u64)obj->data_map->meta;
+
+		obj->key_map = __tld_storage_create(tld_key_map, task);
+		if (!obj->key_map || !owner) {
+			obj->key_map = NULL;
+			return -ENOMEM;
+		}
+		if (owner->data != data || owner->meta != meta) {
+			__builtin_memset(obj->key_map, 0, keys_size);
+			owner->data = data;
+			owner->meta = meta;
+		}
 	}
-	if (!obj->key_map)
-		return -ENOMEM;
 #else
-	(void)i;
+	(void)keys_size;
 #endif
 	return 0;
 }
+
+/* tld_object_init(task, obj): same call as upstream; see __tld_object_init(). */
+#ifndef TLD_NO_KEY_MAP
+#define tld_object_init(task, obj) __tld_object_init((task), (obj), sizeof(struct tld_keys))
+#else
+#define tld_object_init(task, obj) __tld_object_init((task), (obj), 0)
+#endif
 
 /*
  * `start` of the task's data page, or -1 when it does not leave room for any value. Readers take it from the

@@ -1,7 +1,12 @@
 /// <reference types="node" />
 // Paths of the BPF objects this package builds, and the TypeScript mirror of include/tld_reader.h (the ctx structs
-// of the syscall programs). test/layout.test.ts compiles the header and checks every number below against it.
+// of the syscall programs). The offsets are the C compiler's, so they cannot come from @tld/protocol:
+// test/layout-btf.test.ts checks every number below against the built objects' BTF, test/layout.test.ts against
+// a host build of the header.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAP_NAME, SLOT_NAME_SIZE } from '@tld/protocol';
 
 function built(name: string): string {
   return fileURLToPath(new URL(`../build/bpf/${name}`, import.meta.url));
@@ -19,10 +24,21 @@ export const objectPaths = Object.freeze({
   example: built('examples/req_trace.bpf.o'),
 });
 
+/**
+ * Include directories for a BPF program using tld.bpf.h: this package's include/ and @tld/protocol's (for the
+ * generated tld_layout.h), resolved from where this package is installed, whatever the package manager's layout.
+ */
+export const includeDirs: readonly string[] = Object.freeze([
+  fileURLToPath(new URL('../include', import.meta.url)),
+  join(dirname(createRequire(import.meta.url).resolve('@tld/protocol')), '..', 'include'),
+]);
+
 /** Names of programs and maps inside the objects. */
 export const names = Object.freeze({
-  dataMap: 'tld_data_map',
+  dataMap: MAP_NAME,
   keyMap: 'tld_key_map',
+  /** Per task: the pages tld_key_map's offsets were computed from (reset on re-registration). */
+  keyOwnerMap: 'tld_key_owner',
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
   wrongValueSizeMap: 'tld_wrong_value_size',
@@ -30,14 +46,14 @@ export const names = Object.freeze({
 });
 
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
-export const DEFAULT_PIN_PATH = '/sys/fs/bpf/tld_data_map';
+export { DEFAULT_PIN_PATH } from '@tld/protocol';
 
 /** struct tld_reader_ctx / struct tld_reader_key (include/tld_reader.h). */
 export const ReaderLayout = Object.freeze({
   /** TLD_READER_MAX_KEYS */
   maxKeys: 16,
-  /** TLD_READER_NAME_BYTES: NUL-padded name field */
-  nameBytes: 64,
+  /** TLD_READER_NAME_BYTES: the NUL-padded name field, TLD_NAME_LEN rounded up to whole 8-byte words */
+  nameBytes: Math.ceil(SLOT_NAME_SIZE / 8) * 8,
   /** TLD_READER_VALUE_BYTES: bytes of each value copied out */
   valueBytes: 64,
   /** sizeof(struct tld_reader_ctx): ctx_size_in must cover every offset the program touches */

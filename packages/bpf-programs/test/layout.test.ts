@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CachedFound, CachedLayout, ReaderLayout, ReaderStatus } from '../src/index.js';
+import { CachedFound, CachedLayout, ReaderStatus } from '../src/index.js';
+import { readerLayoutFields } from './reader-layout.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
 const protocolInclude = join(pkg, 'node_modules/@tld/protocol/include');
@@ -25,27 +26,7 @@ describe('include/tld_reader.h and src/index.ts agree', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reader ctx', () => {
-    expect({
-      maxKeys: ReaderLayout.maxKeys,
-      nameBytes: ReaderLayout.nameBytes,
-      valueBytes: ReaderLayout.valueBytes,
-      ctxSize: ReaderLayout.ctxSize,
-      keySize: ReaderLayout.keySize,
-      nrKeys: ReaderLayout.nrKeysOffset,
-      status: ReaderLayout.statusOffset,
-      tid: ReaderLayout.tidOffset,
-      tgid: ReaderLayout.tgidOffset,
-      start: ReaderLayout.startOffset,
-      metaCnt: ReaderLayout.metaCntOffset,
-      metaSize: ReaderLayout.metaSizeOffset,
-      keys: ReaderLayout.keysOffset,
-      name: ReaderLayout.key.nameOffset,
-      value: ReaderLayout.key.valueOffset,
-      offset: ReaderLayout.key.offsetOffset,
-      size: ReaderLayout.key.sizeOffset,
-      found: ReaderLayout.key.foundOffset,
-      badName: ReaderLayout.key.badNameOffset,
-    }).toEqual({
+    expect(readerLayoutFields()).toEqual({
       maxKeys: c['maxKeys'],
       nameBytes: c['nameBytes'],
       valueBytes: c['valueBytes'],
@@ -59,12 +40,12 @@ describe('include/tld_reader.h and src/index.ts agree', () => {
       metaCnt: c['tld_reader_ctx.meta_cnt'],
       metaSize: c['tld_reader_ctx.meta_size'],
       keys: c['tld_reader_ctx.keys'],
-      name: c['tld_reader_key.name'],
-      value: c['tld_reader_key.value'],
-      offset: c['tld_reader_key.offset'],
-      size: c['tld_reader_key.size'],
-      found: c['tld_reader_key.found'],
-      badName: c['tld_reader_key.bad_name'],
+      nameOffset: c['tld_reader_key.name'],
+      valueOffset: c['tld_reader_key.value'],
+      offsetOffset: c['tld_reader_key.offset'],
+      sizeOffset: c['tld_reader_key.size'],
+      foundOffset: c['tld_reader_key.found'],
+      badNameOffset: c['tld_reader_key.bad_name'],
     });
     expect({ ...ReaderStatus }).toEqual({
       STORAGE: c['STORAGE'], DATA: c['DATA'], META: c['META'], REGISTERED: c['REGISTERED'],

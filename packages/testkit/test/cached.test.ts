@@ -3,6 +3,7 @@
 // start + off.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
+import { dataPageOffset } from '@tld/protocol';
 import { CACHED_KEYS } from '@tld/bpf-programs';
 import { bpfSupport, gettid, loadCachedReader, type CachedReader } from '@tld/testkit';
 
@@ -23,7 +24,7 @@ describe.skipIf(!support.supported)('tld_get_data() and its per-task cache', () 
   const offsetOf = (name: string): number => {
     const key = tld.keys().find((k) => k.name === name);
     if (!key) throw new Error(`no key ${name}`);
-    return 8 + key.offset; // start + off
+    return dataPageOffset(key.offset);
   };
 
   it('a thread that never registered gets -ENODATA from tld_object_init()', () => {

@@ -1,6 +1,7 @@
 // End to end against the real kernel: TypeScript stores values with @tld/userspace, the BPF program tld_read
 // (run on the same thread with BPF_PROG_TEST_RUN) reads them by name from the task-storage map.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATA_START, dataPageOffset } from '@tld/protocol';
 import { TaskLocalData } from '@tld/userspace';
 import {
   bpfSupport, decodeF64, decodeI64, decodeString, decodeU32, decodeU64, gettid, loadReader,
@@ -57,7 +58,7 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
       setAll(keys, first);
       const read1 = reader.read(KEY_NAMES);
       expect(read1.tid).toBe(gettid());
-      expect(read1.start).toBe(8n);
+      expect(read1.start).toBe(BigInt(DATA_START));
       expectValues(read1, first);
 
       // Plain stores only, then straight to BPF: no registration or other syscall in between.
@@ -71,7 +72,7 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
       const described = Object.fromEntries(tld.keys().map((k) => [k.name, k]));
       for (const name of KEY_NAMES) {
         const k = described[name]!;
-        expect(read.keys[name], name).toMatchObject({ found: true, size: k.size, offset: 8 + k.offset });
+        expect(read.keys[name], name).toMatchObject({ found: true, size: k.size, offset: dataPageOffset(k.offset) });
       }
       expect(read.keys['t_str']!.size).toBe(STRING_SIZE);
       expect(read.keys['t_bytes']!.size).toBe(BYTES_SIZE);
@@ -120,6 +121,26 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
     expect(decodeU64(reader.read(['t_u64']).values['t_u64'])).toBe(5n);
     tld.close();
     expect(reader.read(['t_u64'])).toMatchObject({ registered: false, values: { t_u64: undefined } });
+  });
+
+  it('a worker reads keys created after it registered: one by main meanwhile, one by itself', async () => {
+    const barrier = new Int32Array(new SharedArrayBuffer(8));
+    const done = runWorker<{ beforeSet: ReadResult; afterSet: ReadResult }>({
+      mode: 'late-keys', mapFd: reader.mapFd, progFd: reader.progFd, index: 3, barrier, parties: 2,
+    });
+    await expect.poll(() => Atomics.load(barrier, 0), { timeout: 20_000 }).toBe(1); // the worker is registered
+    const main = TaskLocalData.open({ mapFd: reader.mapFd });
+    main.u64('late_by_main').set(99n); // main's own value: the worker must not see it
+    Atomics.add(barrier, 0, 1);
+    Atomics.notify(barrier, 0);
+    const { beforeSet, afterSet } = await done;
+    // The key exists process-wide now; the worker's page holds zeros for it until the worker sets it.
+    expect(beforeSet.keys['late_by_main']).toMatchObject({ found: true, size: 8 });
+    expect(decodeU64(beforeSet.values['late_by_main'])).toBe(0n);
+    expect(decodeU64(afterSet.values['late_by_main'])).toBe(3007n);
+    expect(decodeString(afterSet.values['late_by_worker'])).toBe('worker 3');
+    expect(decodeU64(reader.read(['late_by_main']).values['late_by_main'])).toBe(99n);
+    main.close();
   });
 
   it('10 worker threads set distinct values for the same keys; each BPF read returns its own', async () => {

@@ -23,7 +23,6 @@ import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U6
 import { MetaPageMemory } from './meta-memory.js';
 import { type MapInfo, native } from './native.js';
 
-
 /** statfs f_type of bpffs (include/uapi/linux/magic.h BPF_FS_MAGIC). */
 const BPF_FS_MAGIC = 0xcafe4a11;
 /** What /proc/self/fd/N links to for a BPF map fd (fs/anon_inodes.c name "bpf-map"). */

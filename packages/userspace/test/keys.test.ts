@@ -188,9 +188,10 @@ describe('TaskLocalData keys', () => {
     expect(tld.u64('shared').get()).toBe(9n);
   });
 
-  it('a second copy of the module in this thread shares the registration the addon counts', async () => {
-    // Two installed copies of the package (here: the sources and the build) share the thread's pages, so they
-    // must share the count of users of its registration too: the first close must not delete what the other uses.
+  it('a second instance of the module in this thread shares the registration the addon counts', async () => {
+    // Two instances of the JavaScript module (here: the sources and the build) over one addon share the thread's
+    // pages, so they must share the count of users of its registration too: the first close must not delete
+    // what the other uses.
     const copy = (await import(pathToFileURL(join(packageDir, 'dist/index.js')).href)) as typeof import('../src/index.js');
     tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
     const other = copy.TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });

@@ -1,5 +1,6 @@
 // A worker thread of the end-to-end tests. Imports the built packages, as an application's worker would.
 // workerData: { mode, mapFd, progFd, index, barrier?: Int32Array, parties?: number }
+// Modes: never-open, set-and-read, late-keys.
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskLocalData } from '@tld/userspace';
 import { gettid, readOnThisThread } from '@tld/testkit';
@@ -35,6 +36,16 @@ if (mode === 'never-open') {
   tld.close();
   const afterClose = readOnThisThread(progFd, KEY_NAMES);
   parentPort.postMessage({ tid: gettid(), first, second, afterClose });
+} else if (mode === 'late-keys') {
+  // Register first; main creates 'late_by_main' while this thread waits; then both late keys get values.
+  const tld = TaskLocalData.open({ mapFd });
+  arrive(0);
+  const beforeSet = readOnThisThread(progFd, ['late_by_main']);
+  tld.u64('late_by_main').set(BigInt(index) * 1000n + 7n);
+  tld.string('late_by_worker', 24).set(`worker ${index}`);
+  const afterSet = readOnThisThread(progFd, ['late_by_main', 'late_by_worker']);
+  tld.close();
+  parentPort.postMessage({ beforeSet, afterSet });
 } else {
   throw new Error(`unknown worker mode ${mode}`);
 }

@@ -1,0 +1,91 @@
+// tld_key_map caches `start + off` per task; the offsets belong to the metadata page they were computed from.
+// When user space re-registers the thread with other pages (BPF_ANY update, PROTOCOL.md §1), tld_get_data() must
+// drop the cache and walk the new metadata page, not read the new data page at the old offsets.
+// The pages here are the test's own (test/own-pages.ts), registered with mapUpdateElem.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataPageOffset } from '@tld/protocol';
+import { CACHED_KEYS } from '@tld/bpf-programs';
+import { bpfSupport, loadCachedReader, type CachedReader } from '@tld/testkit';
+import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
+
+const support = bpfSupport();
+const ENODATA = 61;
+
+describe.skipIf(!support.supported)('tld_get_data() after the thread is re-registered with other pages', () => {
+  let cached: CachedReader;
+  // A: req_id second (start + 8); B: req_id first, route where A's req_id was, so a stale offset reads B's route.
+  const A_REQ_ID = 0xa11ce_0000_0001n;
+  const B_REQ_ID = 0xb0b_0000_0002n;
+  const B_ROUTE = '/b/route';
+  let a: OwnPages;
+  let b: OwnPages;
+
+  beforeAll(() => {
+    cached = loadCachedReader({ map: 'private' });
+    a = pagesWith([
+      { name: 'a_pad', size: 8, value: 0xaaaa_aaaa_aaaa_aaaan },
+      { name: CACHED_KEYS.reqId.name, size: CACHED_KEYS.reqId.size, value: A_REQ_ID },
+    ]);
+    b = pagesWith([
+      { name: CACHED_KEYS.reqId.name, size: CACHED_KEYS.reqId.size, value: B_REQ_ID },
+      { name: CACHED_KEYS.route.name, size: CACHED_KEYS.route.size, value: B_ROUTE },
+    ]);
+  });
+
+  afterAll(() => {
+    // Unmap only once no element points at the pages; if the delete failed, leak them (the process ends soon).
+    const gone = cached ? unregister(cached.mapFd) : true;
+    cached?.close();
+    if (gone) for (const pages of [a, b]) if (pages) unmapPages(pages);
+  });
+
+  it('the layouts differ: req_id sits at different offsets, and B has route where A has req_id', () => {
+    expect(a.at['req_id']).toBe(dataPageOffset(8));
+    expect(b.at['req_id']).toBe(dataPageOffset(0));
+    expect(b.at['route']).toBe(a.at['req_id']);
+  });
+
+  it('pages A: finds req_id and caches its offset; route misses after walking A\'s 2 slots', () => {
+    expect(cached.run().initErr).toBe(-ENODATA);
+    register(cached.mapFd, a);
+    const r = cached.run();
+    expect(r.initErr).toBe(0);
+    expect(r.reqId).toBe(A_REQ_ID);
+    expect(r.reqIdCache).toEqual({ before: 0, after: a.at['req_id'] });
+    expect(r.route).toBeUndefined();
+    expect(r.routeCache).toEqual({ before: 0, after: -2 });
+  });
+
+  it('re-registered with pages B: the cache is reset and both keys are found at B\'s offsets', () => {
+    register(cached.mapFd, b);
+    const r = cached.run();
+    expect(r.initErr).toBe(0);
+    // A stale cache reads B's route bytes as req_id and skips route (2 slots already searched).
+    expect(r.reqId?.toString(16)).toBe(B_REQ_ID.toString(16));
+    expect(r.route).toBe(B_ROUTE);
+    expect(r.reqIdCache).toEqual({ before: 0, after: b.at['req_id'] });
+    expect(r.routeCache).toEqual({ before: 0, after: b.at['route'] });
+  });
+
+  it('registering the same pages again keeps the cache', () => {
+    register(cached.mapFd, b);
+    const r = cached.run();
+    expect(r.reqId).toBe(B_REQ_ID);
+    expect(r.reqIdCache).toEqual({ before: b.at['req_id'], after: b.at['req_id'] });
+    expect(r.routeCache).toEqual({ before: b.at['route'], after: b.at['route'] });
+  });
+
+  it('back to pages A: reset again, req_id read at A\'s offset, route absent', () => {
+    register(cached.mapFd, a);
+    const r = cached.run();
+    expect(r.reqId).toBe(A_REQ_ID);
+    expect(r.reqIdCache).toEqual({ before: 0, after: a.at['req_id'] });
+    expect(r.route).toBeUndefined();
+    expect(r.routeCache).toEqual({ before: 0, after: -2 });
+  });
+
+  it('after the element is deleted the thread reads as unregistered', () => {
+    expect(unregister(cached.mapFd)).toBe(true);
+    expect(cached.run().initErr).toBe(-ENODATA);
+  });
+});

@@ -1,0 +1,103 @@
+// Tests that register pages of their own instead of going through @tld/userspace: map pages with the testkit
+// addon (helpers src/index.ts does not export), fill them with @tld/protocol, register with mapUpdateElem.
+import { closeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import {
+  TypedArrayMemory, createKey, dataPageOffset, encodeMapValue, initDataPage, initMetaPage,
+} from '@tld/protocol';
+import { MapUpdateFlags, mapUpdateElem } from '@tld/testkit';
+
+interface PagesAddon {
+  mapPage(): { buffer: ArrayBuffer; address: bigint };
+  unmapPage(buffer: ArrayBuffer): void;
+  pidfdOpenThread(): number;
+  mapDeleteElem(fd: number, key: Uint8Array): void;
+}
+
+// The file src/index.ts loads, so the same module instance.
+const addon = createRequire(import.meta.url)('../build/Release/tld_testkit.node') as PagesAddon;
+const ENOENT = 2;
+
+/** A zero-filled page-aligned page (mmap) that JavaScript reads and writes in place, with its user address. */
+export interface OwnPage {
+  readonly buffer: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  readonly address: bigint;
+}
+
+/** Maps one page. Unmap it only once no map element points at it (PROTOCOL.md §5). */
+export function mapPage(): OwnPage {
+  const { buffer, address } = addon.mapPage();
+  return { buffer, bytes: new Uint8Array(buffer), address };
+}
+
+/** Detaches and unmaps a page from mapPage(). */
+export function unmapPage(page: OwnPage): void {
+  addon.unmapPage(page.buffer);
+}
+
+/** A metadata page and a data page, with `start + off` of each key by name. */
+export interface OwnPages {
+  readonly meta: OwnPage;
+  readonly data: OwnPage;
+  readonly at: Readonly<Record<string, number>>;
+}
+
+export interface KeySpec {
+  name: string;
+  size: number;
+  /** u64 little-endian, or a UTF-8 string NUL-padded to `size` */
+  value: bigint | string;
+}
+
+/** A metadata page with `keys` created in this order and a data page holding their values. */
+export function pagesWith(keys: readonly KeySpec[]): OwnPages {
+  const meta = mapPage();
+  const data = mapPage();
+  const mem = new TypedArrayMemory(meta.buffer);
+  initMetaPage(mem);
+  initDataPage(data.bytes);
+  const view = new DataView(data.buffer);
+  const at: Record<string, number> = {};
+  for (const k of keys) {
+    const pos = dataPageOffset(createKey(mem, k.name, k.size).offset);
+    if (typeof k.value === 'bigint') view.setBigUint64(pos, k.value, true);
+    else data.bytes.set(new TextEncoder().encode(k.value), pos);
+    at[k.name] = pos;
+  }
+  return { meta, data, at };
+}
+
+/** Unmaps both pages (only after unregister()). */
+export function unmapPages(pages: OwnPages): void {
+  unmapPage(pages.meta);
+  unmapPage(pages.data);
+}
+
+function withThreadKey<T>(fn: (key: Uint8Array) => T): T {
+  const pidfd = addon.pidfdOpenThread();
+  try {
+    return fn(new Uint8Array(new Int32Array([pidfd]).buffer));
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+/** Points the calling thread's element of map `mapFd` at `pages` (BPF_ANY: creates or replaces). */
+export function register(mapFd: number, pages: OwnPages): void {
+  withThreadKey((key) =>
+    mapUpdateElem(mapFd, key, encodeMapValue({ data: pages.data.address, meta: pages.meta.address }),
+      MapUpdateFlags.ANY));
+}
+
+/** Deletes the calling thread's element; true when it is gone (deleted now, or never there). */
+export function unregister(mapFd: number): boolean {
+  return withThreadKey((key) => {
+    try {
+      addon.mapDeleteElem(mapFd, key);
+      return true;
+    } catch (err) {
+      return (err as { errno?: number }).errno === ENOENT;
+    }
+  });
+}
