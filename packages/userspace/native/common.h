@@ -4,6 +4,7 @@
 #define TLD_USERSPACE_COMMON_H
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <napi.h>
 
 #ifndef PIDFD_THREAD
@@ -16,6 +17,13 @@ namespace tld {
 // Throws a JS Error carrying `.syscall` (e.g. "BPF_OBJ_GET"), `.errno` (number) and `.code` ("ENOENT").
 // Returns undefined so a binding can `return ThrowSyscallError(...)`.
 Napi::Value ThrowSyscallError(Napi::Env env, const char* syscall, int err);
+
+// BPF_MAP_{UPDATE,DELETE,LOOKUP}_ELEM on map `fd`: 0, or -1 with errno set. `value` is unused by delete.
+int MapElemCommand(int cmd, int fd, const void* key, void* value, uint64_t flags);
+
+// pidfd_open(gettid(), PIDFD_THREAD): the calling thread's key in a task-storage map (PROTOCOL.md §1, §5);
+// -1 with errno set on failure. The caller closes it.
+int OpenOwnPidfd();
 
 // Page size of the running system (sysconf), cached.
 size_t PageSize();

@@ -17,7 +17,6 @@
 #include <linux/bpf.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -100,13 +99,9 @@ struct tld_data_u* EnsureDataPage() {
 
 // Deletes this thread's element from the map behind `mapFd`; returns 0 or an errno (ENOENT counts as success).
 int DeleteOwnElement(int mapFd) {
-  int pidfd = static_cast<int>(syscall(__NR_pidfd_open, static_cast<pid_t>(syscall(SYS_gettid)), PIDFD_THREAD));
+  int pidfd = OpenOwnPidfd();
   if (pidfd < 0) return errno;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(mapFd);
-  attr.key = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&pidfd));
-  int err = syscall(__NR_bpf, BPF_MAP_DELETE_ELEM, &attr, sizeof(attr)) < 0 ? errno : 0;
+  int err = MapElemCommand(BPF_MAP_DELETE_ELEM, mapFd, &pidfd, nullptr, 0) < 0 ? errno : 0;
   close(pidfd);
   return err == ENOENT ? 0 : err;
 }
@@ -225,19 +220,13 @@ Napi::Value RegisterThread(const Napi::CallbackInfo& info) {
   state->registrations.reserve(state->registrations.size() + 1);  // so recording cannot fail after the update
   int reg = fcntl(mapFd, F_DUPFD_CLOEXEC, 0);
   if (reg < 0) return ThrowSyscallError(env, "dup", errno);
-  int pidfd = static_cast<int>(syscall(__NR_pidfd_open, static_cast<pid_t>(syscall(SYS_gettid)), PIDFD_THREAD));
+  int pidfd = OpenOwnPidfd();
   if (pidfd < 0) {
     int err = errno;
     close(reg);
     return ThrowSyscallError(env, "pidfd_open", err);
   }
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(reg);
-  attr.key = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&pidfd));
-  attr.value = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(value.Data()));
-  attr.flags = BPF_ANY;
-  if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)) < 0) {
+  if (MapElemCommand(BPF_MAP_UPDATE_ELEM, reg, &pidfd, value.Data(), BPF_ANY) < 0) {
     int err = errno;
     close(pidfd);
     close(reg);

@@ -90,13 +90,8 @@ Napi::Value MapUpdateElem(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, "fd", &fd) || !ArgBytes(info, 1, "key", &key) || !ArgBytes(info, 2, "value", &value) ||
       !ArgInt(info, 3, "flags", &flags))
     return env.Undefined();
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(fd);
-  attr.key = PtrToU64(key.Data());
-  attr.value = PtrToU64(value.Data());
-  attr.flags = static_cast<uint64_t>(static_cast<uint32_t>(flags));
-  if (SysBpf(BPF_MAP_UPDATE_ELEM, &attr) < 0) return ThrowSyscallError(env, "BPF_MAP_UPDATE_ELEM", errno);
+  if (MapElemCommand(BPF_MAP_UPDATE_ELEM, fd, key.Data(), value.Data(), static_cast<uint32_t>(flags)) < 0)
+    return ThrowSyscallError(env, "BPF_MAP_UPDATE_ELEM", errno);
   return env.Undefined();
 }
 
@@ -106,11 +101,8 @@ Napi::Value MapDeleteElem(const Napi::CallbackInfo& info) {
   int32_t fd;
   Napi::Uint8Array key;
   if (!ArgInt(info, 0, "fd", &fd) || !ArgBytes(info, 1, "key", &key)) return env.Undefined();
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(fd);
-  attr.key = PtrToU64(key.Data());
-  if (SysBpf(BPF_MAP_DELETE_ELEM, &attr) < 0) return ThrowSyscallError(env, "BPF_MAP_DELETE_ELEM", errno);
+  if (MapElemCommand(BPF_MAP_DELETE_ELEM, fd, key.Data(), nullptr, 0) < 0)
+    return ThrowSyscallError(env, "BPF_MAP_DELETE_ELEM", errno);
   return env.Undefined();
 }
 
@@ -126,12 +118,8 @@ Napi::Value MapLookupElem(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Uint8Array value = Napi::Uint8Array::New(env, static_cast<size_t>(valueSize));
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(fd);
-  attr.key = PtrToU64(key.Data());
-  attr.value = PtrToU64(value.Data());
-  if (SysBpf(BPF_MAP_LOOKUP_ELEM, &attr) < 0) return ThrowSyscallError(env, "BPF_MAP_LOOKUP_ELEM", errno);
+  if (MapElemCommand(BPF_MAP_LOOKUP_ELEM, fd, key.Data(), value.Data(), 0) < 0)
+    return ThrowSyscallError(env, "BPF_MAP_LOOKUP_ELEM", errno);
   return value;
 }
 
@@ -165,6 +153,20 @@ Napi::Value GetPageSize(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+int MapElemCommand(int cmd, int fd, const void* key, void* value, uint64_t flags) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<uint32_t>(fd);
+  attr.key = PtrToU64(key);
+  attr.value = PtrToU64(value);
+  attr.flags = flags;
+  return SysBpf(cmd, &attr) < 0 ? -1 : 0;
+}
+
+int OpenOwnPidfd() {
+  return static_cast<int>(syscall(__NR_pidfd_open, static_cast<pid_t>(syscall(SYS_gettid)), PIDFD_THREAD));
+}
 
 Napi::Value ThrowSyscallError(Napi::Env env, const char* syscall, int err) {
   const char* name = strerrorname_np(err);
