@@ -1,13 +1,12 @@
 {
   "targets": [
     {
-      "target_name": "tld_testkit",
-      "sources": ["native/loader.cc"],
+      "target_name": "tld_test_pages",
+      "sources": ["native/test-pages.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra"],
-      "libraries": ["-lbpf", "-lelf", "-lz"]
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"]
     }
   ]
 }

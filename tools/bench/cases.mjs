@@ -7,7 +7,8 @@
 // operation, which trial.mjs folds into a sink, so V8 cannot drop the work. Values cycle through a table of
 // VALUES entries so no store is a constant.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { decodeF64, decodeString, decodeU32, decodeU64, gettid, loadFixtures, mapUpdateElem } from '@tld/testkit';
+import { gettid, loadObject, mapUpdateElem, names, objectPaths } from '@tld/bpf-programs';
+import { decodeF64, decodeString, decodeU32, decodeU64 } from '@tld/protocol';
 
 const VALUES = 1024; // a power of two: `i & MASK` picks the value
 const MASK = VALUES - 1;
@@ -54,7 +55,7 @@ function tldU64Set(tld, reader, name) {
  * @property {string} id
  * @property {string} candidate  what the candidate does
  * @property {string} baseline   what the baseline does
- * @property {(env: { tld: import('@tld/userspace').TaskLocalData, reader: import('@tld/testkit').Reader }) => Pair} setup
+ * @property {(env: { tld: import('@tld/userspace').TaskLocalData, reader: import('@tld/bpf-programs').Reader }) => Pair} setup
  */
 
 /** @type {BenchCase[]} */
@@ -186,8 +187,8 @@ export const CASES = [
       const tldSet = tldU64Set(tld, reader, 'bench_req_id');
       // What a program does without uptr pages: one bpf() call per update into a hash map keyed by thread id.
       // The fixture map tld_wrong_map_type has exactly that shape (BPF_MAP_TYPE_HASH, int key, 16-byte value).
-      const fixtures = loadFixtures();
-      const fd = fixtures.wrongMapTypeFd;
+      const fixtures = loadObject(objectPaths.fixtures);
+      const fd = fixtures.mapFd(names.wrongMapTypeMap);
       const key = new Uint8Array(new Int32Array([gettid()]).buffer);
       const value = new Uint8Array(16);
       const view = new DataView(value.buffer);

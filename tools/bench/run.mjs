@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
-import { bpfSupport } from '@tld/testkit';
+import { loadReader } from '@tld/bpf-programs';
 import { CASES } from './cases.mjs';
 
 const HELP = `Usage: pnpm bench [-- options]        (or: node tools/bench/run.mjs [options])
@@ -66,9 +66,10 @@ const cases = CASES.filter(
 if (cases.length === 0) usageError(`--filter ${JSON.stringify(opts.filter)} matches no case`);
 
 // Fail early, with the reason, when this machine cannot run BPF (not root, old kernel, no BTF).
-const support = bpfSupport();
-if (!support.supported) {
-  process.stderr.write(`bench: needs BPF task local data: ${support.reason.message}\n`);
+try {
+  loadReader().close();
+} catch (error) {
+  process.stderr.write(`bench: needs BPF task local data (run as root on Linux >= 6.13 with BTF): ${error.message}\n`);
   process.exit(1);
 }
 

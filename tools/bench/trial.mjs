@@ -3,7 +3,7 @@
 // machine speed hits both alike) and send the result to the parent.
 //
 // Usage (from run.mjs): node trial.mjs <case id> <milliseconds per measurement> <rounds>
-import { loadReader } from '@tld/testkit';
+import { loadReader } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
 import { CASES } from './cases.mjs';
 

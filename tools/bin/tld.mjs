@@ -2,8 +2,7 @@
 // tld: manage the host's task-local-data map.
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { objectPaths } from '@tld/bpf-programs';
-import { loadObject, unpin } from '@tld/testkit';
+import { loadObject, names, objectPaths, unpin } from '@tld/bpf-programs';
 import { DEFAULT_PIN_PATH, TaskLocalData, TldError } from '@tld/userspace';
 
 const HELP = `Usage: tld <command> [--pin PATH] [--json]
@@ -72,7 +71,7 @@ function pinMode(path) {
 /** Loads the reader object with tld_data_map pinned by path: libbpf reuses a compatible pin or creates it. */
 function createMap(pin) {
   const existed = existsSync(pin);
-  const object = loadObject(objectPaths.reader, { tld_data_map: { pinPath: pin } });
+  const object = loadObject(objectPaths.reader, { [names.dataMap]: { pinPath: pin } });
   object.close(); // the pin keeps the map alive
   const mode = pinMode(pin);
   return {

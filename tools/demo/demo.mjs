@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { decodeU64, loadReader, readOnThisThread } from '@tld/testkit';
+import { loadReader, readOnThisThread } from '@tld/bpf-programs';
+import { decodeU64 } from '@tld/protocol';
 import { DEFAULT_PIN_PATH, TaskLocalData } from '@tld/userspace';
 import { KEYS, publish, readBack } from './keys.mjs';
 

@@ -1,6 +1,6 @@
 // The demo's keys, shared by the main thread and the workers: how each thread publishes, how BPF's reading is
 // turned back into values.
-import { decodeF64, decodeString, decodeU64 } from '@tld/testkit';
+import { decodeF64, decodeString, decodeU64 } from '@tld/protocol';
 
 /** Key names the BPF reader is asked for. */
 export const KEYS = ['req_id', 'route', 'tenant', 'weight'];

@@ -2,7 +2,7 @@
 // reports, and stays alive until the main thread has heard from every worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskLocalData } from '@tld/userspace';
-import { readOnThisThread } from '@tld/testkit';
+import { readOnThisThread } from '@tld/bpf-programs';
 import { KEYS, publish, readBack } from './keys.mjs';
 
 const { values, progFd, mapFd, pinPath, name } = workerData;

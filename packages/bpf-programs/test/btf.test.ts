@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { objectPaths } from '../src/index.js';
+import { includeDirs, objectPaths } from '../src/index.js';
 import { btf, struct, type BtfType } from './btf-util.js';
 
 function uptrPointees(types: Map<number, BtfType>) {
@@ -90,7 +90,7 @@ int other_prog(void *ctx)
 EOF`]);
     const pkg = fileURLToPath(new URL('..', import.meta.url));
     execFileSync('clang-19', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-D__TARGET_ARCH_x86',
-      '-I', join(pkg, 'include'), '-I', join(pkg, 'build'), '-I', join(pkg, 'node_modules/@tld/protocol/include'),
+      '-I', join(pkg, 'build'), ...includeDirs.flatMap((d) => ['-I', d]),
       '-c', src, '-o', obj]);
     expect(() => execFileSync('bpftool', ['gen', 'object', join(dir, 'bad.o'), objectPaths.cached, obj],
       { stdio: 'pipe' })).toThrow(/tld_key_map.*value_size mismatch/s);

@@ -1,12 +1,12 @@
-// src/index.ts spells out the ctx offsets of the syscall programs; the kernel runs them with the layout clang put
-// into each object. Compare every number with the objects' own BTF, so a change to include/tld_reader.h that
-// src/index.ts misses fails here (test/layout.test.ts checks the same against a host build of the header).
+// src/ctx-layout.ts computes the ctx offsets of the syscall programs; the kernel runs them with the layout clang
+// put into each object. Compare every number with the objects' own BTF, so a layout rule the generator gets
+// wrong fails here (test/layout.test.ts checks the same against a host build of the header).
 import { describe, expect, it } from 'vitest';
 import { CachedLayout, objectPaths } from '../src/index.js';
 import { arrayLength, btf, offsetOf, struct } from './btf-util.js';
 import { readerLayoutFields } from './reader-layout.js';
 
-describe('src/index.ts agrees with the BTF of the built objects', () => {
+describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
   it('struct tld_reader_ctx / tld_reader_key in tld_reader.bpf.o', () => {
     const types = btf(objectPaths.reader);
     const ctx = struct(types, 'tld_reader_ctx');

@@ -1,25 +1,24 @@
-// The ctx structs exist twice: include/tld_reader.h (BPF) and src/index.ts (TypeScript). Compile the header for
-// the host and compare every offset, size and constant.
+// include/tld_reader.h is generated from src/ctx-layout.ts, which also computes the offsets TypeScript uses.
+// Compile the header for the host and compare every offset, size and constant with what the generator computed.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CachedFound, CachedLayout, ReaderStatus } from '../src/index.js';
+import { CachedFound, CachedLayout, ReaderStatus, includeDirs } from '../src/index.js';
 import { readerLayoutFields } from './reader-layout.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
-const protocolInclude = join(pkg, 'node_modules/@tld/protocol/include');
 
-describe('include/tld_reader.h and src/index.ts agree', () => {
+describe('include/tld_reader.h and src/ctx-layout.ts agree', () => {
   let dir: string;
   let c: Record<string, number>;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tld-layout-'));
     const exe = join(dir, 'probe');
-    execFileSync('clang-19', ['-Wall', '-Werror', '-I', join(pkg, 'include'), '-I', protocolInclude,
+    execFileSync('clang-19', ['-Wall', '-Werror', ...includeDirs.flatMap((d) => ['-I', d]),
       join(pkg, 'test/layout-probe.c'), '-o', exe]);
     c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, number>;
   });

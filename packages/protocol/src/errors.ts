@@ -1,5 +1,5 @@
 /**
- * Every failure of the protocol layer, identified by a stable `code` (the message may change; the code won't).
+ * Every failure of the project, identified by a stable `code` (the message may change; the code won't).
  * The message says what went wrong and how to fix it. Other packages extend the set of codes.
  */
 export class TldError<Code extends string = string> extends Error {
@@ -34,3 +34,57 @@ export const ProtocolErrorCode = {
   BAD_LAYOUT: 'ERR_TLD_BAD_LAYOUT',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
+
+/** Codes of the two errors every package that talks to the kernel shares. */
+export const SystemErrorCode = {
+  /** A syscall failed for a reason without a more specific code. */
+  SYSCALL: 'ERR_TLD_SYSCALL',
+  /** The running kernel, the map or the process lacks a feature. */
+  NOT_SUPPORTED: 'ERR_TLD_NOT_SUPPORTED',
+} as const;
+export type SystemErrorCode = (typeof SystemErrorCode)[keyof typeof SystemErrorCode];
+
+/**
+ * A syscall (or a bpf() command, or a libbpf call) that failed: which one, its errno and the errno's name.
+ * `log` carries what libbpf printed during the call (the verifier's output included), or '' when there is none.
+ */
+export class BpfSyscallError extends TldError<typeof SystemErrorCode.SYSCALL> {
+  override name = 'BpfSyscallError';
+  /** The syscall, bpf() command or libbpf function, e.g. 'BPF_OBJ_GET', 'pidfd_open', 'bpf_object__load'. */
+  readonly syscall: string;
+  /** Positive errno. */
+  readonly errno: number;
+  /** Symbolic errno, e.g. 'EPERM'. */
+  readonly errnoCode: string;
+  readonly log: string;
+
+  constructor(
+    syscall: string,
+    errno: number,
+    errnoCode: string,
+    message?: string,
+    options?: { cause?: unknown; log?: string },
+  ) {
+    super(SystemErrorCode.SYSCALL, message ?? `${syscall} failed with ${errnoCode} (errno ${errno})`, options);
+    this.syscall = syscall;
+    this.errno = errno;
+    this.errnoCode = errnoCode;
+    this.log = options?.log ?? '';
+  }
+}
+
+/**
+ * The kernel, the map's BTF or the process lacks `feature`; `minKernel` is the first Linux release with it, or
+ * undefined when no kernel version helps (e.g. missing privileges).
+ */
+export class NotSupportedError extends TldError<typeof SystemErrorCode.NOT_SUPPORTED> {
+  override name = 'NotSupportedError';
+  readonly feature: string;
+  readonly minKernel: string | undefined;
+
+  constructor(feature: string, minKernel: string | undefined, message: string, options?: { cause?: unknown }) {
+    super(SystemErrorCode.NOT_SUPPORTED, message, options);
+    this.feature = feature;
+    this.minKernel = minKernel;
+  }
+}

@@ -3,4 +3,5 @@ export * from './errors.js';
 export * from './atomic-memory.js';
 export * from './keys.js';
 export * from './pages.js';
+export * from './values.js';
 export { renderLayoutHeader } from './c-header.js';

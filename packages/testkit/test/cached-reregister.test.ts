@@ -4,8 +4,8 @@
 // The pages here are the test's own (test/own-pages.ts), registered with mapUpdateElem.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataPageOffset } from '@tld/protocol';
-import { CACHED_KEYS } from '@tld/bpf-programs';
-import { bpfSupport, loadCachedReader, type CachedReader } from '@tld/testkit';
+import { CACHED_KEYS, loadCachedReader, type CachedReader } from '@tld/bpf-programs';
+import { bpfSupport } from '@tld/testkit';
 import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
 
 const support = bpfSupport();

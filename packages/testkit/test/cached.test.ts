@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
 import { dataPageOffset } from '@tld/protocol';
-import { CACHED_KEYS } from '@tld/bpf-programs';
-import { bpfSupport, gettid, loadCachedReader, type CachedReader } from '@tld/testkit';
+import { CACHED_KEYS, gettid, loadCachedReader, type CachedReader } from '@tld/bpf-programs';
+import { bpfSupport } from '@tld/testkit';
 
 const support = bpfSupport();
 const ENODATA = 61;

@@ -1,12 +1,12 @@
 // End to end against the real kernel: TypeScript stores values with @tld/userspace, the BPF program tld_read
 // (run on the same thread with BPF_PROG_TEST_RUN) reads them by name from the task-storage map.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_START, dataPageOffset } from '@tld/protocol';
-import { TaskLocalData } from '@tld/userspace';
 import {
-  bpfSupport, decodeF64, decodeI64, decodeString, decodeU32, decodeU64, gettid, loadReader,
-  type ReadResult, type Reader,
-} from '@tld/testkit';
+  DATA_START, dataPageOffset, decodeF64, decodeI64, decodeString, decodeU32, decodeU64,
+} from '@tld/protocol';
+import { TaskLocalData } from '@tld/userspace';
+import { gettid, loadReader, type ReadResult, type Reader } from '@tld/bpf-programs';
+import { bpfSupport } from '@tld/testkit';
 import { BYTES_SIZE, KEY_NAMES, STRING_SIZE, createKeys, expectedBytes, setAll, valuesFor } from './values.mjs';
 import type { Values } from './values.mjs';
 import { runWorker } from './helpers.js';

@@ -5,10 +5,9 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
-import {
-  BpfError, bpfSupport, fileMode, loadFixtures, loadReader, readOnThisThread, uniquePinPath,
-  type Fixtures, type Reader,
-} from '@tld/testkit';
+import { BpfSyscallError } from '@tld/protocol';
+import { loadReader, readOnThisThread, type Reader } from '@tld/bpf-programs';
+import { bpfSupport, fileMode, loadFixtures, uniquePinPath, type Fixtures } from '@tld/testkit';
 
 const support = bpfSupport();
 
@@ -109,10 +108,10 @@ describe.skipIf(!support.supported)('error paths', () => {
     } catch (err) {
       error = err;
     }
-    expect(error).toBeInstanceOf(BpfError);
-    expect((error as BpfError).code).toBe('ERR_TLD_SYSCALL');
-    expect((error as BpfError).libbpfLog).toMatch(/reuse pinned map/);
-    expect((error as BpfError).message).toContain(wrongValueSizePin);
+    expect(error).toBeInstanceOf(BpfSyscallError);
+    expect((error as BpfSyscallError).code).toBe('ERR_TLD_SYSCALL');
+    expect((error as BpfSyscallError).log).toMatch(/reuse pinned map/);
+    expect((error as BpfSyscallError).message).toContain(wrongValueSizePin);
     expect(existsSync(wrongValueSizePin)).toBe(true); // someone else's pin stays
   });
 

@@ -1,7 +1,7 @@
 // The README's BPF example (packages/bpf-programs/examples/req_trace.bpf.c) passes the verifier.
 import { describe, expect, it } from 'vitest';
-import { objectPaths } from '@tld/bpf-programs';
-import { bpfSupport, loadObject } from '@tld/testkit';
+import { loadObject, objectPaths } from '@tld/bpf-programs';
+import { bpfSupport } from '@tld/testkit';
 
 const support = bpfSupport();
 

@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHED_KEYS, names, objectPaths } from '@tld/bpf-programs';
+import { decodeU64 } from '@tld/protocol';
 import {
-  bpfSupport, decodeU64, loadObject, readOnThisThread, runCachedOnThisThread, type LoadedBpfObject,
-} from '@tld/testkit';
+  CACHED_KEYS, loadObject, names, objectPaths, readOnThisThread, runCachedOnThisThread, type LoadedBpfObject,
+} from '@tld/bpf-programs';
+import { bpfSupport } from '@tld/testkit';
 import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
 
 const support = bpfSupport();

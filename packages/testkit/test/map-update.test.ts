@@ -4,7 +4,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfError, MapUpdateFlags, bpfSupport, loadFixtures, mapUpdateElem, type Fixtures } from '@tld/testkit';
+import { BpfSyscallError } from '@tld/protocol';
+import { MapUpdateFlags, mapUpdateElem } from '@tld/bpf-programs';
+import { bpfSupport, loadFixtures, type Fixtures } from '@tld/testkit';
 
 const support = bpfSupport();
 
@@ -32,8 +34,8 @@ function errnoOf(fn: () => unknown): number | undefined {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(BpfError);
-    return (err as BpfError).errno;
+    expect(err).toBeInstanceOf(BpfSyscallError);
+    return (err as BpfSyscallError).errno;
   }
   throw new Error('expected a throw');
 }
@@ -74,7 +76,7 @@ describe.skipIf(!support.supported)('mapUpdateElem', () => {
         mapUpdateElem(fd, keyOf(k), valueOf(BigInt(k), 0n), MapUpdateFlags.NOEXIST);
       } catch (err) {
         // Earlier tests may have filled some of the 4 entries already.
-        if ((err as BpfError).errno !== 7) throw err;
+        if ((err as BpfSyscallError).errno !== 7) throw err;
       }
     }
     expect(errnoOf(() => mapUpdateElem(fd, keyOf(999), valueOf(1n, 1n)))).toBe(7);

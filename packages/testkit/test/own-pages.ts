@@ -1,21 +1,20 @@
-// Tests that register pages of their own instead of going through @tld/userspace: map pages with the testkit
-// addon (helpers src/index.ts does not export), fill them with @tld/protocol, register with mapUpdateElem.
+// Tests that register pages of their own instead of going through @tld/userspace, as a native library following
+// the protocol would: map pages with the test-only addon (native/test-pages.cc), fill them with @tld/protocol,
+// register with mapUpdateElem.
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
   TypedArrayMemory, createKey, dataPageOffset, encodeMapValue, initDataPage, initMetaPage,
 } from '@tld/protocol';
-import { MapUpdateFlags, mapUpdateElem } from '@tld/testkit';
+import { MapUpdateFlags, mapDeleteElem, mapUpdateElem } from '@tld/bpf-programs';
 
 interface PagesAddon {
   mapPage(): { buffer: ArrayBuffer; address: bigint };
   unmapPage(buffer: ArrayBuffer): void;
   pidfdOpenThread(): number;
-  mapDeleteElem(fd: number, key: Uint8Array): void;
 }
 
-// The file src/index.ts loads, so the same module instance.
-const addon = createRequire(import.meta.url)('../build/Release/tld_testkit.node') as PagesAddon;
+const addon = createRequire(import.meta.url)('../build/Release/tld_test_pages.node') as PagesAddon;
 const ENOENT = 2;
 
 /** A zero-filled page-aligned page (mmap) that JavaScript reads and writes in place, with its user address. */
@@ -94,7 +93,7 @@ export function register(mapFd: number, pages: OwnPages): void {
 export function unregister(mapFd: number): boolean {
   return withThreadKey((key) => {
     try {
-      addon.mapDeleteElem(mapFd, key);
+      mapDeleteElem(mapFd, key);
       return true;
     } catch (err) {
       return (err as { errno?: number }).errno === ENOENT;

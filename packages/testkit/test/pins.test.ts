@@ -2,10 +2,9 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
-import { DEFAULT_PIN_PATH } from '@tld/bpf-programs';
-import {
-  bpfSupport, decodeU64, fileMode, loadCachedReader, loadReader, uniquePinPath,
-} from '@tld/testkit';
+import { decodeU64 } from '@tld/protocol';
+import { DEFAULT_PIN_PATH, loadCachedReader, loadReader } from '@tld/bpf-programs';
+import { bpfSupport, fileMode, uniquePinPath } from '@tld/testkit';
 
 const support = bpfSupport();
 

@@ -70,14 +70,27 @@ size_t BytesToPageEnd(const void* p) {
   return PageSize() - (reinterpret_cast<uintptr_t>(p) & (PageSize() - 1));
 }
 
-// Returns the process's metadata page, creating and installing it on first use; nullptr with errno set on failure.
-struct tld_meta_u* EnsureMetaPage() {
+// Calls `initialize(buffer)` on a fresh page so JavaScript fills it from @tld/protocol before anyone else can see
+// it; false (with a JavaScript exception pending) when the callback threw.
+bool InitializePage(Napi::Env env, const Napi::Function& initialize, void* page) {
+  Napi::ArrayBuffer fresh = Napi::ArrayBuffer::New(env, page, PageSize());
+  initialize.Call({fresh});
+  fresh.Detach();  // the page is handed out again below, as the buffer the thread keeps
+  return !env.IsExceptionPending();
+}
+
+// Returns the process's metadata page, creating, initialising and installing it on first use. nullptr with
+// errno set when mmap fails, or with a JavaScript exception pending when initialisation threw.
+struct tld_meta_u* EnsureMetaPage(Napi::Env env, const Napi::Function& initialize) {
   struct tld_meta_u* current = __atomic_load_n(&tld_meta_p, __ATOMIC_ACQUIRE);
   if (current != nullptr) return current;
   auto* page = static_cast<struct tld_meta_u*>(MapPage());
   if (page == nullptr) return nullptr;
-  // PROTOCOL.md §3: a page we create offers all of data[] to dynamic keys. Set before publishing the page.
-  page->size = static_cast<__u16>(PageSize() - TLD_DATA_START);
+  if (!InitializePage(env, initialize, page)) {
+    munmap(page, PageSize());
+    return nullptr;
+  }
+  // Install with compare-exchange from NULL (PROTOCOL.md §4), after the page is initialised.
   struct tld_meta_u* expected = nullptr;
   if (__atomic_compare_exchange_n(&tld_meta_p, &expected, page, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     return page;
@@ -86,12 +99,16 @@ struct tld_meta_u* EnsureMetaPage() {
   return expected;
 }
 
-// Returns this thread's data page, mapping it on first use unless other code already set tld_data_p.
-struct tld_data_u* EnsureDataPage() {
+// Returns this thread's data page, mapping and initialising it on first use unless other code already set
+// tld_data_p. Failures as EnsureMetaPage.
+struct tld_data_u* EnsureDataPage(Napi::Env env, const Napi::Function& initialize) {
   if (tld_data_p != nullptr) return tld_data_p;
   auto* page = static_cast<struct tld_data_u*>(MapPage());
   if (page == nullptr) return nullptr;
-  page->start = TLD_DATA_START;  // PROTOCOL.md §2: data[] right after `start`, page at offset 0
+  if (!InitializePage(env, initialize, page)) {
+    munmap(page, PageSize());
+    return nullptr;
+  }
   tld_data_p = page;
   state->ownsDataPage = true;
   return page;
@@ -141,11 +158,20 @@ void Cleanup() {
   delete st;
 }
 
-// metaPage(): ArrayBuffer over the process's metadata page (the same object on every call in this thread).
+bool ArgFunction(const Napi::CallbackInfo& info, const char* usage) {
+  if (info.Length() >= 1 && info[0].IsFunction()) return true;
+  Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+  return false;
+}
+
+// metaPage(initialize): ArrayBuffer over the process's metadata page (the same object on every call in this
+// thread). A page this call creates is passed to initialize(buffer) before it is installed.
 Napi::Value MetaPage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!state->metaBuffer.IsEmpty()) return state->metaBuffer.Value();
-  struct tld_meta_u* page = EnsureMetaPage();
+  if (!ArgFunction(info, "metaPage(initialize: (page: ArrayBuffer) => void)")) return env.Undefined();
+  struct tld_meta_u* page = EnsureMetaPage(env, info[0].As<Napi::Function>());
+  if (env.IsExceptionPending()) return env.Undefined();
   if (page == nullptr) return ThrowSyscallError(env, "mmap", errno);
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, page, BytesToPageEnd(page));
   state->metaBuffer = Napi::Persistent(buffer);
@@ -158,11 +184,14 @@ Napi::Value MetaPageAddress(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(page)));
 }
 
-// threadDataPage(): ArrayBuffer over this thread's data page (the same object until the page is released).
+// threadDataPage(initialize): ArrayBuffer over this thread's data page (the same object until the page is
+// released). A page this call creates is passed to initialize(buffer) first.
 Napi::Value ThreadDataPage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!state->dataBuffer.IsEmpty()) return state->dataBuffer.Value();
-  struct tld_data_u* page = EnsureDataPage();
+  if (!ArgFunction(info, "threadDataPage(initialize: (page: ArrayBuffer) => void)")) return env.Undefined();
+  struct tld_data_u* page = EnsureDataPage(env, info[0].As<Napi::Function>());
+  if (env.IsExceptionPending()) return env.Undefined();
   if (page == nullptr) return ThrowSyscallError(env, "mmap", errno);
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, page, BytesToPageEnd(page));
   state->dataBuffer = Napi::Persistent(buffer);
@@ -172,11 +201,6 @@ Napi::Value ThreadDataPage(const Napi::CallbackInfo& info) {
 // threadDataPageAddress(): bigint — user address of this thread's data page (0n when there is none).
 Napi::Value ThreadDataPageAddress(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(tld_data_p)));
-}
-
-// ownsThreadDataPage(): boolean — whether this thread's data page was mapped by this addon (and may be freed).
-Napi::Value OwnsThreadDataPage(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), state->ownsDataPage && tld_data_p != nullptr);
 }
 
 Registration* FindRegistration(uint32_t mapId) {
@@ -325,7 +349,6 @@ void InitPages(Napi::Env env, Napi::Object exports) {
   exports.Set("metaPageAddress", Napi::Function::New(env, MetaPageAddress, "metaPageAddress"));
   exports.Set("threadDataPage", Napi::Function::New(env, ThreadDataPage, "threadDataPage"));
   exports.Set("threadDataPageAddress", Napi::Function::New(env, ThreadDataPageAddress, "threadDataPageAddress"));
-  exports.Set("ownsThreadDataPage", Napi::Function::New(env, OwnsThreadDataPage, "ownsThreadDataPage"));
   exports.Set("registerThread", Napi::Function::New(env, RegisterThread, "registerThread"));
   exports.Set("unregisterThread", Napi::Function::New(env, UnregisterThread, "unregisterThread"));
   exports.Set("registrationCount", Napi::Function::New(env, RegistrationCount, "registrationCount"));

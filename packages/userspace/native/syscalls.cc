@@ -82,30 +82,6 @@ Napi::Value ObjGetInfoByFd(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// mapUpdateElem(fd, key: Uint8Array, value: Uint8Array, flags): undefined.
-Napi::Value MapUpdateElem(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd, flags;
-  Napi::Uint8Array key, value;
-  if (!ArgInt(info, 0, "fd", &fd) || !ArgBytes(info, 1, "key", &key) || !ArgBytes(info, 2, "value", &value) ||
-      !ArgInt(info, 3, "flags", &flags))
-    return env.Undefined();
-  if (MapElemCommand(BPF_MAP_UPDATE_ELEM, fd, key.Data(), value.Data(), static_cast<uint32_t>(flags)) < 0)
-    return ThrowSyscallError(env, "BPF_MAP_UPDATE_ELEM", errno);
-  return env.Undefined();
-}
-
-// mapDeleteElem(fd, key: Uint8Array): undefined.
-Napi::Value MapDeleteElem(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  Napi::Uint8Array key;
-  if (!ArgInt(info, 0, "fd", &fd) || !ArgBytes(info, 1, "key", &key)) return env.Undefined();
-  if (MapElemCommand(BPF_MAP_DELETE_ELEM, fd, key.Data(), nullptr, 0) < 0)
-    return ThrowSyscallError(env, "BPF_MAP_DELETE_ELEM", errno);
-  return env.Undefined();
-}
-
 // mapLookupElem(fd, key: Uint8Array, valueSize): Uint8Array (a copy of the value).
 Napi::Value MapLookupElem(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -123,14 +99,11 @@ Napi::Value MapLookupElem(const Napi::CallbackInfo& info) {
   return value;
 }
 
-// pidfdOpen(pid, flags): number — the fd is always close-on-exec.
-Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t pid, flags;
-  if (!ArgInt(info, 0, "pid", &pid) || !ArgInt(info, 1, "flags", &flags)) return env.Undefined();
-  long fd = syscall(__NR_pidfd_open, static_cast<pid_t>(pid), static_cast<unsigned int>(flags));
-  if (fd < 0) return ThrowSyscallError(env, "pidfd_open", errno);
-  return Napi::Number::New(env, static_cast<double>(fd));
+// openThreadPidfd(): number — pidfd_open(gettid(), PIDFD_THREAD), the calling thread's map key; close-on-exec.
+Napi::Value OpenThreadPidfd(const Napi::CallbackInfo& info) {
+  int fd = OpenOwnPidfd();
+  if (fd < 0) return ThrowSyscallError(info.Env(), "pidfd_open", errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(fd));
 }
 
 // close(fd): undefined.
@@ -187,19 +160,14 @@ size_t PageSize() {
 void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("objGet", Napi::Function::New(env, ObjGet, "objGet"));
   exports.Set("objGetInfoByFd", Napi::Function::New(env, ObjGetInfoByFd, "objGetInfoByFd"));
-  exports.Set("mapUpdateElem", Napi::Function::New(env, MapUpdateElem, "mapUpdateElem"));
-  exports.Set("mapDeleteElem", Napi::Function::New(env, MapDeleteElem, "mapDeleteElem"));
   exports.Set("mapLookupElem", Napi::Function::New(env, MapLookupElem, "mapLookupElem"));
-  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("openThreadPidfd", Napi::Function::New(env, OpenThreadPidfd, "openThreadPidfd"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("gettid", Napi::Function::New(env, GetTid, "gettid"));
   exports.Set("pageSize", Napi::Function::New(env, GetPageSize, "pageSize"));
   // Kernel constants, taken from the uapi headers this file was compiled against.
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("BPF_MAP_TYPE_TASK_STORAGE", Napi::Number::New(env, BPF_MAP_TYPE_TASK_STORAGE));
-  constants.Set("BPF_ANY", Napi::Number::New(env, BPF_ANY));
-  constants.Set("BPF_F_NO_PREALLOC", Napi::Number::New(env, BPF_F_NO_PREALLOC));
-  constants.Set("PIDFD_THREAD", Napi::Number::New(env, PIDFD_THREAD));
   exports.Set("constants", constants);
 }
 

@@ -1,6 +1,8 @@
 // Errors of @tld/userspace. Every one is a TldError (from @tld/protocol) with a stable `code`; the message names
 // the cause and the fix. Errors that come from a failed syscall carry the BpfSyscallError as `cause`.
-import { TldError } from '@tld/protocol';
+import { BpfSyscallError, NotSupportedError, SystemErrorCode, TldError } from '@tld/protocol';
+
+export { BpfSyscallError, NotSupportedError };
 
 /** Codes raised by @tld/userspace (in addition to @tld/protocol's ProtocolErrorCode). */
 export const UserspaceErrorCode = {
@@ -18,45 +20,12 @@ export const UserspaceErrorCode = {
   BAD_FD: 'ERR_TLD_BAD_FD',
   /** The TaskLocalData (or one of its keys) was used after close(). */
   CLOSED: 'ERR_TLD_CLOSED',
-  /** A syscall failed for a reason without a more specific code. */
-  SYSCALL: 'ERR_TLD_SYSCALL',
-  /** The running kernel or the map lacks a feature the library needs. */
-  NOT_SUPPORTED: 'ERR_TLD_NOT_SUPPORTED',
+  /** A syscall failed for a reason without a more specific code (BpfSyscallError). */
+  SYSCALL: SystemErrorCode.SYSCALL,
+  /** The running kernel or the map lacks a feature the library needs (NotSupportedError). */
+  NOT_SUPPORTED: SystemErrorCode.NOT_SUPPORTED,
 } as const;
 export type UserspaceErrorCode = (typeof UserspaceErrorCode)[keyof typeof UserspaceErrorCode];
-
-/** A syscall that failed: which one, its errno and the errno's name (e.g. 'ENOENT'). */
-export class BpfSyscallError extends TldError<typeof UserspaceErrorCode.SYSCALL> {
-  override name = 'BpfSyscallError';
-  /** The syscall or bpf() command, e.g. 'BPF_OBJ_GET', 'pidfd_open'. */
-  readonly syscall: string;
-  readonly errno: number;
-  /** Symbolic errno, e.g. 'EPERM'. */
-  readonly errnoCode: string;
-
-  constructor(syscall: string, errno: number, errnoCode: string, message?: string) {
-    super(UserspaceErrorCode.SYSCALL, message ?? `${syscall} failed with ${errnoCode} (errno ${errno})`);
-    this.syscall = syscall;
-    this.errno = errno;
-    this.errnoCode = errnoCode;
-  }
-}
-
-/**
- * The kernel, the map's BTF or the process lacks `feature`; `minKernel` is the first Linux release with it, or
- * undefined when no kernel version helps (e.g. missing privileges).
- */
-export class NotSupportedError extends TldError<typeof UserspaceErrorCode.NOT_SUPPORTED> {
-  override name = 'NotSupportedError';
-  readonly feature: string;
-  readonly minKernel: string | undefined;
-
-  constructor(feature: string, minKernel: string | undefined, message: string, options?: { cause?: unknown }) {
-    super(UserspaceErrorCode.NOT_SUPPORTED, message, options);
-    this.feature = feature;
-    this.minKernel = minKernel;
-  }
-}
 
 /** Shape of the errors the native addon throws for a failed syscall. */
 interface NativeSyscallError extends Error {
@@ -80,7 +49,9 @@ function isNativeSyscallError(error: unknown): error is NativeSyscallError {
 export function syscallError(error: unknown, context?: string): unknown {
   if (!isNativeSyscallError(error)) return error;
   const base = `${error.syscall} failed with ${error.code} (errno ${error.errno})`;
-  return new BpfSyscallError(error.syscall, error.errno, error.code, context ? `${context}: ${base}` : base);
+  return new BpfSyscallError(error.syscall, error.errno, error.code, context ? `${context}: ${base}` : base, {
+    cause: error,
+  });
 }
 
 /** The error for use after close(). */
@@ -89,4 +60,9 @@ export function closedError(what: string): TldError<typeof UserspaceErrorCode.CL
     UserspaceErrorCode.CLOSED,
     `${what} was used after TaskLocalData.close(): open a new TaskLocalData with TaskLocalData.open() and get the key again`,
   );
+}
+
+/** Whether `error` is a BpfSyscallError with one of the errno names `codes` (e.g. 'ENOENT'). */
+export function isErrno(error: unknown, ...codes: string[]): error is BpfSyscallError {
+  return error instanceof BpfSyscallError && codes.includes(error.errnoCode);
 }

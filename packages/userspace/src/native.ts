@@ -18,20 +18,24 @@ export interface MapInfo {
 export interface NativeBinding {
   objGet(path: string): number;
   objGetInfoByFd(fd: number): MapInfo;
-  mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
-  mapDeleteElem(fd: number, key: Uint8Array): void;
   mapLookupElem(fd: number, key: Uint8Array, valueSize: number): Uint8Array;
-  pidfdOpen(pid: number, flags: number): number;
+  /** pidfd_open(gettid(), PIDFD_THREAD): the calling thread's key in a task-storage map. */
+  openThreadPidfd(): number;
   close(fd: number): void;
   gettid(): number;
   pageSize(): number;
-  /** The process's metadata page (tld_meta_p), created on first use; never freed. */
-  metaPage(): ArrayBuffer;
+  /**
+   * The process's metadata page (tld_meta_p), created on first use and passed to `initialize` before it is
+   * installed; never freed.
+   */
+  metaPage(initialize: (page: ArrayBuffer) => void): ArrayBuffer;
   metaPageAddress(): bigint;
-  /** This thread's data page (tld_data_p), created on first use unless other native code set it. */
-  threadDataPage(): ArrayBuffer;
+  /**
+   * This thread's data page (tld_data_p), created on first use (and passed to `initialize`) unless other native
+   * code set it.
+   */
+  threadDataPage(initialize: (page: ArrayBuffer) => void): ArrayBuffer;
   threadDataPageAddress(): bigint;
-  ownsThreadDataPage(): boolean;
   /**
    * Registers this thread in map `mapId` (pidfd_open(gettid(), PIDFD_THREAD) → BPF_MAP_UPDATE_ELEM(BPF_ANY) →
    * close), or counts one more user of the existing registration (created: false). The handle is a dup'd map fd.
@@ -47,9 +51,6 @@ export interface NativeBinding {
   releaseThreadDataPage(): boolean;
   readonly constants: {
     readonly BPF_MAP_TYPE_TASK_STORAGE: number;
-    readonly BPF_ANY: number;
-    readonly BPF_F_NO_PREALLOC: number;
-    readonly PIDFD_THREAD: number;
   };
 }
 

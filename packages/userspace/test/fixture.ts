@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TypedArrayMemory, initDataPage, initMetaPage, layoutFor } from '@tld/protocol';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const packageDir = dirname(here);
@@ -55,6 +56,12 @@ export function pinHashMap(): string {
   });
   return path;
 }
+
+/** What TaskLocalData.open() does to a page the addon creates (@tld/protocol fills it), for direct native calls. */
+export const initPage = {
+  meta: (page: ArrayBuffer): void => initMetaPage(new TypedArrayMemory(page), layoutFor(new Uint8Array(page).length)),
+  data: (page: ArrayBuffer): void => initDataPage(new Uint8Array(page)),
+};
 
 /** The native addon, for checks below the public API. */
 export function loadNative(): import('../src/native.js').NativeBinding {

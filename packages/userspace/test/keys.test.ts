@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
-import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, loadNative, packageDir } from './fixture.js';
+import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, initPage, loadNative, packageDir } from './fixture.js';
 
 const native = loadNative();
 
 /** The bytes of this thread's value of `name`, read straight from the page (as BPF would). */
 function pageBytes(name: string): Uint8Array | undefined {
-  const rows = decodePages(new TypedArrayMemory(native.metaPage()), new Uint8Array(native.threadDataPage()));
+  const rows = decodePages(new TypedArrayMemory(native.metaPage(initPage.meta)), new Uint8Array(native.threadDataPage(initPage.data)));
   return rows.find((row) => row.name === name)?.bytes;
 }
 
@@ -36,7 +36,7 @@ describe('TaskLocalData keys', () => {
     const page = native.pageSize();
     expect(native.metaPageAddress() % BigInt(page)).toBe(0n);
     expect(native.threadDataPageAddress() % BigInt(page)).toBe(0n);
-    expect(readMetaHeader(new TypedArrayMemory(native.metaPage())).size).toBe(page - DATA_START);
+    expect(readMetaHeader(new TypedArrayMemory(native.metaPage(initPage.meta))).size).toBe(page - DATA_START);
   });
 
   it('stores each type at its protocol offset, little-endian, and reads it back', () => {
@@ -83,7 +83,7 @@ describe('TaskLocalData keys', () => {
 
   it('rejects bad names and sizes with protocol codes, changing nothing', () => {
     tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
-    const meta = new TypedArrayMemory(native.metaPage());
+    const meta = new TypedArrayMemory(native.metaPage(initPage.meta));
     const before = meta.readBytes(0, native.pageSize());
     expect(codeOf(() => tld.u64(''))).toBe('ERR_TLD_NAME_EMPTY');
     expect(codeOf(() => tld.u64('x'.repeat(62)))).toBe('ERR_TLD_NAME_TOO_LONG');

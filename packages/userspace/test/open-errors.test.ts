@@ -13,7 +13,7 @@ const native = loadNative();
 /** Asserts this thread has no element in the map at `pin` (lookup with our pidfd says ENOENT). */
 function expectNotRegistered(pin: string): void {
   const fd = native.objGet(pin);
-  const pidfd = native.pidfdOpen(native.gettid(), native.constants.PIDFD_THREAD);
+  const pidfd = native.openThreadPidfd();
   try {
     const key = new Uint8Array(new Int32Array([pidfd]).buffer);
     const info = native.objGetInfoByFd(fd);

@@ -3,20 +3,21 @@
 // 'race' creates a shared set of keys in its own order the moment every worker is ready.
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
+import { TypedArrayMemory, initDataPage, initMetaPage } from '@tld/protocol';
 
 const require = createRequire(import.meta.url);
 const native = require('../build/Release/tld_userspace.node');
 const { mode, pin, index, metaMarkOffset } = workerData;
 
 if (mode === 'pages') {
-  const meta = new Uint8Array(native.metaPage());
+  const meta = new Uint8Array(native.metaPage((page) => initMetaPage(new TypedArrayMemory(page))));
   meta[metaMarkOffset] = 0xa5; // main reads this through its own view of the one metadata page
-  native.threadDataPage();
+  native.threadDataPage((page) => initDataPage(new Uint8Array(page)));
   parentPort.postMessage({
     tid: native.gettid(),
     meta: native.metaPageAddress(),
     data: native.threadDataPageAddress(),
-    start: Number(new BigUint64Array(native.threadDataPage())[0]),
+    start: Number(new BigUint64Array(native.threadDataPage((page) => initDataPage(new Uint8Array(page))))[0]),
   });
   // Stay alive until main has every answer: an exited worker's page is freed and its address may be reused.
   await new Promise((resolve) => parentPort.once('message', resolve));

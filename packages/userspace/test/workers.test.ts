@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { layoutFor } from '@tld/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
-import { type PinnedMaps, countMapFds, loadFixtureMaps, loadNative, packageDir } from './fixture.js';
+import { type PinnedMaps, countMapFds, loadFixtureMaps, initPage, loadNative, packageDir } from './fixture.js';
 
 const native = loadNative();
 const workerFile = join(packageDir, 'test', 'worker.mjs');
@@ -38,8 +38,8 @@ describe('native pages across threads', () => {
 
   it('one metadata page shared by all threads, one data page per thread, page-aligned', async () => {
     const page = BigInt(native.pageSize());
-    const meta = new Uint8Array(native.metaPage());
-    native.threadDataPage();
+    const meta = new Uint8Array(native.metaPage(initPage.meta));
+    native.threadDataPage(initPage.data);
     const mainData = native.threadDataPageAddress();
     const mark = layoutFor(native.pageSize()).metaStructSize; // past the last slot: bytes nobody uses
     const runs = Array.from({ length: 4 }, () =>

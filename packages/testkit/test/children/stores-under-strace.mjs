@@ -2,7 +2,8 @@
 // Everything between the markers must be plain stores: strace must show no bpf() or pidfd_open() there.
 import { writeSync } from 'node:fs';
 import { TaskLocalData } from '@tld/userspace';
-import { decodeString, decodeU64, loadReader } from '@tld/testkit';
+import { decodeString, decodeU64 } from '@tld/protocol';
+import { loadReader } from '@tld/bpf-programs';
 
 const ROUNDS = 1000;
 const reader = loadReader({ map: 'private' });

@@ -3,7 +3,7 @@
 // Modes: never-open, set-and-read, late-keys.
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskLocalData } from '@tld/userspace';
-import { gettid, readOnThisThread } from '@tld/testkit';
+import { gettid, readOnThisThread } from '@tld/bpf-programs';
 import { KEY_NAMES, createKeys, setAll, valuesFor } from '../values.mjs';
 
 const { mode, mapFd, progFd, index, barrier, parties } = workerData;

@@ -1,8 +1,6 @@
-// Decoders and argument checks that need no kernel.
+// Decoders of value bytes: the inverse of what user space stores.
 import { describe, expect, it } from 'vitest';
-import {
-  decodeF64, decodeI64, decodeString, decodeU32, decodeU64, loadObject, uniquePinPath, unpin,
-} from '@tld/testkit';
+import { decodeF64, decodeI64, decodeString, decodeU32, decodeU64 } from './values.js';
 
 describe('decoders', () => {
   it('read little-endian values from the first bytes', () => {
@@ -16,6 +14,12 @@ describe('decoders', () => {
     expect(decodeF64(b)).toBe(-0.1);
   });
 
+  it('read a value that does not start at byte 0 of its buffer', () => {
+    const b = new Uint8Array(16);
+    new DataView(b.buffer).setBigUint64(8, 42n, true);
+    expect(decodeU64(b.subarray(8))).toBe(42n);
+  });
+
   it('strings stop at the first NUL and decode UTF-8', () => {
     const bytes = new Uint8Array(16);
     bytes.set(new TextEncoder().encode('ünï'));
@@ -26,27 +30,8 @@ describe('decoders', () => {
 
   it('refuse missing or short values', () => {
     expect(() => decodeU64(undefined)).toThrow(TypeError);
+    expect(() => decodeString(undefined)).toThrow(TypeError);
     expect(() => decodeU64(new Uint8Array(4))).toThrow(RangeError);
     expect(() => decodeU32(new Uint8Array(3))).toThrow(RangeError);
-  });
-});
-
-describe('loader arguments', () => {
-  it('a missing object file is an error that says how to build it', () => {
-    expect(() => loadObject('/nonexistent/x.bpf.o')).toThrow(/pnpm --filter @tld\/bpf-programs build/);
-  });
-
-  it('placements must be private or an absolute pin path', () => {
-    expect(() => loadObject('/nonexistent/x.bpf.o', { m: { pinPath: 'relative' } })).toThrow(TypeError);
-  });
-
-  it('unique pin paths are fresh and under /sys/fs/bpf/tld-test-', () => {
-    const a = uniquePinPath('x');
-    expect(a).toMatch(/^\/sys\/fs\/bpf\/tld-test-\d+-\d+-x$/);
-    expect(uniquePinPath('x')).not.toBe(a);
-  });
-
-  it('unpin refuses paths outside bpffs', () => {
-    expect(() => unpin('/tmp/some-file')).toThrow(RangeError);
   });
 });

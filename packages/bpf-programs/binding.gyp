@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "tld_loader",
+      "sources": ["native/loader.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"],
+      "libraries": ["-lbpf", "-lelf", "-lz"]
+    }
+  ]
+}

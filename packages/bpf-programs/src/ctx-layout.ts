@@ -1,0 +1,218 @@
+// The ctx structs of the SEC("syscall") reader programs, described once. include/tld_reader.h is rendered from
+// these descriptions (gen/write-reader-header.mjs) and every offset TypeScript uses is computed from them with C's
+// layout rules, so no offset is written by hand. test/layout*.test.ts compare the result with clang and with the
+// built objects' BTF.
+import { SLOT_NAME_SIZE } from '@tld/protocol';
+
+type Scalar = 'char' | '__u8' | '__u16' | '__u32' | '__s32' | '__u64';
+const SCALAR_SIZE: Record<Scalar, number> = { char: 1, __u8: 1, __u16: 2, __u32: 4, __s32: 4, __u64: 8 };
+
+/** One #define of the header: a name, its value and what it means. */
+interface Define {
+  readonly name: string;
+  readonly value: number;
+  readonly comment: string;
+}
+
+interface FieldSpec {
+  readonly name: string;
+  readonly type: Scalar | StructLayout;
+  /** Array length, as the name of one of the header's defines. */
+  readonly count?: string;
+  readonly comment?: string;
+}
+
+/** A struct with its fields' offsets as the C compiler lays them out (natural alignment, tail padding). */
+export interface StructLayout {
+  readonly name: string;
+  readonly size: number;
+  readonly align: number;
+  readonly fields: readonly FieldSpec[];
+  readonly offsets: Readonly<Record<string, number>>;
+}
+
+const defines: Define[] = [
+  { name: 'TLD_READER_MAX_KEYS', value: 16, comment: 'keys one run of tld_read looks up' },
+  {
+    name: 'TLD_READER_NAME_BYTES',
+    value: Math.ceil(SLOT_NAME_SIZE / 8) * 8,
+    comment: 'TLD_NAME_LEN rounded up to whole 8-byte words',
+  },
+  { name: 'TLD_READER_VALUE_BYTES', value: 64, comment: 'bytes of each value copied out; the rest of a longer one is not' },
+  { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
+];
+
+function define(name: string): number {
+  const found = defines.find((d) => d.name === name);
+  if (!found) throw new Error(`no define ${name}`);
+  return found.value;
+}
+
+function struct(name: string, fields: FieldSpec[]): StructLayout {
+  let offset = 0;
+  let align = 1;
+  const offsets: Record<string, number> = {};
+  for (const field of fields) {
+    const [size, fieldAlign] =
+      typeof field.type === 'string' ? [SCALAR_SIZE[field.type], SCALAR_SIZE[field.type]] : [field.type.size, field.type.align];
+    offset = Math.ceil(offset / fieldAlign) * fieldAlign;
+    offsets[field.name] = offset;
+    offset += size * (field.count === undefined ? 1 : define(field.count));
+    align = Math.max(align, fieldAlign);
+  }
+  return Object.freeze({ name, size: Math.ceil(offset / align) * align, align, fields, offsets: Object.freeze(offsets) });
+}
+
+/** tld_reader_ctx.status bits. */
+export const ReaderStatus = Object.freeze({
+  /** the thread has an element in tld_data_map */
+  STORAGE: 0x1,
+  /** ... whose data pointer is non-NULL */
+  DATA: 0x2,
+  /** ... whose metadata pointer is non-NULL */
+  META: 0x4,
+  /** all three: BPF can read the thread's keys */
+  REGISTERED: 0x7,
+});
+
+/** tld_cached_ctx.found bits. */
+export const CachedFound = Object.freeze({ REQ_ID: 0x1, ROUTE: 0x2 });
+
+const readerKey = struct('tld_reader_key', [
+  { name: 'name', type: 'char', count: 'TLD_READER_NAME_BYTES', comment: 'in: NUL-padded key name' },
+  { name: 'value', type: '__u8', count: 'TLD_READER_VALUE_BYTES', comment: 'out: first min(size, 64) bytes of the value; the rest zero' },
+  { name: 'offset', type: '__s32', comment: 'out: start + off when found, else -(slots searched)' },
+  { name: 'size', type: '__u16', comment: "out: the key's size when found, else 0" },
+  { name: 'found', type: '__u8', comment: 'out: 1 when found' },
+  { name: 'bad_name', type: '__u8', comment: 'out: 1 when name is empty or has no NUL in TLD_NAME_LEN bytes' },
+]);
+
+const readerCtx = struct('tld_reader_ctx', [
+  { name: 'nr_keys', type: '__u32', comment: 'in: keys[0 .. nr_keys-1] are looked up (at most TLD_READER_MAX_KEYS)' },
+  { name: 'status', type: '__u32', comment: 'out: TLD_READER_* bits' },
+  { name: 'tid', type: '__u32', comment: 'out: task->pid of the calling thread as BPF saw it' },
+  { name: 'tgid', type: '__u32', comment: 'out: task->tgid' },
+  { name: 'start', type: '__u64', comment: 'out: `start` read from the data page' },
+  { name: 'meta_cnt', type: '__u16', comment: 'out: meta.cnt' },
+  { name: 'meta_size', type: '__u16', comment: 'out: meta.size' },
+  { name: '__pad', type: '__u32' },
+  { name: 'keys', type: readerKey, count: 'TLD_READER_MAX_KEYS' },
+]);
+
+const cachedCtx = struct('tld_cached_ctx', [
+  { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result (0, -ENODATA, -ENOMEM)' },
+  { name: 'found', type: '__u32', comment: 'out: TLD_CACHED_FOUND_* bits' },
+  { name: 'req_id', type: '__u64', comment: 'out: value of "req_id" (u64)' },
+  { name: 'route', type: 'char', count: 'TLD_CACHED_ROUTE_BYTES', comment: 'out: value of "route" (a string key)' },
+  { name: 'req_id_cache_before', type: '__s32', comment: "out: tld_key_map's cached position of req_id before the lookup" },
+  { name: 'req_id_cache_after', type: '__s32', comment: 'out: ... and after it' },
+  { name: 'route_cache_before', type: '__s32', comment: 'out: the same for route' },
+  { name: 'route_cache_after', type: '__s32' },
+  { name: 'tid', type: '__u32', comment: 'out: task->pid' },
+  { name: '__pad', type: '__u32' },
+]);
+
+function at(layout: StructLayout, field: string): number {
+  const offset = layout.offsets[field];
+  if (offset === undefined) throw new Error(`no field ${field} in struct ${layout.name}`);
+  return offset;
+}
+
+/** struct tld_reader_ctx / struct tld_reader_key (include/tld_reader.h), as offsets. */
+export const ReaderLayout = Object.freeze({
+  maxKeys: define('TLD_READER_MAX_KEYS'),
+  nameBytes: define('TLD_READER_NAME_BYTES'),
+  valueBytes: define('TLD_READER_VALUE_BYTES'),
+  /** sizeof(struct tld_reader_ctx): ctx_size_in must cover every offset the program touches */
+  ctxSize: readerCtx.size,
+  nrKeysOffset: at(readerCtx, 'nr_keys'),
+  statusOffset: at(readerCtx, 'status'),
+  tidOffset: at(readerCtx, 'tid'),
+  tgidOffset: at(readerCtx, 'tgid'),
+  startOffset: at(readerCtx, 'start'),
+  metaCntOffset: at(readerCtx, 'meta_cnt'),
+  metaSizeOffset: at(readerCtx, 'meta_size'),
+  keysOffset: at(readerCtx, 'keys'),
+  /** sizeof(struct tld_reader_key) */
+  keySize: readerKey.size,
+  key: Object.freeze({
+    nameOffset: at(readerKey, 'name'),
+    valueOffset: at(readerKey, 'value'),
+    offsetOffset: at(readerKey, 'offset'),
+    sizeOffset: at(readerKey, 'size'),
+    foundOffset: at(readerKey, 'found'),
+    badNameOffset: at(readerKey, 'bad_name'),
+  }),
+});
+
+/** struct tld_cached_ctx (include/tld_reader.h), as offsets. */
+export const CachedLayout = Object.freeze({
+  ctxSize: cachedCtx.size,
+  initErrOffset: at(cachedCtx, 'init_err'),
+  foundOffset: at(cachedCtx, 'found'),
+  reqIdOffset: at(cachedCtx, 'req_id'),
+  routeOffset: at(cachedCtx, 'route'),
+  routeBytes: define('TLD_CACHED_ROUTE_BYTES'),
+  reqIdCacheBeforeOffset: at(cachedCtx, 'req_id_cache_before'),
+  reqIdCacheAfterOffset: at(cachedCtx, 'req_id_cache_after'),
+  routeCacheBeforeOffset: at(cachedCtx, 'route_cache_before'),
+  routeCacheAfterOffset: at(cachedCtx, 'route_cache_after'),
+  tidOffset: at(cachedCtx, 'tid'),
+});
+
+/** The command that regenerates the committed header; printed in its first line. */
+export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
+
+function renderStruct(layout: StructLayout): string {
+  const lines = layout.fields.map((f) => {
+    const type = typeof f.type === 'string' ? f.type : `struct ${f.type.name}`;
+    const decl = `\t${type} ${f.name}${f.count === undefined ? '' : `[${f.count}]`};`;
+    return f.comment ? `${decl.padEnd(40)} /* ${f.comment} */` : decl;
+  });
+  const asserts = [
+    `TLD_STATIC_ASSERT(sizeof(struct ${layout.name}) == ${layout.size}, "sizeof(struct ${layout.name})");`,
+    ...layout.fields.map(
+      (f) =>
+        `TLD_STATIC_ASSERT(__builtin_offsetof(struct ${layout.name}, ${f.name}) == ${at(layout, f.name)}, ` +
+        `"${layout.name}.${f.name}");`,
+    ),
+  ];
+  return `struct ${layout.name} {\n${lines.join('\n')}\n};\n${asserts.join('\n')}\n`;
+}
+
+function bits(prefix: string, values: Readonly<Record<string, number>>): string {
+  return Object.entries(values)
+    .map(([name, value]) => `#define ${prefix}${name} 0x${value.toString(16)}`)
+    .join('\n');
+}
+
+/** The text of include/tld_reader.h. */
+export function renderReaderHeader(): string {
+  return `/* Generated by @tld/bpf-programs from src/ctx-layout.ts. DO NOT EDIT: run \`${READER_HEADER_COMMAND}\`. */
+/* SPDX-License-Identifier: MIT */
+/*
+ * Context layouts of the SEC("syscall") programs in src/, shared by the BPF side and by whoever runs them with
+ * BPF_PROG_TEST_RUN (ctx_in = ctx_out = one of these structs). All fields are naturally aligned: syscall programs
+ * may only access ctx at multiples of the access size.
+ */
+#ifndef __TLD_READER_H
+#define __TLD_READER_H
+
+#include "tld_layout.h"
+
+${defines.map((d) => `/* ${d.comment} */\n#define ${d.name} ${d.value}`).join('\n')}
+
+/* tld_reader_ctx.status bits */
+${bits('TLD_READER_', ReaderStatus)}
+
+/* tld_cached_ctx.found bits */
+${bits('TLD_CACHED_FOUND_', { REQ_ID: CachedFound.REQ_ID, ROUTE: CachedFound.ROUTE })}
+
+/* tld_reader.bpf.c: program "tld_read" reads up to TLD_READER_MAX_KEYS run-time key names. */
+${renderStruct(readerKey)}
+${renderStruct(readerCtx)}
+/* tld_cached.bpf.c: program "tld_read_cached" uses tld_get_data() with two fixed keys. */
+${renderStruct(cachedCtx)}
+#endif /* __TLD_READER_H */
+`;
+}

@@ -1,0 +1,143 @@
+// Loading BPF objects through libbpf: place each map (private, or pinned at a path), load, hand out fds; plus the
+// map element commands and BPF_PROG_TEST_RUN. JavaScript validates, the addon calls libbpf.
+import { existsSync, unlinkSync } from 'node:fs';
+import { BpfSyscallError } from '@tld/protocol';
+import { addon } from './native.js';
+
+/** Shape of what the addon throws. */
+interface NativeError extends Error {
+  syscall?: string;
+  errno?: number;
+  code?: string;
+  log?: string;
+}
+
+/** Runs a native call; a libbpf or kernel failure becomes a BpfSyscallError whose message starts with `what`. */
+export function callNative<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (raw) {
+    const e = raw as NativeError;
+    if (typeof e.errno !== 'number') throw raw;
+    throw new BpfSyscallError(e.syscall ?? what, e.errno, e.code ?? `E${e.errno}`, `${what}: ${e.message}`, {
+      cause: raw,
+      log: e.log ?? '',
+    });
+  }
+}
+
+/** Where a map of a loaded object lives: private to the object, or pinned at (or reused from) a bpffs path. */
+export type MapPlacement = 'private' | { pinPath: string };
+
+/** A loaded BPF object; its fds stay open until close(). */
+export interface LoadedBpfObject {
+  /** Map fds by map name (libbpf's names for internal maps such as `.data`). */
+  readonly maps: Readonly<Record<string, number>>;
+  /** Program fds by function name. */
+  readonly progs: Readonly<Record<string, number>>;
+  /** Pins this load created (they did not exist before); close() does not remove them, unpinCreated() does. */
+  readonly createdPins: readonly string[];
+  /** The fd of map `name`; throws RangeError when the object has no such map. */
+  mapFd(name: string): number;
+  /** The fd of program `name`; throws RangeError when the object has no such program. */
+  progFd(name: string): number;
+  /** Removes the pins this load created (those still present). */
+  unpinCreated(): void;
+  /** Closes every fd of the object. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Opens and loads the BPF object at `path`. Maps named in `placement` are pinned at / reused from the given path
+ * (new pins get mode 0600); every other map is private, so the host's `/sys/fs/bpf/tld_data_map` is untouched.
+ * Throws TypeError for bad arguments, BpfSyscallError (with libbpf's log in `log` and the message) when the file
+ * is missing or libbpf or the kernel refuses the object.
+ */
+export function loadObject(path: string, placement: Readonly<Record<string, MapPlacement>> = {}): LoadedBpfObject {
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  const pins: Record<string, string | null> = {};
+  for (const [name, where] of Object.entries(placement)) {
+    if (where === 'private') pins[name] = null;
+    else if (typeof where === 'object' && typeof where.pinPath === 'string' && where.pinPath.startsWith('/')) {
+      pins[name] = where.pinPath;
+    } else throw new TypeError(`placement of map ${name} must be 'private' or { pinPath: absolute path }`);
+  }
+  if (!existsSync(path)) {
+    throw new BpfSyscallError('open', 2, 'ENOENT', `BPF object ${path} does not exist: build @tld/bpf-programs (make)`);
+  }
+  const native = callNative(`loading ${path}`, () => new addon.LoadedObject(path, pins));
+  const maps = Object.freeze(native.maps());
+  const progs = Object.freeze(native.progs());
+  const createdPins = Object.freeze(native.createdPins());
+  return {
+    maps,
+    progs,
+    createdPins,
+    mapFd(name) {
+      const fd = maps[name];
+      if (fd === undefined) throw new RangeError(`no map ${name} in ${path} (has: ${Object.keys(maps).join(', ')})`);
+      return fd;
+    },
+    progFd(name) {
+      const fd = progs[name];
+      if (fd === undefined) throw new RangeError(`no program ${name} in ${path}`);
+      return fd;
+    },
+    unpinCreated() {
+      for (const pin of createdPins) unpin(pin);
+    },
+    close() {
+      native.close();
+    },
+  };
+}
+
+/** Removes a bpffs pin if present (pins are files: unlink). Throws RangeError for a path outside /sys/fs/bpf/. */
+export function unpin(path: string): void {
+  if (!path.startsWith('/sys/fs/bpf/')) throw new RangeError(`refusing to unlink ${path}: not under /sys/fs/bpf/`);
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Kernel thread id of the calling thread (what BPF reports as task->pid). */
+export function gettid(): number {
+  return addon.gettid();
+}
+
+/** `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: the flags of BPF_MAP_UPDATE_ELEM (linux/bpf.h). */
+export const MapUpdateFlags = Object.freeze({ ANY: 0, NOEXIST: 1, EXIST: 2 });
+
+function checkElemArgs(fd: number, ...buffers: Uint8Array[]): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new TypeError('fd must be a file descriptor');
+  if (!buffers.every((b) => b instanceof Uint8Array)) throw new TypeError('key and value must be Uint8Arrays');
+}
+
+/**
+ * One `BPF_MAP_UPDATE_ELEM` on map `fd`: stores `value` under `key`. `key` and `value` must hold at least the
+ * map's key_size and value_size bytes (the kernel reads that many; no info lookup here, so the call stays one
+ * syscall). Throws TypeError for bad argument types and BpfSyscallError with the kernel's errno (EBADF: not a map
+ * fd; EINVAL: wrong sizes or flags; E2BIG: map full; EEXIST/ENOENT: BPF_NOEXIST/BPF_EXIST not met).
+ */
+export function mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number = MapUpdateFlags.ANY): void {
+  checkElemArgs(fd, key, value);
+  if (!Number.isInteger(flags) || flags < 0) throw new TypeError('flags must be a non-negative integer (BPF_ANY = 0)');
+  callNative(`BPF_MAP_UPDATE_ELEM(fd ${fd})`, () => addon.mapUpdateElem(fd, key, value, flags));
+}
+
+/** One `BPF_MAP_DELETE_ELEM` on map `fd`. Throws TypeError, or BpfSyscallError (ENOENT: no such element). */
+export function mapDeleteElem(fd: number, key: Uint8Array): void {
+  checkElemArgs(fd, key);
+  callNative(`BPF_MAP_DELETE_ELEM(fd ${fd})`, () => addon.mapDeleteElem(fd, key));
+}
+
+/**
+ * Runs a SEC("syscall") program on the calling thread with `ctx` as its context; the kernel writes the program's
+ * changes back into `ctx`. Returns the program's return value; throws BpfSyscallError when the run fails.
+ */
+export function testRun(progFd: number, ctx: Uint8Array, what = 'BPF_PROG_TEST_RUN'): number {
+  if (!Number.isInteger(progFd) || progFd < 0) throw new TypeError('progFd must be a file descriptor');
+  return callNative(what, () => addon.testRun(progFd, ctx));
+}

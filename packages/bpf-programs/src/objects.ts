@@ -1,0 +1,30 @@
+// Where this package's compiled BPF objects are, and the names of the programs and maps inside them.
+import { MAP_NAME } from '@tld/protocol';
+
+function built(name: string): string {
+  return decodeURIComponent(new URL(`../build/bpf/${name}`, import.meta.url).pathname);
+}
+
+/** Absolute paths of the compiled objects (present after `pnpm --filter @tld/bpf-programs build`). */
+export const objectPaths = Object.freeze({
+  /** Program `tld_read` (SEC("syscall")): run-time key names in, the calling thread's values out. */
+  reader: built('tld_reader.bpf.o'),
+  /** Program `tld_read_cached` (SEC("syscall")): keys "req_id" and "route" through the cached tld_get_data(). */
+  cached: built('tld_cached.bpf.o'),
+  /** Maps `tld_wrong_value_size` (task storage, value 32 bytes) and `tld_wrong_map_type` (hash); no programs. */
+  fixtures: built('tld_fixtures.bpf.o'),
+  /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
+  example: built('examples/req_trace.bpf.o'),
+});
+
+/** Names of programs and maps inside the objects. */
+export const names = Object.freeze({
+  dataMap: MAP_NAME,
+  keyMap: 'tld_key_map',
+  /** Per task: the pages tld_key_map's offsets were computed from (reset on re-registration). */
+  keyOwnerMap: 'tld_key_owner',
+  readerProgram: 'tld_read',
+  cachedProgram: 'tld_read_cached',
+  wrongValueSizeMap: 'tld_wrong_value_size',
+  wrongMapTypeMap: 'tld_wrong_map_type',
+});

@@ -1,0 +1,160 @@
+// Opening the task-local-data map from a pin or a caller's fd, and checking that it is one (PROTOCOL.md §1):
+// every refusal is a typed error that names the cause and the fix.
+import { readlinkSync, statSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { TldError, checkMapValueSize } from '@tld/protocol';
+import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
+import { type MapInfo, native } from './native.js';
+
+/** statfs f_type of bpffs (include/uapi/linux/magic.h BPF_FS_MAGIC). */
+const BPF_FS_MAGIC = 0xcafe4a11;
+/** What /proc/self/fd/N links to for a BPF map fd (fs/anon_inodes.c name "bpf-map"). */
+const BPF_MAP_FD_LINK = 'anon_inode:bpf-map';
+
+/** BPF_OBJ_GET checks the pin like a file: read and write permission on it, from its mode and owner. */
+function pinPermissionError(pinPath: string, cause: unknown): TldError {
+  let pin = '';
+  try {
+    const { mode, uid, gid } = statSync(pinPath);
+    pin = ` (mode 0${(mode & 0o777).toString(8)}, owner uid ${uid}, gid ${gid})`;
+  } catch {
+    // the pin's directory is not searchable by us either: the message below still holds
+  }
+  return new TldError(
+    UserspaceErrorCode.PERMISSION,
+    `opening the pinned map ${pinPath}: permission denied. Opening a pin needs read and write permission on the ` +
+      `pin file${pin} and search permission on its directories: run as the pin's owner, or have its owner grant ` +
+      'access (chown/chmod, keeping it closed to untrusted users: whoever can open it can point any task\'s storage ' +
+      'at memory of their choosing). When the mode allows it, a security module (SELinux, AppArmor) denied it',
+    { cause },
+  );
+}
+
+/** Throws ERR_TLD_NO_BPFFS unless the directory of `pinPath` is on a bpffs mount. */
+function checkBpffs(pinPath: string): void {
+  const dir = dirname(pinPath);
+  let type: number;
+  try {
+    type = statfsSync(dir).type;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw pinPermissionError(pinPath, error);
+    throw new TldError(
+      UserspaceErrorCode.NO_BPFFS,
+      `${dir} does not exist (${code ?? String(error)}), so nothing can be pinned at ${pinPath}: ` +
+        'mount bpffs with `mount -t bpf bpf /sys/fs/bpf` and pin the map there',
+      { cause: error },
+    );
+  }
+  if (type !== BPF_FS_MAGIC) {
+    throw new TldError(
+      UserspaceErrorCode.NO_BPFFS,
+      `${dir} is not a bpffs mount (filesystem type 0x${type.toString(16)}), so ${pinPath} cannot be a pinned map: ` +
+        'mount bpffs with `mount -t bpf bpf /sys/fs/bpf` and use a pin path inside it',
+    );
+  }
+}
+
+/** BPF_OBJ_GET of the pin with typed errors; the returned fd is the caller's to close. */
+export function openPinned(pinPath: string): number {
+  checkBpffs(pinPath);
+  let fd: number;
+  try {
+    fd = native.objGet(pinPath);
+  } catch (raw) {
+    const error = syscallError(raw, `opening the pinned map ${pinPath}`);
+    if (isErrno(error, 'ENOENT')) {
+      throw new TldError(
+        UserspaceErrorCode.NO_MAP,
+        `nothing is pinned at ${pinPath}: load a BPF program that declares tld_data_map pinned by name ` +
+          '(__uint(pinning, LIBBPF_PIN_BY_NAME)), or create the map with `pnpm tld map create` in the task-local-data repository',
+        { cause: error },
+      );
+    }
+    if (isErrno(error, 'EPERM', 'EACCES')) throw pinPermissionError(pinPath, error);
+    throw error;
+  }
+  try {
+    if (readlinkSync(`/proc/self/fd/${fd}`) !== BPF_MAP_FD_LINK) {
+      throw new TldError(
+        UserspaceErrorCode.MAP_TYPE,
+        `${pinPath} is a pinned BPF object but not a map: pin the task-local-data map (tld_data_map) there`,
+      );
+    }
+    warnOnLoosePinMode(pinPath);
+  } catch (error) {
+    native.close(fd);
+    throw error;
+  }
+  return fd;
+}
+
+/** A pin that group or others may open lets them point any task's storage at their own memory. */
+function warnOnLoosePinMode(pinPath: string): void {
+  const mode = statSync(pinPath).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    process.emitWarning(
+      `${pinPath} has mode 0${mode.toString(8)}: users other than its owner can open the task-local-data map and ` +
+        "point any task's storage at memory of their choosing. Restrict it with `chmod 600 " +
+        pinPath +
+        '`',
+      { type: 'TldSecurityWarning', code: 'TLD_LOOSE_PIN_MODE' },
+    );
+  }
+}
+
+/** Throws ERR_TLD_BAD_FD unless `fd` is an open BPF map fd of this process. */
+export function checkMapFd(fd: number): void {
+  let link: string;
+  try {
+    link = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (error) {
+    throw new TldError(
+      UserspaceErrorCode.BAD_FD,
+      `mapFd ${fd} is not an open file descriptor: pass the fd of the task-local-data map (e.g. bpf_map__fd())`,
+      { cause: error },
+    );
+  }
+  if (link !== BPF_MAP_FD_LINK) {
+    throw new TldError(
+      UserspaceErrorCode.BAD_FD,
+      `mapFd ${fd} is ${link}, not a BPF map: pass the fd of the task-local-data map (e.g. bpf_map__fd())`,
+    );
+  }
+}
+
+/** Reads the map's info and throws ERR_TLD_MAP_TYPE / ERR_TLD_VALUE_SIZE unless it is a task-local-data map. */
+export function checkMap(fd: number, source: string): MapInfo {
+  let info: MapInfo;
+  try {
+    info = native.objGetInfoByFd(fd);
+  } catch (raw) {
+    const error = syscallError(raw, `reading the map info of ${source}`);
+    if (isErrno(error, 'EBADF', 'EBADFD', 'EINVAL')) {
+      throw new TldError(UserspaceErrorCode.BAD_FD, `${source} is not an open BPF map fd: pass the task-local-data map's fd`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const { BPF_MAP_TYPE_TASK_STORAGE } = native.constants;
+  if (info.type !== BPF_MAP_TYPE_TASK_STORAGE) {
+    throw new TldError(
+      UserspaceErrorCode.MAP_TYPE,
+      `${source} (map ${JSON.stringify(info.name)}, id ${info.id}) has map type ${info.type}, not ` +
+        `BPF_MAP_TYPE_TASK_STORAGE (${BPF_MAP_TYPE_TASK_STORAGE}): point at the task-local-data map (tld_data_map)`,
+    );
+  }
+  try {
+    checkMapValueSize(info.valueSize);
+  } catch (error) {
+    throw new TldError(
+      UserspaceErrorCode.VALUE_SIZE,
+      `${source} (map ${JSON.stringify(info.name)}, id ${info.id}) has value_size ${info.valueSize}; a task-local-data ` +
+        'map value is 16 or 24 bytes (struct tld_map_value): create the map from the generated tld_layout.h',
+      { cause: error },
+    );
+  }
+  return info;
+}
+
