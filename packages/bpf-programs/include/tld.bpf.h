@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tld.bpf.h - read task local data (PROTOCOL.md) from BPF programs.
+ * tld.bpf.h - read task local data from BPF programs. The protocol is PROTOCOL.md of @tld/protocol
+ * (packages/protocol/PROTOCOL.md in the repository).
  *
  * Same calls as the Linux selftest header task_local_data.bpf.h, so a program can switch between the two:
  *
@@ -160,7 +161,8 @@ static __always_inline int __tld_object_init(struct task_struct *task, struct tl
 
 /*
  * `start` of the task's data page, or -1 when it does not leave room for any value. Readers take it from the
- * page itself (PROTOCOL.md §6): that works with every upstream revision of the writer.
+ * page itself (PROTOCOL.md §6), as the upstream readers of the 16-byte map value do; our writer puts 8 there
+ * whatever the value size, so pages it writes read correctly under every compatible revision (PROTOCOL.md §7).
  */
 static __always_inline long __tld_data_start(struct tld_data_u *data)
 {

@@ -18,7 +18,7 @@ export interface AtomicMemory {
   /** Copy `bytes` to `offset`. */
   writeBytes(offset: number, bytes: Uint8Array): void;
   /**
-   * Optional: claim and publish slot `index` as one step (PROTOCOL.md §3 lines 81–82): compare-exchange `cnt`
+   * Optional: claim and publish slot `index` as one step (the claim and publish steps of PROTOCOL.md §3): compare-exchange `cnt`
    * from `expectedCnt` to `expectedCnt + 1`, and on success write the slot's name field and store its size.
    * Returns false, changing nothing, when the exchange loses. A JavaScript thread can be terminated between any
    * two of its own statements (worker.terminate()), which would leave a claimed slot unpublished forever; an

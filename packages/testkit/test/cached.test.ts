@@ -1,5 +1,5 @@
 // The cached path a production BPF program uses: tld_get_data() with fixed keys and the per-task offset cache in
-// tld_key_map (PROTOCOL §6): a miss caches -(slots searched), so later calls only look at new slots; a hit caches
+// tld_key_map (PROTOCOL.md §6): a miss caches -(slots searched), so later calls only look at new slots; a hit caches
 // start + off.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
