@@ -24,9 +24,10 @@ function plannedTestPackages() {
     console.log(`turbo run test --dry=json ${args.join(' ')} failed (status ${dry.status})`);
     process.exit(dry.status ?? 1);
   }
-  const plan = /** @type {{ tasks: { task: string, package: string, directory: string, command: string }[] }} */ (
-    JSON.parse(dry.stdout)
-  );
+  /** @typedef {{ tasks: { task: string, package: string, directory: string, command: string }[] }} DryRun */
+  /** @type {unknown} */
+  const parsed = JSON.parse(dry.stdout);
+  const plan = /** @type {DryRun} */ (parsed);
   return plan.tasks
     .filter((t) => t.task === 'test' && t.command !== '<NONEXISTENT>')
     .map((t) => ({ name: t.package, report: join(root, t.directory, REPORT_FILE) }));

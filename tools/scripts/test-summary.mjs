@@ -57,7 +57,9 @@ export function summarize(packages, { ci, root, read }) {
       problems.push(`${pkg.name}: no test report at ${pkg.report}: its tests never ran`);
       continue;
     }
-    const report = /** @type {VitestReport} */ (JSON.parse(text));
+    /** @type {unknown} */
+    const parsed = JSON.parse(text);
+    const report = /** @type {VitestReport} */ (parsed);
     for (const file of report.testResults) {
       let failedHere = 0;
       for (const test of file.assertionResults) {

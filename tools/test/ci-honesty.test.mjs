@@ -28,7 +28,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function packageOf(/** @type {string} */ file) {
   let dir = dirname(file);
   while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  const { name } = /** @type {{ name: string }} */ (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')));
+  /** @type {unknown} */
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const { name } = /** @type {{ name: string }} */ (manifest);
   return { dir, name };
 }
 
