@@ -10,8 +10,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra"]
+      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra", "-Werror"]
     }
   ]
 }

@@ -3,7 +3,25 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TldError, TypedArrayMemory, createKey, layoutFor } from '../dist/index.js';
 
-const { pages, control, results, worker, workers, rounds, names, sizes, pageSize } = workerData;
+/**
+ * What race.test.ts hands each racer.
+ * @typedef {object} RaceData
+ * @property {SharedArrayBuffer} pages one metadata page per round
+ * @property {SharedArrayBuffer} control Int32 [arrived, generation, abort]
+ * @property {SharedArrayBuffer} results Int32 (index, offset, created) per worker, round and name; -1 when not asked
+ * @property {number} worker this racer's number
+ * @property {number} workers
+ * @property {number} rounds
+ * @property {string[]} names
+ * @property {number[]} sizes
+ * @property {number} pageSize
+ */
+
+if (!parentPort) throw new Error('race-worker.mjs runs as a worker thread of race.test.ts');
+const port = parentPort;
+/** @type {unknown} */
+const data = workerData;
+const { pages, control, results, worker, workers, rounds, names, sizes, pageSize } = /** @type {RaceData} */ (data);
 const ARRIVED = 0;
 const GENERATION = 1;
 const ABORT = 2;
@@ -34,7 +52,10 @@ function barrier() {
   }
 }
 
-/** mulberry32: a tiny seeded PRNG so every (worker, round) has its own reproducible order. */
+/**
+ * mulberry32: a tiny seeded PRNG so every (worker, round) has its own reproducible order.
+ * @param {number} seed
+ */
 function prng(seed) {
   let a = seed >>> 0;
   return () => {
@@ -54,7 +75,9 @@ try {
     for (let j = 0; j < names.length; j++) if (random() < 0.65) mine.push(j);
     for (let i = mine.length - 1; i > 0; i--) {
       const k = Math.floor(random() * (i + 1));
-      [mine[i], mine[k]] = [mine[k], mine[i]];
+      const swapped = /** @type {number} */ (mine[i]);
+      mine[i] = /** @type {number} */ (mine[k]);
+      mine[k] = swapped;
     }
     const mem = new TypedArrayMemory(pages, round * pageSize, pageSize);
 
@@ -62,21 +85,23 @@ try {
     for (const j of mine) {
       // A racer that died between claiming and publishing would stall us; a generous timeout keeps a
       // descheduled (not dead) publisher on a loaded 2-core machine from failing the test.
-      const key = createKey(mem, names[j], sizes[j], { layout, publishTimeoutMs: 20_000 });
+      const name = /** @type {string} */ (names[j]);
+      const size = /** @type {number} */ (sizes[j]);
+      const key = createKey(mem, name, size, { layout, publishTimeoutMs: 20_000 });
       const at = ((worker * rounds + round) * names.length + j) * 3;
       out[at] = key.index;
       out[at + 1] = key.offset;
       out[at + 2] = key.created ? 1 : 0;
     }
   }
-  parentPort.postMessage({ done: true });
+  port.postMessage({ done: true });
 } catch (err) {
   if (err instanceof Aborted) {
-    parentPort.postMessage({ aborted: true });
+    port.postMessage({ aborted: true });
   } else {
     Atomics.store(ctl, ABORT, 1);
     Atomics.notify(ctl, GENERATION);
     const code = err instanceof TldError ? ` (${err.code})` : '';
-    parentPort.postMessage({ error: `worker ${worker}${code}: ${err instanceof Error ? err.stack : String(err)}` });
+    port.postMessage({ error: `worker ${worker}${code}: ${err instanceof Error ? err.stack : String(err)}` });
   }
 }

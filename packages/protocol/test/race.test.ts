@@ -91,7 +91,7 @@ describe('createKey race over worker_threads', () => {
       }
       const keys = listKeys(mem, layout);
       const byName = new Map(keys.map((key) => [key.name, key]));
-      if (byName.size !== keys.length) fail(`round ${round}: a name has more than one slot: ${keys.map((k) => k.name)}`);
+      if (byName.size !== keys.length) fail(`round ${round}: a name has more than one slot: ${keys.map((k) => k.name).join(',')}`);
 
       const requested = new Set<number>();
       for (let j = 0; j < NAMES.length; j++) {
