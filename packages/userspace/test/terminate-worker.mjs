@@ -15,25 +15,37 @@ function stopHere() {
   throw new Error('terminate-worker: expected to be terminated while stopped');
 }
 
-// 'native': the MetaPageMemory @tld/userspace uses; 'js': plain Atomics, where createKey claims and publishes in
-// separate JavaScript steps.
-const Base = memory === 'native' ? MetaPageMemory : TypedArrayMemory;
+/**
+ * Stops when a compare-exchange of cnt has won: a claim made in JavaScript, before the slot is published.
+ * @param {number} found @param {number} offset @param {number} expected
+ */
+function stopIfClaimed(found, offset, expected) {
+  if (offset === META_CNT_OFFSET && found === expected) stopHere();
+  return found;
+}
 
-class StoppedAfterClaim extends Base {
-  // A claim made in JavaScript: the compare-exchange of cnt won.
+/** Plain Atomics: createKey claims and publishes in separate JavaScript steps. */
+class JsMemory extends TypedArrayMemory {
+  /** @param {number} offset @param {number} expected @param {number} replacement */
   compareExchange16(offset, expected, replacement) {
-    const found = super.compareExchange16(offset, expected, replacement);
-    if (offset === META_CNT_OFFSET && found === expected) stopHere();
-    return found;
+    return stopIfClaimed(super.compareExchange16(offset, expected, replacement), offset, expected);
   }
 }
-if (typeof Base.prototype.claimSlot === 'function') {
-  // A claim made by the memory's own claimSlot: stop the moment it returns, before createKey runs another line.
-  StoppedAfterClaim.prototype.claimSlot = function claimSlot(...args) {
-    const won = Base.prototype.claimSlot.apply(this, args);
-    if (won) stopHere();
+
+/** The MetaPageMemory @tld/userspace uses, stopped right after its claim, wherever that claim is made. */
+class NativeMemory extends MetaPageMemory {
+  /** @param {number} offset @param {number} expected @param {number} replacement */
+  compareExchange16(offset, expected, replacement) {
+    return stopIfClaimed(super.compareExchange16(offset, expected, replacement), offset, expected);
+  }
+
+  /** @param {number} expectedCnt @param {number} index @param {Uint8Array} nameField @param {number} valueSize */
+  claimSlot(expectedCnt, index, nameField, valueSize) {
+    const won = super.claimSlot(expectedCnt, index, nameField, valueSize);
+    if (won) stopHere(); // before createKey runs another line
     return won;
-  };
+  }
 }
 
-createKey(new StoppedAfterClaim(buffer), name, size, { layout: layoutFor(buffer.byteLength) });
+const mem = memory === 'native' ? new NativeMemory(buffer) : new JsMemory(buffer);
+createKey(mem, name, size, { layout: layoutFor(buffer.byteLength) });
