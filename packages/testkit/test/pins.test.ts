@@ -9,7 +9,7 @@ import { bpfSupport, fileMode, loadFixtures, uniquePinPath } from '@tld/testkit'
 
 const support = bpfSupport();
 
-describe.skipIf(!support.supported)('pinned tld_data_map', () => {
+describe.skipIf(!support.supported)('pins the loader creates and reuses', () => {
   it('a private reader neither creates nor touches the host pin', () => {
     const before = existsSync(DEFAULT_PIN_PATH);
     const reader = loadReader();
