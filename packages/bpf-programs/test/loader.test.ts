@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BpfSyscallError } from '@tld/protocol';
-import { READER_HEADER_COMMAND, loadObject, mapUpdateElem, renderReaderHeader, unpin } from '../src/index.js';
+import {
+  READER_HEADER_COMMAND, loadObject, mapUpdateElem, readOnThisThread, renderReaderHeader, unpin,
+} from '../src/index.js';
 
 describe('loader arguments', () => {
   it('a missing object file is a BpfSyscallError (ENOENT) that names the file', () => {
@@ -13,7 +15,7 @@ describe('loader arguments', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(BpfSyscallError);
-    expect(error).toMatchObject({ errnoCode: 'ENOENT', code: 'ERR_TLD_SYSCALL' });
+    expect(error).toMatchObject({ errnoCode: 'ENOENT' });
     expect((error as Error).message).toContain('/nonexistent/x.bpf.o');
   });
 
@@ -29,6 +31,18 @@ describe('loader arguments', () => {
     expect(() => mapUpdateElem(-1, new Uint8Array(4), new Uint8Array(16))).toThrow(TypeError);
     expect(() => mapUpdateElem(3, [1, 0, 0, 0] as unknown as Uint8Array, new Uint8Array(16))).toThrow(TypeError);
     expect(() => mapUpdateElem(3, new Uint8Array(4), new Uint8Array(16), 0.5)).toThrow(TypeError);
+  });
+});
+
+describe('reader arguments', () => {
+  it('readOnThisThread rejects bad key names before running BPF', () => {
+    const noProgram = 1_000_000; // never reached: the names are checked first
+    expect(() => readOnThisThread(noProgram, [''])).toThrow(RangeError);
+    expect(() => readOnThisThread(noProgram, ['x'.repeat(62)])).toThrow(RangeError);
+    expect(() => readOnThisThread(noProgram, ['a\0b'])).toThrow(RangeError);
+    expect(() => readOnThisThread(noProgram, Array.from({ length: 17 }, (_, i) => `k${i}`))).toThrow(RangeError);
+    // A legal name gets as far as the syscall, which fails on the bad fd.
+    expect(() => readOnThisThread(noProgram, ['y'.repeat(61)])).toThrow(expect.objectContaining({ errnoCode: 'EBADF' }));
   });
 });
 

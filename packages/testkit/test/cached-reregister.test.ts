@@ -2,9 +2,9 @@
 // When user space re-registers the thread with other pages (BPF_ANY update, PROTOCOL.md §1), tld_get_data() must
 // drop the cache and walk the new metadata page, not read the new data page at the old offsets.
 // The pages here are the test's own (test/own-pages.ts), registered with mapUpdateElem.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dataPageOffset } from '@tld/protocol';
-import { CACHED_KEYS, loadCachedReader, type CachedReader } from '@tld/bpf-programs';
+import { CACHED_KEYS, loadCachedReader, type CachedReader, type CachedResult } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
 import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
 
@@ -12,16 +12,17 @@ const support = bpfSupport();
 const ENODATA = 61;
 
 describe.skipIf(!support.supported)('tld_get_data() after the thread is re-registered with other pages', () => {
-  let cached: CachedReader;
   // A: req_id second (start + 8); B: req_id first, route where A's req_id was, so a stale offset reads B's route.
   const A_REQ_ID = 0xa11ce_0000_0001n;
   const B_REQ_ID = 0xb0b_0000_0002n;
   const B_ROUTE = '/b/route';
+  // The pages are only read: every test registers them as it needs, in a reader (map and cache) of its own.
   let a: OwnPages;
   let b: OwnPages;
+  let cached: CachedReader;
+  let stillRegistered = false;
 
   beforeAll(() => {
-    cached = loadCachedReader({ map: 'private' });
     a = pagesWith([
       { name: 'a_pad', size: 8, value: 0xaaaa_aaaa_aaaa_aaaan },
       { name: CACHED_KEYS.reqId.name, size: CACHED_KEYS.reqId.size, value: A_REQ_ID },
@@ -31,12 +32,9 @@ describe.skipIf(!support.supported)('tld_get_data() after the thread is re-regis
       { name: CACHED_KEYS.route.name, size: CACHED_KEYS.route.size, value: B_ROUTE },
     ]);
   });
-
   afterAll(() => {
-    // Unmap only once no element points at the pages; if the delete failed, leak them (the process ends soon).
-    const gone = cached ? unregister(cached.mapFd) : true;
-    cached?.close();
-    if (gone) for (const pages of [a, b]) if (pages) unmapPages(pages);
+    // Unmap only once no element points at the pages; if a delete failed, leak them (the process ends soon).
+    if (!stillRegistered) for (const pages of [a, b]) if (pages) unmapPages(pages);
   });
 
   it('the layouts differ: req_id sits at different offsets, and B has route where A has req_id', () => {
@@ -45,47 +43,64 @@ describe.skipIf(!support.supported)('tld_get_data() after the thread is re-regis
     expect(b.at['route']).toBe(a.at['req_id']);
   });
 
-  it('pages A: finds req_id and caches its offset; route misses after walking A\'s 2 slots', () => {
-    expect(cached.run().initErr).toBe(-ENODATA);
-    register(cached.mapFd, a);
-    const r = cached.run();
-    expect(r.initErr).toBe(0);
-    expect(r.reqId).toBe(A_REQ_ID);
-    expect(r.reqIdCache).toEqual({ before: 0, after: a.at['req_id'] });
-    expect(r.route).toBeUndefined();
-    expect(r.routeCache).toEqual({ before: 0, after: -2 });
-  });
+  describe('in a reader of its own per test', () => {
+    beforeEach(() => {
+      cached = loadCachedReader({ map: 'private' });
+    });
+    afterEach(() => {
+      if (!unregister(cached.mapFd)) stillRegistered = true;
+      cached.close();
+    });
 
-  it('re-registered with pages B: the cache is reset and both keys are found at B\'s offsets', () => {
-    register(cached.mapFd, b);
-    const r = cached.run();
-    expect(r.initErr).toBe(0);
-    // A stale cache reads B's route bytes as req_id and skips route (2 slots already searched).
-    expect(r.reqId?.toString(16)).toBe(B_REQ_ID.toString(16));
-    expect(r.route).toBe(B_ROUTE);
-    expect(r.reqIdCache).toEqual({ before: 0, after: b.at['req_id'] });
-    expect(r.routeCache).toEqual({ before: 0, after: b.at['route'] });
-  });
+    /** Registers `pages` and runs the cached reader once, as a thread would before the step a test checks. */
+    function registerAndRun(pages: OwnPages): CachedResult {
+      register(cached.mapFd, pages);
+      return cached.run();
+    }
 
-  it('registering the same pages again keeps the cache', () => {
-    register(cached.mapFd, b);
-    const r = cached.run();
-    expect(r.reqId).toBe(B_REQ_ID);
-    expect(r.reqIdCache).toEqual({ before: b.at['req_id'], after: b.at['req_id'] });
-    expect(r.routeCache).toEqual({ before: b.at['route'], after: b.at['route'] });
-  });
+    it('pages A: finds req_id and caches its offset; route misses after walking A\'s 2 slots', () => {
+      expect(cached.run().initErr).toBe(-ENODATA);
+      const r = registerAndRun(a);
+      expect(r.initErr).toBe(0);
+      expect(r.reqId).toBe(A_REQ_ID);
+      expect(r.reqIdCache).toEqual({ before: 0, after: a.at['req_id'] });
+      expect(r.route).toBeUndefined();
+      expect(r.routeCache).toEqual({ before: 0, after: -2 });
+    });
 
-  it('back to pages A: reset again, req_id read at A\'s offset, route absent', () => {
-    register(cached.mapFd, a);
-    const r = cached.run();
-    expect(r.reqId).toBe(A_REQ_ID);
-    expect(r.reqIdCache).toEqual({ before: 0, after: a.at['req_id'] });
-    expect(r.route).toBeUndefined();
-    expect(r.routeCache).toEqual({ before: 0, after: -2 });
-  });
+    it('re-registered with pages B: the cache is reset and both keys are found at B\'s offsets', () => {
+      expect(registerAndRun(a).reqIdCache.after).toBe(a.at['req_id']);
+      const r = registerAndRun(b);
+      expect(r.initErr).toBe(0);
+      // A stale cache reads B's route bytes as req_id and skips route (2 slots already searched).
+      expect(r.reqId?.toString(16)).toBe(B_REQ_ID.toString(16));
+      expect(r.route).toBe(B_ROUTE);
+      expect(r.reqIdCache).toEqual({ before: 0, after: b.at['req_id'] });
+      expect(r.routeCache).toEqual({ before: 0, after: b.at['route'] });
+    });
 
-  it('after the element is deleted the thread reads as unregistered', () => {
-    expect(unregister(cached.mapFd)).toBe(true);
-    expect(cached.run().initErr).toBe(-ENODATA);
+    it('registering the same pages again keeps the cache', () => {
+      registerAndRun(b);
+      const r = registerAndRun(b);
+      expect(r.reqId).toBe(B_REQ_ID);
+      expect(r.reqIdCache).toEqual({ before: b.at['req_id'], after: b.at['req_id'] });
+      expect(r.routeCache).toEqual({ before: b.at['route'], after: b.at['route'] });
+    });
+
+    it('A, then B, then back to A: reset again, req_id read at A\'s offset, route absent', () => {
+      registerAndRun(a);
+      expect(registerAndRun(b).route).toBe(B_ROUTE);
+      const r = registerAndRun(a);
+      expect(r.reqId).toBe(A_REQ_ID);
+      expect(r.reqIdCache).toEqual({ before: 0, after: a.at['req_id'] });
+      expect(r.route).toBeUndefined();
+      expect(r.routeCache).toEqual({ before: 0, after: -2 });
+    });
+
+    it('after the element is deleted the thread reads as unregistered', () => {
+      expect(registerAndRun(a).initErr).toBe(0);
+      expect(unregister(cached.mapFd)).toBe(true);
+      expect(cached.run().initErr).toBe(-ENODATA);
+    });
   });
 });

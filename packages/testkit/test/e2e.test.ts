@@ -1,14 +1,14 @@
 // End to end against the real kernel: TypeScript stores values with @tld/userspace, the BPF program tld_read
 // (run on the same thread with BPF_PROG_TEST_RUN) reads them by name from the task-storage map.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DATA_START, dataPageOffset, decodeF64, decodeI64, decodeString, decodeU32, decodeU64,
+  DATA_START, NAME_MAX_BYTES, dataPageOffset, decodeF64, decodeI64, decodeString, decodeU32, decodeU64,
 } from '@tld/protocol';
 import { TaskLocalData } from '@tld/userspace';
 import { gettid, loadReader, type ReadResult, type Reader } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
 import { BYTES_SIZE, KEY_NAMES, STRING_SIZE, createKeys, expectedBytes, setAll, valuesFor } from './values.mjs';
-import type { Values } from './values.mjs';
+import type { Keys, Values } from './values.mjs';
 import { runWorker } from './helpers.js';
 
 const support = bpfSupport();
@@ -46,14 +46,16 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
   });
 
   describe('main thread', () => {
+    // Each test opens its own TaskLocalData (a fresh data page: zeros) over the six keys and sets what it reads.
     let tld: TaskLocalData;
-    beforeAll(() => {
+    let keys: Keys;
+    beforeEach(() => {
       tld = TaskLocalData.open({ mapFd: reader.mapFd });
+      keys = createKeys(tld);
     });
-    afterAll(() => tld?.close());
+    afterEach(() => tld?.close());
 
     it('u64, u32, i64, f64, string and bytes keys: BPF reads exactly the values set, then the new ones', () => {
-      const keys = createKeys(tld);
       const first = valuesFor(0);
       setAll(keys, first);
       const read1 = reader.read(KEY_NAMES);
@@ -80,7 +82,7 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
     });
 
     it('a write through the live bytes view is what BPF reads', () => {
-      const blob = tld.bytes('t_bytes', BYTES_SIZE);
+      const blob = keys.t_bytes;
       blob.view.fill(0);
       blob.view[0] = 0xa5;
       blob.view[BYTES_SIZE - 1] = 0x5a;
@@ -91,6 +93,7 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
     });
 
     it('keys created after the thread registered are readable by BPF in that thread', () => {
+      keys.t_u64.set(valuesFor(7).t_u64);
       const before = reader.read(['late_u64', 'late_str']);
       expect(before.registered).toBe(true);
       expect(before.values).toEqual({ late_u64: undefined, late_str: undefined });
@@ -103,15 +106,18 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
       expect(decodeU64(after.values['late_u64'])).toBe(0x1122334455667788n);
       expect(decodeString(after.values['late_str'])).toBe('created after registration');
       expect(after.keys['late_str']!.size).toBe(48);
-      expect(decodeU64(after.values['t_u64'])).toBe(valuesFor(1000).t_u64);
+      expect(decodeU64(after.values['t_u64'])).toBe(valuesFor(7).t_u64);
     });
 
     it('a name BPF does not know reads as absent; the other names still read', () => {
-      const read = reader.read(['no_such_key', 't_u32', 't_u6', 't_u644']);
+      keys.t_u32.set(valuesFor(8).t_u32);
+      const longest = 'y'.repeat(NAME_MAX_BYTES);
+      const read = reader.read(['no_such_key', 't_u32', 't_u6', 't_u644', longest]);
       expect(read.values['no_such_key']).toBeUndefined();
       expect(read.values['t_u6']).toBeUndefined(); // a prefix of t_u64 is not t_u64
       expect(read.values['t_u644']).toBeUndefined();
-      expect(decodeU32(read.values['t_u32'])).toBe(valuesFor(1000).t_u32);
+      expect(read.values[longest]).toBeUndefined(); // the longest legal name is accepted, and absent
+      expect(decodeU32(read.values['t_u32'])).toBe(valuesFor(8).t_u32);
     });
   });
 

@@ -3,7 +3,7 @@
 // measured by tools/bench, never here.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BpfSyscallError } from '@tld/protocol';
 import { MapUpdateFlags, mapUpdateElem } from '@tld/bpf-programs';
 import { bpfSupport, loadFixtures, type Fixtures } from '@tld/testkit';
@@ -41,12 +41,12 @@ function errnoOf(fn: () => unknown): number | undefined {
 }
 
 describe.skipIf(!support.supported)('mapUpdateElem', () => {
-  // tld_wrong_map_type: a hash map, key int, value 16 bytes, max_entries 4.
+  // tld_wrong_map_type: a hash map, key int, value 16 bytes, max_entries 4. Each test gets a fresh, empty one.
   let fixtures: Fixtures;
-  beforeAll(() => {
+  beforeEach(() => {
     fixtures = loadFixtures();
   });
-  afterAll(() => fixtures?.close());
+  afterEach(() => fixtures?.close());
 
   it('stores the value under the key, and BPF_ANY overwrites it', () => {
     const fd = fixtures.wrongMapTypeFd;
@@ -71,14 +71,7 @@ describe.skipIf(!support.supported)('mapUpdateElem', () => {
 
   it('a full hash map refuses a new key with E2BIG', () => {
     const fd = fixtures.wrongMapTypeFd;
-    for (const k of [100, 101, 102, 103]) {
-      try {
-        mapUpdateElem(fd, keyOf(k), valueOf(BigInt(k), 0n), MapUpdateFlags.NOEXIST);
-      } catch (err) {
-        // Earlier tests may have filled some of the 4 entries already.
-        if ((err as BpfSyscallError).errno !== 7) throw err;
-      }
-    }
+    for (const k of [100, 101, 102, 103]) mapUpdateElem(fd, keyOf(k), valueOf(BigInt(k), 0n), MapUpdateFlags.NOEXIST);
     expect(errnoOf(() => mapUpdateElem(fd, keyOf(999), valueOf(1n, 1n)))).toBe(7);
     expect(lookup(fd, keyOf(999))).toBeUndefined();
   });

@@ -53,18 +53,20 @@ export interface KeySpec {
 export function pagesWith(keys: readonly KeySpec[]): OwnPages {
   const meta = mapPage();
   const data = mapPage();
-  const mem = new TypedArrayMemory(meta.buffer);
-  initMetaPage(mem);
+  initMetaPage(new TypedArrayMemory(meta.buffer));
   initDataPage(data.bytes);
-  const view = new DataView(data.buffer);
   const at: Record<string, number> = {};
-  for (const k of keys) {
-    const pos = dataPageOffset(createKey(mem, k.name, k.size).offset);
-    if (typeof k.value === 'bigint') view.setBigUint64(pos, k.value, true);
-    else data.bytes.set(new TextEncoder().encode(k.value), pos);
-    at[k.name] = pos;
-  }
-  return { meta, data, at };
+  const pages = { meta, data, at };
+  for (const k of keys) at[k.name] = addKey(pages, k);
+  return pages;
+}
+
+/** Creates key `k` in the pages' metadata page and stores its value; returns `start + off` of the value. */
+export function addKey(pages: OwnPages, k: KeySpec): number {
+  const pos = dataPageOffset(createKey(new TypedArrayMemory(pages.meta.buffer), k.name, k.size).offset);
+  if (typeof k.value === 'bigint') new DataView(pages.data.buffer).setBigUint64(pos, k.value, true);
+  else pages.data.bytes.set(new TextEncoder().encode(k.value), pos);
+  return pos;
 }
 
 /** Unmaps both pages (only after unregister()). */

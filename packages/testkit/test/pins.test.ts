@@ -1,14 +1,15 @@
-// A map pinned by the loader: mode 0600, shared by a second loader and by TaskLocalData.open({ pinPath }).
+// Maps pinned by the loader: mode 0600, shared by a second loader and by TaskLocalData.open({ pinPath }), removed
+// by whoever created them, and never reused when incompatible.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
-import { decodeU64 } from '@tld/protocol';
+import { BpfSyscallError, decodeU64 } from '@tld/protocol';
 import { DEFAULT_PIN_PATH, loadCachedReader, loadReader } from '@tld/bpf-programs';
-import { bpfSupport, fileMode, uniquePinPath } from '@tld/testkit';
+import { bpfSupport, fileMode, loadFixtures, uniquePinPath } from '@tld/testkit';
 
 const support = bpfSupport();
 
-describe.skipIf(!support.supported)('pinned tld_data_map', () => {
+describe.skipIf(!support.supported)('pins the loader creates and reuses', () => {
   it('a private reader neither creates nor touches the host pin', () => {
     const before = existsSync(DEFAULT_PIN_PATH);
     const reader = loadReader();
@@ -39,5 +40,39 @@ describe.skipIf(!support.supported)('pinned tld_data_map', () => {
       reader.close();
     }
     expect(existsSync(pinPath)).toBe(false);
+  });
+
+  it('the fixture maps are pinned 0600 and close() removes the pins', () => {
+    const wrongValueSize = uniquePinPath('wrong-value-size');
+    const wrongMapType = uniquePinPath('wrong-map-type');
+    const fixtures = loadFixtures({ wrongValueSize, wrongMapType });
+    try {
+      expect(fixtures.createdPins).toEqual([wrongValueSize, wrongMapType]);
+      expect(fileMode(wrongValueSize)).toBe(0o600);
+      expect(fileMode(wrongMapType)).toBe(0o600);
+    } finally {
+      fixtures.close();
+    }
+    expect(existsSync(wrongValueSize)).toBe(false);
+    expect(existsSync(wrongMapType)).toBe(false);
+  });
+
+  it("the loader refuses to reuse an incompatible pin, with libbpf's reason in the error, and leaves it", () => {
+    const wrongValueSize = uniquePinPath('wrong-value-size');
+    const fixtures = loadFixtures({ wrongValueSize });
+    try {
+      let error: unknown;
+      try {
+        loadReader({ map: { pinPath: wrongValueSize } }).close();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(BpfSyscallError);
+      expect((error as BpfSyscallError).log).toMatch(/reuse pinned map/);
+      expect((error as BpfSyscallError).message).toContain(wrongValueSize);
+      expect(existsSync(wrongValueSize)).toBe(true); // someone else's pin stays
+    } finally {
+      fixtures.close();
+    }
   });
 });

@@ -1,7 +1,8 @@
 // Real BPF maps for the tests: compiles test/fixtures/maps.bpf.c with clang-19 and pins its maps with bpftool
-// under a unique directory of /sys/fs/bpf. Fails (never skips) when the tools or the kernel cannot do it.
+// under a unique directory of /sys/fs/bpf, mode 0600 like every pin should be (so TaskLocalData.open() has no
+// reason to warn). Fails (never skips) when the tools or the kernel cannot do it.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,9 +14,9 @@ export const packageDir = dirname(here);
 const require = createRequire(import.meta.url);
 
 export interface PinnedMaps {
-  /** Directory holding tld_data_map, tld_data_map_v2, plain_map, small_map and the object's .bss map. */
+  /** Directory holding tld_data_map, tld_data_map_v2, plain_map, small_map, wide_map and the .bss map. */
   readonly dir: string;
-  pin(name: 'tld_data_map' | 'tld_data_map_v2' | 'plain_map' | 'small_map' | 'maps_bss'): string;
+  pin(name: 'tld_data_map' | 'tld_data_map_v2' | 'plain_map' | 'small_map' | 'wide_map' | 'maps_bss'): string;
   remove(): void;
 }
 
@@ -38,6 +39,11 @@ export function loadFixtureMaps(): PinnedMaps {
   const maps = `${base}_maps`;
   execFileSync('bpftool', ['prog', 'loadall', object, progs, 'pinmaps', maps], { stdio: 'pipe' });
   rmSync(work, { recursive: true, force: true });
+  // The kernel creates pins 0600 less the umask; set it outright, whatever the umask of the test run.
+  for (const dir of [progs, maps]) {
+    chmodSync(dir, 0o700);
+    for (const pin of readdirSync(dir)) chmodSync(join(dir, pin), 0o600);
+  }
   return {
     dir: maps,
     pin: (name) => join(maps, name),
@@ -54,6 +60,7 @@ export function pinHashMap(): string {
   execFileSync('bpftool', ['map', 'create', path, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '1', 'name', 'x'], {
     stdio: 'pipe',
   });
+  chmodSync(path, 0o600);
   return path;
 }
 

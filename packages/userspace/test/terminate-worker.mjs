@@ -1,24 +1,51 @@
-// Worker body for terminate.test.ts: once main says go, creates keys without pause over a run of small
-// metadata regions of one SharedArrayBuffer until main terminates it, so termination lands anywhere in createKey.
-import { ProtocolErrorCode, createKey, layoutFor } from '@tld/protocol';
+// Worker body for terminate.test.ts: creates one key over the metadata page in `buffer` and stops for good the
+// moment its slot is claimed, so that main can worker.terminate() it exactly there.
+// workerData: { buffer, gate: Int32Array [stopped, never], memory: 'native' | 'js', name, size }
+import { META_CNT_OFFSET, TypedArrayMemory, createKey, layoutFor } from '@tld/protocol';
 import { workerData } from 'node:worker_threads';
 import { MetaPageMemory } from '../dist/meta-memory.js';
 
-const { buffer, control, stride, index } = workerData;
-const layout = layoutFor(4096);
-const gate = new Int32Array(control);
-Atomics.add(gate, 1, 1); // ready
-Atomics.wait(gate, 0, 0); // until go
+const { buffer, gate, memory, name, size } = workerData;
 
-for (let region = 0; region < buffer.byteLength / stride; region++) {
-  const mem = new MetaPageMemory(buffer, region * stride, stride);
-  // Overlapping names and sizes: workers race for the same keys and for the same free slot.
-  for (let k = index; ; k += 3) {
-    try {
-      createKey(mem, `key_${k % 97}`, 1 + (k % 24), { layout });
-    } catch (error) {
-      if (error.code === ProtocolErrorCode.TOO_BIG) break;
-      if (error.code !== ProtocolErrorCode.SIZE_MISMATCH) throw error;
-    }
+/** Tells main the claim happened, then blocks until main terminates this thread. */
+function stopHere() {
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  Atomics.wait(gate, 1, 0);
+  throw new Error('terminate-worker: expected to be terminated while stopped');
+}
+
+/**
+ * Stops when a compare-exchange of cnt has won: a claim made in JavaScript, before the slot is published.
+ * @param {number} found @param {number} offset @param {number} expected
+ */
+function stopIfClaimed(found, offset, expected) {
+  if (offset === META_CNT_OFFSET && found === expected) stopHere();
+  return found;
+}
+
+/** Plain Atomics: createKey claims and publishes in separate JavaScript steps. */
+class JsMemory extends TypedArrayMemory {
+  /** @param {number} offset @param {number} expected @param {number} replacement */
+  compareExchange16(offset, expected, replacement) {
+    return stopIfClaimed(super.compareExchange16(offset, expected, replacement), offset, expected);
   }
 }
+
+/** The MetaPageMemory @tld/userspace uses, stopped right after its claim, wherever that claim is made. */
+class NativeMemory extends MetaPageMemory {
+  /** @param {number} offset @param {number} expected @param {number} replacement */
+  compareExchange16(offset, expected, replacement) {
+    return stopIfClaimed(super.compareExchange16(offset, expected, replacement), offset, expected);
+  }
+
+  /** @param {number} expectedCnt @param {number} index @param {Uint8Array} nameField @param {number} valueSize */
+  claimSlot(expectedCnt, index, nameField, valueSize) {
+    const won = super.claimSlot(expectedCnt, index, nameField, valueSize);
+    if (won) stopHere(); // before createKey runs another line
+    return won;
+  }
+}
+
+const mem = memory === 'native' ? new NativeMemory(buffer) : new JsMemory(buffer);
+createKey(mem, name, size, { layout: layoutFor(buffer.byteLength) });
