@@ -44,13 +44,13 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_route_key, route) == 0, "tld_rou
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_route_key, state) == 32, "tld_route_key.state");
 
 struct tld_route_stats {
-	__u64 cpu_ns;                           /* on-CPU time charged by sched_switch (the scheduler's runtime clock) */
-	__u64 slices;                           /* switched-out slices charged */
+	__u64 cpu_ns;                           /* on-CPU time charged at switch-out and at syscalls (ktime) */
+	__u64 pieces;                           /* pieces of on-CPU time charged */
 	__u64 samples;                          /* CPU-clock perf_event samples that found the thread running */
 };
 TLD_STATIC_ASSERT(sizeof(struct tld_route_stats) == 24, "sizeof(struct tld_route_stats)");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_route_stats, cpu_ns) == 0, "tld_route_stats.cpu_ns");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_route_stats, slices) == 8, "tld_route_stats.slices");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_route_stats, pieces) == 8, "tld_route_stats.pieces");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_route_stats, samples) == 16, "tld_route_stats.samples");
 
 #endif /* __TLD_PROFILE_H */

@@ -14,8 +14,9 @@ export const objectPaths = Object.freeze({
   /** Maps `tld_wrong_value_size` (task storage, value 32 bytes) and `tld_wrong_map_type` (hash); no programs. */
   fixtures: built('tld_fixtures.bpf.o'),
   /**
-   * The route profiler (tld_route_profile.bpf.c): programs `on_sched_switch` (tp_btf/sched_switch) and
-   * `on_cpu_sample` (perf_event) charge one process's CPU to the `route` its threads published.
+   * The route profiler (tld_route_profile.bpf.c): programs `on_sched_switch` (tp_btf/sched_switch), `on_syscall`
+   * (tp_btf/sys_enter) and `on_cpu_sample` (perf_event) charge one process's CPU to the `route` its threads
+   * published.
    */
   routeProfile: built('tld_route_profile.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
@@ -33,6 +34,7 @@ export const names = Object.freeze({
   wrongValueSizeMap: 'tld_wrong_value_size',
   wrongMapTypeMap: 'tld_wrong_map_type',
   switchProgram: 'on_sched_switch',
+  syscallProgram: 'on_syscall',
   sampleProgram: 'on_cpu_sample',
   profileConfigMap: 'prof_config',
   routeStatsMap: 'route_stats',

@@ -60,8 +60,7 @@ export function onlineCpus(): number[] {
 
 /**
  * CPU time of the calling thread in nanoseconds: clock_gettime(CLOCK_THREAD_CPUTIME_ID), the scheduler's runtime
- * of the thread. The route profiler charges sched_switch slices with the same runtime (task->se.sum_exec_runtime),
- * so what an application measures with this and what BPF measures are one clock. Works on any thread.
+ * of the thread, for an application to time its own work on any thread (Node 20 has no per-thread CPU usage call).
  */
 export function threadCpuTimeNs(): number {
   return callNative('clock_gettime(CLOCK_THREAD_CPUTIME_ID)', () => addon.threadCpuTimeNs());

@@ -26,7 +26,7 @@ export const RouteState = Object.freeze({
 
 /** Indices of the tld_profile_counters array. */
 export const ProfileCounter = Object.freeze({
-  /** slices of threads already on a CPU when the program was attached: their start is unknown, not charged */
+  /** pieces of threads already on a CPU when the programs were attached: their start is unknown, not charged */
   UNSTAMPED: 0,
   /** charges dropped because tld_route_stats was full */
   MAP_FULL: 1,
@@ -45,8 +45,8 @@ const routeKey = struct('tld_route_key', [
 ], defines);
 
 const routeStats = struct('tld_route_stats', [
-  { name: 'cpu_ns', type: '__u64', comment: 'on-CPU time charged by sched_switch (the scheduler\'s runtime clock)' },
-  { name: 'slices', type: '__u64', comment: 'switched-out slices charged' },
+  { name: 'cpu_ns', type: '__u64', comment: 'on-CPU time charged at switch-out and at syscalls (ktime)' },
+  { name: 'pieces', type: '__u64', comment: 'pieces of on-CPU time charged' },
   { name: 'samples', type: '__u64', comment: 'CPU-clock perf_event samples that found the thread running' },
 ], defines);
 
@@ -63,7 +63,7 @@ export const ProfileLayout = Object.freeze({
   routeStats: Object.freeze({
     size: routeStats.size,
     cpuNsOffset: at(routeStats, 'cpu_ns'),
-    slicesOffset: at(routeStats, 'slices'),
+    piecesOffset: at(routeStats, 'pieces'),
     samplesOffset: at(routeStats, 'samples'),
   }),
 });

@@ -1,5 +1,6 @@
 // The route profiler (tld_route_profile.bpf.c) from user space: load it for one process, attach its two consumers
-// (sched_switch, and a CPU-clock perf event on every online CPU), read the per-route totals, detach.
+// (on-CPU time: sched_switch + sys_enter; samples: a CPU-clock perf event on every online CPU), read the per-route
+// totals, detach.
 import { closeSync } from 'node:fs';
 import { decodeString } from '@tld/protocol';
 import { type BpfLink, mapEntries, mapLookupElem } from './inspect.js';
@@ -28,10 +29,10 @@ export interface RouteTotal {
   readonly state: RouteBucketState;
   /** The route for state 'route', else ''. */
   readonly route: string;
-  /** On-CPU time charged at sched_switch, in nanoseconds of the scheduler's runtime clock. */
+  /** On-CPU time charged at switch-out and at syscalls, in nanoseconds. */
   readonly cpuNs: number;
-  /** Slices charged. */
-  readonly slices: number;
+  /** Pieces of on-CPU time charged (a piece ends at a switch-out or a syscall). */
+  readonly pieces: number;
   /** CPU-clock samples that found a thread in this bucket running. */
   readonly samples: number;
 }
@@ -39,8 +40,8 @@ export interface RouteTotal {
 /** What the profiler has collected so far. */
 export interface RouteProfileReading {
   readonly totals: readonly RouteTotal[];
-  /** Slices of threads already on a CPU at attach: their start is unknown, so they were not charged. */
-  readonly unstampedSlices: number;
+  /** Pieces of threads already on a CPU at attach: their start is unknown, so they were not charged. */
+  readonly unstampedPieces: number;
   /** Charges dropped because the per-route map was full (more than ProfileLayout.maxRoutes buckets). */
   readonly droppedFull: number;
 }
@@ -57,13 +58,14 @@ export interface RouteProfileOptions {
 export interface RouteProfile {
   /** fd of tld_data_map: hand it to `TaskLocalData.open({ mapFd })` in the profiled process's threads. */
   readonly mapFd: number;
-  /** The attachments (sched_switch first, then one per CPU), empty while detached. */
+  /** The attachments (sched_switch, sys_enter, then one perf event per CPU), empty while detached. */
   readonly links: readonly BpfLink[];
   /** Pins this load created (removed by close()). */
   readonly createdPins: readonly string[];
   /**
-   * Attaches on_sched_switch and, on every online CPU, a CPU-clock perf event with on_cpu_sample. On failure
-   * whatever was attached is detached again. Throws BpfSyscallError (EACCES from perf_event_open without root).
+   * Attaches on_sched_switch, on_syscall and, on every online CPU, a CPU-clock perf event with on_cpu_sample. On
+   * failure whatever was attached is detached again. Throws BpfSyscallError (EACCES from perf_event_open without
+   * root).
    */
   attach(): void;
   /** Destroys every link: the programs stop counting. Idempotent. */
@@ -105,7 +107,7 @@ export function loadRouteProfile(options: RouteProfileOptions): RouteProfile {
   const attach = (): void => {
     if (links.length > 0) return;
     try {
-      links.push(obj.attach(names.switchProgram));
+      links.push(obj.attach(names.switchProgram), obj.attach(names.syscallProgram));
       for (const cpu of onlineCpus()) {
         const pfd = perfEventOpen({ sampleFreq: sampleHz, cpu });
         try {
@@ -138,11 +140,11 @@ export function loadRouteProfile(options: RouteProfileOptions): RouteProfile {
         state: STATE_NAMES[state] ?? 'unreadable',
         route: state === RouteState.SET ? decodeString(key.subarray(K.routeOffset, K.routeOffset + ProfileLayout.routeBytes)) : '',
         cpuNs: u64(v, V.cpuNsOffset),
-        slices: u64(v, V.slicesOffset),
+        pieces: u64(v, V.piecesOffset),
         samples: u64(v, V.samplesOffset),
       };
     });
-    return { totals, unstampedSlices: counter(ProfileCounter.UNSTAMPED), droppedFull: counter(ProfileCounter.MAP_FULL) };
+    return { totals, unstampedPieces: counter(ProfileCounter.UNSTAMPED), droppedFull: counter(ProfileCounter.MAP_FULL) };
   };
 
   let closed = false;

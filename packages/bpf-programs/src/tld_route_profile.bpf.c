@@ -3,12 +3,16 @@
  * The route profiler: where one process spends its CPU, by the `route` each of its threads published with task
  * local data. Two consumers find the route by key name through tld_get_data() and its per-task key cache:
  *
- *   on_sched_switch (tp_btf/sched_switch)  charges each switched-out thread's slice to its current route;
- *   on_cpu_sample   (perf_event)           counts CPU-clock samples (user space opens one event per CPU) by the
- *                                          route of the thread they interrupt.
+ *   on-CPU time   on_sched_switch (tp_btf/sched_switch) stamps a thread when it is switched in and, when it is
+ *                 switched out, charges the time since to its current route. on_syscall (tp_btf/sys_enter) closes
+ *                 the running piece at each system call the same way, so a slice in which the thread served
+ *                 several requests is split where the kernel sees it: a request's CPU runs between the syscall
+ *                 that brought it in and the one that sends its answer.
+ *   samples       on_cpu_sample (perf_event) counts CPU-clock samples (user space opens one event per CPU) by the
+ *                 route of the thread they interrupt.
  *
- * Only threads of prof_config.tgid are looked at. A slice is measured with the scheduler's own runtime
- * (task->se.sum_exec_runtime, what CLOCK_THREAD_CPUTIME_ID reads), so user space can measure with the same clock.
+ * Only threads of prof_config.tgid are looked at. Time is bpf_ktime_get_ns() (CLOCK_MONOTONIC) while the thread
+ * is on a CPU.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -46,9 +50,9 @@ struct {
 	__type(value, __u64);
 } prof_counters SEC(".maps");
 
-/* The task's runtime when it was last switched in; `stamped` is 0 when that switch-in was not seen. */
+/* When the task's running piece started (switch-in or last syscall); `stamped` is 0 while it is off CPU. */
 struct on_cpu_since {
-	__u64 runtime;
+	__u64 ns;
 	__u64 stamped;
 };
 
@@ -114,7 +118,7 @@ static __always_inline void route_of(struct task_struct *task, struct tld_route_
 		key->state = TLD_ROUTE_SET;
 }
 
-static __always_inline void charge(struct tld_route_key *key, __u64 cpu_ns, __u64 slices, __u64 samples)
+static __always_inline void charge(struct tld_route_key *key, __u64 cpu_ns, __u64 pieces, __u64 samples)
 {
 	struct tld_route_stats *s = bpf_map_lookup_elem(&route_stats, key);
 
@@ -131,29 +135,37 @@ static __always_inline void charge(struct tld_route_key *key, __u64 cpu_ns, __u6
 	}
 	if (cpu_ns)
 		__sync_fetch_and_add(&s->cpu_ns, cpu_ns);
-	if (slices)
-		__sync_fetch_and_add(&s->slices, slices);
+	if (pieces)
+		__sync_fetch_and_add(&s->pieces, pieces);
 	if (samples)
 		__sync_fetch_and_add(&s->samples, samples);
 }
 
 /*
- * prev's slice ends: charge it to prev's route. A thread already on a CPU when the program was attached has no
- * stamp; its slice started at an unknown time and is counted as UNSTAMPED instead of being guessed.
+ * The running piece of `task` ends now: charge it to the task's route. With `restart` (a syscall: the task keeps
+ * running) the next piece starts now; otherwise (switched out) the task is off CPU until its next switch-in. A
+ * thread already on a CPU when the program was attached has no stamp: the start of its piece is unknown, so it is
+ * counted as UNSTAMPED instead of being guessed, and a syscall starts its first piece.
  */
-static __always_inline void charge_slice(struct task_struct *prev)
+static __always_inline void settle(struct task_struct *task, bool restart)
 {
-	struct on_cpu_since *since = bpf_task_storage_get(&on_cpu_since, prev, 0, 0);
+	struct on_cpu_since *since = bpf_task_storage_get(&on_cpu_since, task, 0,
+							   restart ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	struct tld_route_key key = {};
-	__u64 runtime = prev->se.sum_exec_runtime;
+	__u64 now = bpf_ktime_get_ns();
 
 	if (!since || !since->stamped) {
 		count(TLD_PROFILE_UNSTAMPED);
+		if (since) {
+			since->ns = now;
+			since->stamped = restart;
+		}
 		return;
 	}
-	since->stamped = 0;
-	route_of(prev, &key);
-	charge(&key, runtime - since->runtime, 1, 0);
+	route_of(task, &key);
+	charge(&key, now - since->ns, 1, 0);
+	since->ns = now;
+	since->stamped = restart;
 }
 
 static __always_inline void stamp(struct task_struct *next)
@@ -161,7 +173,7 @@ static __always_inline void stamp(struct task_struct *next)
 	struct on_cpu_since *since = bpf_task_storage_get(&on_cpu_since, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (since) {
-		since->runtime = next->se.sum_exec_runtime;
+		since->ns = bpf_ktime_get_ns();
 		since->stamped = 1;
 	}
 }
@@ -175,9 +187,20 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	if (!tgid)
 		return 0;
 	if (prev->tgid == tgid)
-		charge_slice(prev);
+		settle(prev, false);
 	if (next->tgid == tgid)
 		stamp(next);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_syscall, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = target_tgid();
+
+	if (tgid && task->tgid == tgid)
+		settle(task, true);
 	return 0;
 }
 

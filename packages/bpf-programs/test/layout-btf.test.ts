@@ -65,7 +65,7 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
       routeStats: {
         size: stats.size,
         cpuNsOffset: offsetOf(stats, 'cpu_ns'),
-        slicesOffset: offsetOf(stats, 'slices'),
+        piecesOffset: offsetOf(stats, 'pieces'),
         samplesOffset: offsetOf(stats, 'samples'),
       },
     });
