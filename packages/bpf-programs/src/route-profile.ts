@@ -100,8 +100,10 @@ export function loadRouteProfile(options: RouteProfileOptions): RouteProfile {
     throw error;
   }
 
+  // In reverse order of attaching: sched_switch goes last, so on_syscall never runs on a thread whose switch-in
+  // was not stamped (and attach() starts with it, for the same reason).
   const detach = (): void => {
-    for (const link of links.splice(0)) link.destroy();
+    for (const link of links.splice(0).reverse()) link.destroy();
   };
 
   const attach = (): void => {
