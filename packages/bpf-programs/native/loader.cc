@@ -166,9 +166,9 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     return prog;
   }
 
-  // Keeps `link` and returns its index for linkFd()/destroyLink(), or throws libbpf's error.
-  Napi::Value AddLink(Napi::Env env, struct bpf_link *link, const std::string &what, const LogCapture &log) {
-    if (link == nullptr) return ThrowErrno(env, errno, what, log.text());
+  // Keeps `link` and returns its index for linkFd()/destroyLink(); throws libbpf's error `err` when it is null.
+  Napi::Value AddLink(Napi::Env env, struct bpf_link *link, int err, const std::string &what, const LogCapture &log) {
+    if (link == nullptr) return ThrowErrno(env, err, what, log.text());
     links_.push_back(link);
     return Napi::Number::New(env, static_cast<double>(links_.size() - 1));
   }
@@ -178,8 +178,9 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     struct bpf_program *prog = Program(info);
     if (prog == nullptr) return info.Env().Undefined();
     LogCapture log;
-    return AddLink(info.Env(), bpf_program__attach(prog), std::string("bpf_program__attach(") +
-                   bpf_program__name(prog) + ")", log);
+    struct bpf_link *link = bpf_program__attach(prog);
+    int err = errno;
+    return AddLink(info.Env(), link, err, std::string("bpf_program__attach(") + bpf_program__name(prog) + ")", log);
   }
 
   // attachPerfEvent(program: string, perfFd: number): number — bpf_program__attach_perf_event(). On success the
@@ -193,11 +194,13 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     }
     int pfd = info[1].As<Napi::Number>().Int32Value();
     LogCapture log;
-    return AddLink(info.Env(), bpf_program__attach_perf_event(prog, pfd),
+    struct bpf_link *link = bpf_program__attach_perf_event(prog, pfd);
+    int err = errno;
+    return AddLink(info.Env(), link, err,
                    std::string("bpf_program__attach_perf_event(") + bpf_program__name(prog) + ")", log);
   }
 
-  // The link at info[0], or nullptr (with an exception pending unless the link was destroyed already).
+  // The slot of link info[0] (holding nullptr once destroyed), or nullptr with a JavaScript exception pending.
   struct bpf_link **LinkAt(const Napi::CallbackInfo &info) {
     if (info.Length() < 1 || !info[0].IsNumber()) {
       Napi::TypeError::New(info.Env(), "link index must be a number").ThrowAsJavaScriptException();

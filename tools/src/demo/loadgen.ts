@@ -72,6 +72,8 @@ async function client(): Promise<void> {
 process.once('disconnect', () => {
   stopped = true; // the demo went away: stop asking
 });
+// Ctrl-C in a terminal reaches the whole process group: the demo decides, and stops this process itself.
+process.on('SIGINT', () => {});
 const timer = setInterval(() => send({ type: 'progress', done, errors } satisfies LoadProgress), 200);
 await Promise.all(Array.from({ length: config.concurrency }, client));
 clearInterval(timer);

@@ -140,7 +140,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
       port: server.port, durationS: opts.durationS, maxRequests: opts.maxRequests, concurrency: opts.concurrency, seed: 2025,
     };
     const load = fork(new URL('./loadgen.js', import.meta.url), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    cleanup.add('stopping the load generator', () => load.connected && load.kill());
+    cleanup.add('stopping the load generator', () => load.exitCode === null && load.kill());
     say(`3. Load: ${opts.concurrency} requests in flight for ${opts.durationS} s (at most ${opts.maxRequests}) from pid ${load.pid}`);
 
     let latest: LoadProgress = { type: 'progress', done: 0, errors: 0 };
@@ -166,8 +166,9 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     clearInterval(ticker);
     progress.done();
     if (interrupted) {
+      const links = profile.links.length;
       const problems = await cleanup.run();
-      process.stderr.write(`interrupted: detached ${profile.links.length === 0 ? 'every link' : 'links'}, closed the BPF object` +
+      process.stderr.write(`interrupted: stopped the load, detached ${links} links, closed the BPF object` +
         `${pinned && profile.createdPins.length ? `, removed ${pinned}` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}\n`);
       return interrupted;
     }
