@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tld_loader",
-      "sources": ["native/loader.cc"],
+      "sources": ["native/loader.cc", "native/inspect.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-std=gnu++17"],

@@ -1,4 +1,4 @@
-// The tld CLI and the demo, run as a user runs them: as child processes, against the real kernel.
+// The tld CLI and the demo's first step (--basic; the profiling demo is test/demo.test.ts), run as a user runs them: as child processes, against the real kernel.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 const bpf = bpfSupport();
 
 const tldBin = fileURLToPath(new URL('../bin/tld.mjs', import.meta.url));
-const demo = fileURLToPath(new URL('../demo/demo.mjs', import.meta.url));
+const demo = fileURLToPath(new URL('../dist/demo/main.js', import.meta.url));
 const pin = `/sys/fs/bpf/tld-test-cli-${process.pid}`;
 
 function tld(...args) {
@@ -67,9 +67,9 @@ describe.skipIf(!bpf.supported)('tld map', () => {
   });
 });
 
-describe.skipIf(!bpf.supported)('demo', () => {
+describe.skipIf(!bpf.supported)('demo --basic', () => {
   it('shows every thread its own values through BPF, and a thread that never opened as absent', () => {
-    const run = spawnSync(process.execPath, [demo, '--private', '--json'], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [demo, '--basic', '--private', '--json'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const { ok, rows, reqIdUpdates } = JSON.parse(run.stdout);
@@ -86,7 +86,7 @@ describe.skipIf(!bpf.supported)('demo', () => {
   });
 
   it('leaves no pin behind when it created the shared one', () => {
-    const run = spawnSync(process.execPath, [demo, '--pin', pin], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [demo, '--basic', '--pin', pin], { encoding: 'utf8' });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('BPF read exactly what every thread wrote.');
     expect(existsSync(pin)).toBe(false);

@@ -1,7 +1,14 @@
-// Writes include/tld_reader.h from the built package. Run through `pnpm --filter @tld/bpf-programs gen`.
+// Writes the generated headers (include/tld_reader.h, include/tld_profile.h) from the built package.
+// Run through `pnpm --filter @tld/bpf-programs gen`.
 import { writeFileSync } from 'node:fs';
-import { renderReaderHeader } from '../dist/ctx-layout.js';
+import { READER_HEADER_COMMAND, renderReaderHeader } from '../dist/ctx-layout.js';
+import { renderProfileHeader } from '../dist/profile-layout.js';
 
-const target = new URL('../include/tld_reader.h', import.meta.url);
-writeFileSync(target, renderReaderHeader());
-console.log(`wrote ${target.pathname}`);
+for (const [name, text] of [
+  ['tld_reader.h', renderReaderHeader()],
+  ['tld_profile.h', renderProfileHeader(READER_HEADER_COMMAND)],
+]) {
+  const target = new URL(`../include/${name}`, import.meta.url);
+  writeFileSync(target, text);
+  console.log(`wrote ${target.pathname}`);
+}

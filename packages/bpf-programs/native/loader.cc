@@ -1,16 +1,13 @@
 // A small libbpf loader: open a BPF object, place each map (private or pinned at a path), load, hand out map and
-// program fds, run a program with BPF_PROG_TEST_RUN on the calling thread, and the map element commands.
+// program fds, attach programs (links owned by the object), run a program with BPF_PROG_TEST_RUN on the calling
+// thread, and the map element commands. native/inspect.cc reads maps and links and opens perf events.
 // JavaScript decides everything else (src/loader.ts validates arguments before calling in here).
 #include <napi.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -18,47 +15,12 @@
 #include <unistd.h>
 #include <vector>
 
+#include "errors.h"
+
 namespace {
 
-// libbpf reports through one process-wide print callback. Each thread collects what libbpf printed during its
-// own call, so a failure's message carries the verifier log or libbpf's reason (libbpf 1.1 turns E2BIG and
-// EOPNOTSUPP from map creation into EINVAL; its log still says what the kernel answered).
-thread_local std::string *tl_log = nullptr;
-
-int CaptureLibbpfPrint(enum libbpf_print_level level, const char *fmt, va_list args) {
-  if (level == LIBBPF_DEBUG || tl_log == nullptr) return 0;
-  char buf[1024];
-  int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n > 0 && tl_log->size() < 64 * 1024) tl_log->append(buf, std::min<size_t>(n, sizeof(buf) - 1));
-  return 0;
-}
-
-class LogCapture {
- public:
-  LogCapture() { prev_ = tl_log; tl_log = &log_; }
-  ~LogCapture() { tl_log = prev_; }
-  const std::string &text() const { return log_; }
-
- private:
-  std::string log_;
-  std::string *prev_;
-};
-
-// Throws an Error with .syscall, .errno (positive), .code ("ENOENT") and .log (what libbpf printed), the shape
-// @tld/protocol's BpfSyscallError is made from; returns undefined for convenience.
-Napi::Value ThrowErrno(Napi::Env env, int err, const std::string &what, const std::string &log) {
-  if (err < 0) err = -err;
-  const char *name = strerrorname_np(err);
-  std::string msg = what + ": " + std::strerror(err);
-  if (!log.empty()) msg += "\nlibbpf log:\n" + log;
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, name != nullptr ? name : "E" + std::to_string(err)));
-  e.Set("syscall", Napi::String::New(env, what));
-  e.Set("log", Napi::String::New(env, log));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+using tld_loader::LogCapture;
+using tld_loader::ThrowErrno;
 
 class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
  public:
@@ -67,6 +29,10 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
                        {InstanceMethod<&LoadedObject::Maps>("maps"),
                         InstanceMethod<&LoadedObject::Progs>("progs"),
                         InstanceMethod<&LoadedObject::CreatedPins>("createdPins"),
+                        InstanceMethod<&LoadedObject::Attach>("attach"),
+                        InstanceMethod<&LoadedObject::AttachPerfEvent>("attachPerfEvent"),
+                        InstanceMethod<&LoadedObject::LinkFd>("linkFd"),
+                        InstanceMethod<&LoadedObject::DestroyLink>("destroyLink"),
                         InstanceMethod<&LoadedObject::Close>("close")});
   }
 
@@ -140,7 +106,12 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
   ~LoadedObject() override { Release(); }
 
  private:
+  // Links first: each holds its program, which would otherwise stay attached after the object is closed.
   void Release() {
+    for (struct bpf_link *&link : links_) {
+      if (link != nullptr) bpf_link__destroy(link);
+      link = nullptr;
+    }
     if (obj_ != nullptr) bpf_object__close(obj_);
     obj_ = nullptr;
   }
@@ -181,7 +152,87 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     return out;
   }
 
-  // Closes every fd of the object. Pins stay (they are files); idempotent.
+  // The program named by info[0], or nullptr with a JavaScript exception pending.
+  struct bpf_program *Program(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return nullptr;
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "program name must be a string").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    struct bpf_program *prog = bpf_object__find_program_by_name(obj_, name.c_str());
+    if (prog == nullptr) ThrowErrno(env, ENOENT, "no program named '" + name + "'", "");
+    return prog;
+  }
+
+  // Keeps `link` and returns its index for linkFd()/destroyLink(); throws libbpf's error `err` when it is null.
+  Napi::Value AddLink(Napi::Env env, struct bpf_link *link, int err, const std::string &what, const LogCapture &log) {
+    if (link == nullptr) return ThrowErrno(env, err, what, log.text());
+    links_.push_back(link);
+    return Napi::Number::New(env, static_cast<double>(links_.size() - 1));
+  }
+
+  // attach(program: string): number — bpf_program__attach(): attaches as the program's SEC() says (tp_btf/...).
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    struct bpf_program *prog = Program(info);
+    if (prog == nullptr) return info.Env().Undefined();
+    LogCapture log;
+    struct bpf_link *link = bpf_program__attach(prog);
+    int err = errno;
+    return AddLink(info.Env(), link, err, std::string("bpf_program__attach(") + bpf_program__name(prog) + ")", log);
+  }
+
+  // attachPerfEvent(program: string, perfFd: number): number — bpf_program__attach_perf_event(). On success the
+  // link owns perfFd (libbpf closes it when the link is destroyed); on failure it stays the caller's.
+  Napi::Value AttachPerfEvent(const Napi::CallbackInfo &info) {
+    struct bpf_program *prog = Program(info);
+    if (prog == nullptr) return info.Env().Undefined();
+    if (info.Length() < 2 || !info[1].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "attachPerfEvent(program: string, perfFd: number)").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    int pfd = info[1].As<Napi::Number>().Int32Value();
+    LogCapture log;
+    struct bpf_link *link = bpf_program__attach_perf_event(prog, pfd);
+    int err = errno;
+    return AddLink(info.Env(), link, err,
+                   std::string("bpf_program__attach_perf_event(") + bpf_program__name(prog) + ")", log);
+  }
+
+  // The slot of link info[0] (holding nullptr once destroyed), or nullptr with a JavaScript exception pending.
+  struct bpf_link **LinkAt(const Napi::CallbackInfo &info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "link index must be a number").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    uint32_t i = info[0].As<Napi::Number>().Uint32Value();
+    if (i >= links_.size()) {
+      Napi::RangeError::New(info.Env(), "no such link").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    return &links_[i];
+  }
+
+  // linkFd(index: number): number — the link's fd, -1 once destroyed.
+  Napi::Value LinkFd(const Napi::CallbackInfo &info) {
+    struct bpf_link **link = LinkAt(info);
+    if (link == nullptr) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), *link != nullptr ? bpf_link__fd(*link) : -1);
+  }
+
+  // destroyLink(index: number): undefined — bpf_link__destroy(): detaches. Idempotent.
+  Napi::Value DestroyLink(const Napi::CallbackInfo &info) {
+    struct bpf_link **link = LinkAt(info);
+    if (link != nullptr && *link != nullptr) {
+      bpf_link__destroy(*link);
+      *link = nullptr;
+    }
+    return info.Env().Undefined();
+  }
+
+  // Destroys the links (detaching their programs) and closes every fd of the object. Pins stay (they are
+  // files); idempotent.
   Napi::Value Close(const Napi::CallbackInfo &info) {
     Release();
     return info.Env().Undefined();
@@ -189,6 +240,7 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
 
   struct bpf_object *obj_ = nullptr;
   std::vector<std::string> pins_to_create_;
+  std::vector<struct bpf_link *> links_;
 };
 
 // testRun(progFd: number, ctx: Uint8Array): number
@@ -258,12 +310,13 @@ Napi::Value GetTid(const Napi::CallbackInfo &info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // libbpf_set_print is process-wide (workers load this addon too); the callback itself is thread-aware.
   static std::once_flag print_set;
-  std::call_once(print_set, [] { libbpf_set_print(CaptureLibbpfPrint); });
+  std::call_once(print_set, [] { libbpf_set_print(tld_loader::CaptureLibbpfPrint); });
   exports.Set("LoadedObject", LoadedObject::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
   exports.Set("gettid", Napi::Function::New<GetTid>(env, "gettid"));
   exports.Set("mapUpdateElem", Napi::Function::New<MapUpdateElem>(env, "mapUpdateElem"));
   exports.Set("mapDeleteElem", Napi::Function::New<MapDeleteElem>(env, "mapDeleteElem"));
+  tld_loader::InitInspect(env, exports);
   return exports;
 }
 

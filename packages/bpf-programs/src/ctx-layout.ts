@@ -7,14 +7,14 @@ import { SLOT_NAME_SIZE } from '@tld/protocol';
 type Scalar = 'char' | '__u8' | '__u16' | '__u32' | '__s32' | '__u64';
 const SCALAR_SIZE: Record<Scalar, number> = { char: 1, __u8: 1, __u16: 2, __u32: 4, __s32: 4, __u64: 8 };
 
-/** One #define of the header: a name, its value and what it means. */
-interface Define {
+/** One #define of a generated header: a name, its value and what it means. */
+export interface Define {
   readonly name: string;
   readonly value: number;
   readonly comment: string;
 }
 
-interface FieldSpec {
+export interface FieldSpec {
   readonly name: string;
   readonly type: Scalar | StructLayout;
   /** Array length, as the name of one of the header's defines. */
@@ -42,13 +42,15 @@ const defines: Define[] = [
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
 ];
 
-function define(name: string): number {
-  const found = defines.find((d) => d.name === name);
+/** The value of define `name` of `from` (default: this header's defines). */
+export function define(name: string, from: readonly Define[] = defines): number {
+  const found = from.find((d) => d.name === name);
   if (!found) throw new Error(`no define ${name}`);
   return found.value;
 }
 
-function struct(name: string, fields: FieldSpec[]): StructLayout {
+/** Lays out struct `name` with C's rules; array counts name one of `from`'s defines. */
+export function struct(name: string, fields: FieldSpec[], from: readonly Define[] = defines): StructLayout {
   let offset = 0;
   let align = 1;
   const offsets: Record<string, number> = {};
@@ -57,7 +59,7 @@ function struct(name: string, fields: FieldSpec[]): StructLayout {
       typeof field.type === 'string' ? [SCALAR_SIZE[field.type], SCALAR_SIZE[field.type]] : [field.type.size, field.type.align];
     offset = Math.ceil(offset / fieldAlign) * fieldAlign;
     offsets[field.name] = offset;
-    offset += size * (field.count === undefined ? 1 : define(field.count));
+    offset += size * (field.count === undefined ? 1 : define(field.count, from));
     align = Math.max(align, fieldAlign);
   }
   return Object.freeze({ name, size: Math.ceil(offset / align) * align, align, fields, offsets: Object.freeze(offsets) });
@@ -112,7 +114,8 @@ const cachedCtx = struct('tld_cached_ctx', [
   { name: '__pad', type: '__u32' },
 ]);
 
-function at(layout: StructLayout, field: string): number {
+/** Offset of `field` in `layout`; throws when there is no such field. */
+export function at(layout: StructLayout, field: string): number {
   const offset = layout.offsets[field];
   if (offset === undefined) throw new Error(`no field ${field} in struct ${layout.name}`);
   return offset;
@@ -163,7 +166,8 @@ export const CachedLayout = Object.freeze({
 /** The command that regenerates the committed header; printed in its first line. */
 export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
 
-function renderStruct(layout: StructLayout): string {
+/** The C declaration of `layout` followed by a static assertion of its size and of every field's offset. */
+export function renderStruct(layout: StructLayout): string {
   const lines = layout.fields.map((f) => {
     const type = typeof f.type === 'string' ? f.type : `struct ${f.type.name}`;
     const decl = `\t${type} ${f.name}${f.count === undefined ? '' : `[${f.count}]`};`;
@@ -180,10 +184,16 @@ function renderStruct(layout: StructLayout): string {
   return `struct ${layout.name} {\n${lines.join('\n')}\n};\n${asserts.join('\n')}\n`;
 }
 
-function bits(prefix: string, values: Readonly<Record<string, number>>): string {
+/** One `#define <prefix><NAME> 0x<value>` line per entry. */
+export function bits(prefix: string, values: Readonly<Record<string, number>>): string {
   return Object.entries(values)
     .map(([name, value]) => `#define ${prefix}${name} 0x${value.toString(16)}`)
     .join('\n');
+}
+
+/** One commented `#define` per entry. */
+export function renderDefines(list: readonly Define[]): string {
+  return list.map((d) => `/* ${d.comment} */\n#define ${d.name} ${d.value}`).join('\n');
 }
 
 /** The text of include/tld_reader.h. */
@@ -200,7 +210,7 @@ export function renderReaderHeader(): string {
 
 #include "tld_layout.h"
 
-${defines.map((d) => `/* ${d.comment} */\n#define ${d.name} ${d.value}`).join('\n')}
+${renderDefines(defines)}
 
 /* tld_reader_ctx.status bits */
 ${bits('TLD_READER_', ReaderStatus)}

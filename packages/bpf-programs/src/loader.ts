@@ -1,30 +1,9 @@
-// Loading BPF objects through libbpf: place each map (private, or pinned at a path), load, hand out fds; plus the
-// map element commands and BPF_PROG_TEST_RUN. JavaScript validates, the addon calls libbpf.
+// Loading BPF objects through libbpf: place each map (private, or pinned at a path), load, hand out fds, attach
+// programs; plus the map element commands and BPF_PROG_TEST_RUN. JavaScript validates, the addon calls libbpf.
 import { existsSync, unlinkSync } from 'node:fs';
 import { BpfSyscallError } from '@tld/protocol';
-import { addon } from './native.js';
-
-/** Shape of what the addon throws. */
-interface NativeError extends Error {
-  syscall?: string;
-  errno?: number;
-  code?: string;
-  log?: string;
-}
-
-/** Runs a native call; a libbpf or kernel failure becomes a BpfSyscallError whose message starts with `what`. */
-export function callNative<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (raw) {
-    const e = raw as NativeError;
-    if (typeof e.errno !== 'number') throw raw;
-    throw new BpfSyscallError(e.syscall ?? what, e.errno, e.code ?? `E${e.errno}`, `${what}: ${e.message}`, {
-      cause: raw,
-      log: e.log ?? '',
-    });
-  }
-}
+import { type BpfLink, wrapLink } from './inspect.js';
+import { addon, callNative } from './native.js';
 
 /** Where a map of a loaded object lives: private to the object, or pinned at (or reused from) a bpffs path. */
 export type MapPlacement = 'private' | { pinPath: string };
@@ -41,9 +20,20 @@ export interface LoadedBpfObject {
   mapFd(name: string): number;
   /** The fd of program `name`; throws RangeError when the object has no such program. */
   progFd(name: string): number;
+  /**
+   * Attaches program `name` the way its SEC() says (`tp_btf/<event>`, ...) with bpf_program__attach(). The object
+   * owns the link: close() detaches it. Throws RangeError for an unknown program, BpfSyscallError when libbpf or
+   * the kernel refuses (libbpf's log in the message).
+   */
+  attach(program: string): BpfLink;
+  /**
+   * Attaches SEC("perf_event") program `name` to the perf event `perfFd` (perfEventOpen()). On success the link
+   * owns `perfFd` and closes it when destroyed; on failure `perfFd` is still the caller's to close.
+   */
+  attachPerfEvent(program: string, perfFd: number): BpfLink;
   /** Removes the pins this load created (those still present). */
   unpinCreated(): void;
-  /** Closes every fd of the object. Idempotent. */
+  /** Destroys every link (detaching its program) and closes every fd of the object. Idempotent. */
   close(): void;
 }
 
@@ -69,6 +59,11 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
   const maps = Object.freeze(native.maps());
   const progs = Object.freeze(native.progs());
   const createdPins = Object.freeze(native.createdPins());
+  const progFd = (name: string): number => {
+    const fd = progs[name];
+    if (fd === undefined) throw new RangeError(`no program ${name} in ${path}`);
+    return fd;
+  };
   return {
     maps,
     progs,
@@ -78,10 +73,19 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
       if (fd === undefined) throw new RangeError(`no map ${name} in ${path} (has: ${Object.keys(maps).join(', ')})`);
       return fd;
     },
-    progFd(name) {
-      const fd = progs[name];
-      if (fd === undefined) throw new RangeError(`no program ${name} in ${path}`);
-      return fd;
+    progFd,
+    attach(program) {
+      progFd(program);
+      return wrapLink(native, callNative(`attaching ${program}`, () => native.attach(program)), program);
+    },
+    attachPerfEvent(program, perfFd) {
+      progFd(program);
+      if (!Number.isInteger(perfFd) || perfFd < 0) throw new TypeError('perfFd must be a file descriptor');
+      return wrapLink(
+        native,
+        callNative(`attaching ${program} to perf event fd ${perfFd}`, () => native.attachPerfEvent(program, perfFd)),
+        program,
+      );
     },
     unpinCreated() {
       for (const pin of createdPins) unpin(pin);

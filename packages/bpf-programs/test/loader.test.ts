@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BpfSyscallError } from '@tld/protocol';
 import {
-  READER_HEADER_COMMAND, loadObject, mapUpdateElem, readOnThisThread, renderReaderHeader, unpin,
+  READER_HEADER_COMMAND, loadObject, mapEntries, mapGetNextKey, mapLookupElem, mapUpdateElem, parseCpuList,
+  perfEventOpen, readOnThisThread, renderProfileHeader, renderReaderHeader, unpin,
 } from '../src/index.js';
 
 describe('loader arguments', () => {
@@ -31,6 +32,22 @@ describe('loader arguments', () => {
     expect(() => mapUpdateElem(-1, new Uint8Array(4), new Uint8Array(16))).toThrow(TypeError);
     expect(() => mapUpdateElem(3, [1, 0, 0, 0] as unknown as Uint8Array, new Uint8Array(16))).toThrow(TypeError);
     expect(() => mapUpdateElem(3, new Uint8Array(4), new Uint8Array(16), 0.5)).toThrow(TypeError);
+    expect(() => mapLookupElem(-1, new Uint8Array(4), new Uint8Array(8))).toThrow(TypeError);
+    expect(() => mapLookupElem(3, new Uint8Array(4), [0] as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => mapGetNextKey(3, 'k' as unknown as Uint8Array, new Uint8Array(4))).toThrow(TypeError);
+    expect(() => mapEntries(1.5)).toThrow(TypeError);
+  });
+
+  it('perf events are checked before perf_event_open', () => {
+    expect(() => perfEventOpen({ sampleFreq: 0, cpu: 0 })).toThrow(RangeError);
+    expect(() => perfEventOpen({ sampleFreq: 99, cpu: -1 })).toThrow(TypeError);
+    expect(() => perfEventOpen({ sampleFreq: 99, cpu: 0, pid: -2 })).toThrow(TypeError);
+  });
+
+  it('CPU lists parse as the kernel writes them', () => {
+    expect(parseCpuList('0-3,8,10-11\n')).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(parseCpuList('0')).toEqual([0]);
+    expect(() => parseCpuList('0-')).toThrow(RangeError);
   });
 });
 
@@ -46,9 +63,14 @@ describe('reader arguments', () => {
   });
 });
 
-describe('include/tld_reader.h', () => {
-  it(`is what src/ctx-layout.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
+describe('the generated headers', () => {
+  it(`include/tld_reader.h is what src/ctx-layout.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
     const committed = readFileSync(new URL('../include/tld_reader.h', import.meta.url), 'utf8');
     expect(committed).toBe(renderReaderHeader());
+  });
+
+  it(`include/tld_profile.h is what src/profile-layout.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
+    const committed = readFileSync(new URL('../include/tld_profile.h', import.meta.url), 'utf8');
+    expect(committed).toBe(renderProfileHeader(READER_HEADER_COMMAND));
   });
 });

@@ -1,0 +1,81 @@
+// The demo's load generator: a separate process, so its CPU is not the server's (the profiler only looks at the
+// server's threads). `concurrency` keep-alive clients request weighted-random routes until the time or the
+// request budget is spent, whichever comes first; progress goes to the parent over IPC every 200 ms.
+import { Agent, get } from 'node:http';
+import { ROUTES, TENANTS, pathFor } from './workload.js';
+
+export interface LoadConfig {
+  readonly port: number;
+  readonly durationS: number;
+  readonly maxRequests: number;
+  readonly concurrency: number;
+  readonly seed: number;
+}
+
+export interface LoadProgress {
+  readonly type: 'progress' | 'done';
+  readonly done: number;
+  readonly errors: number;
+}
+
+const send = process.send?.bind(process);
+if (!send) throw new Error('loadgen.js runs as a child process with an IPC channel (child_process.fork)');
+const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
+
+const agent = new Agent({ keepAlive: true, maxSockets: config.concurrency });
+const deadline = Date.now() + config.durationS * 1000;
+const totalWeight = ROUTES.reduce((sum, r) => sum + r.weight, 0);
+let seed = config.seed >>> 0;
+let issued = 0;
+let done = 0;
+let errors = 0;
+let stopped = false;
+
+/** A small deterministic generator (xorshift32), so every run asks for the same sequence. */
+function random(): number {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) / 0x1_0000_0000;
+}
+
+function nextPath(): string {
+  let r = random() * totalWeight;
+  const spec = ROUTES.find((s) => (r -= s.weight) < 0) ?? (ROUTES[0] as (typeof ROUTES)[number]);
+  const tenant = TENANTS[Math.floor(random() * TENANTS.length)] ?? 'acme';
+  return `${pathFor(spec.route, Math.floor(random() * 1000))}?tenant=${tenant}`;
+}
+
+function request(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    get({ host: '127.0.0.1', port: config.port, path, agent }, (res) => {
+      res.resume();
+      res.once('end', () => {
+        if (res.statusCode === 200) done++;
+        else errors++;
+        resolve();
+      });
+    }).once('error', () => {
+      errors++;
+      resolve();
+    });
+  });
+}
+
+async function client(): Promise<void> {
+  while (!stopped && Date.now() < deadline && issued < config.maxRequests) {
+    issued++;
+    await request(nextPath());
+  }
+}
+
+process.once('disconnect', () => {
+  stopped = true; // the demo went away: stop asking
+});
+// Ctrl-C in a terminal reaches the whole process group: the demo decides, and stops this process itself.
+process.on('SIGINT', () => {});
+const timer = setInterval(() => send({ type: 'progress', done, errors } satisfies LoadProgress), 200);
+await Promise.all(Array.from({ length: config.concurrency }, client));
+clearInterval(timer);
+agent.destroy();
+if (process.connected) send({ type: 'done', done, errors } satisfies LoadProgress, () => process.disconnect());
