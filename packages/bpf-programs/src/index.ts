@@ -11,8 +11,8 @@ export type { LoadedBpfObject, MapPlacement } from './loader.js';
 export {
   readOnThisThread, loadReader, runCachedOnThisThread, loadCachedReader, CACHED_KEYS,
 } from './readers.js';
+export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 export { loadDumper, decodeDump, libbpfVersion } from './dump.js';
 export type { Dumper, DumpedThread, DumpedKey } from './dump.js';
-export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';
