@@ -1,9 +1,9 @@
 // tld dump: every thread on the host registered in the map, with its keys and values as BPF sees them, read by
 // the task iterator of @tld/bpf-programs (a user-space lookup would return the page pointers zeroed).
-import type { Command } from 'commander';
-import { Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { DumpedThread, Dumper } from '@tld/bpf-programs';
-import { ExitCode, type RunState, action, output } from '../output.js';
+import { MAP_VALUE_SIZE_V1 } from '@tld/protocol';
+import { CliError, ExitCode, type RunState, action, output } from '../output.js';
 import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
 import { type ValueReadings, readValue } from '../values.js';
 
@@ -81,7 +81,16 @@ function watch(seconds: number, refresh: () => void): Promise<void> {
 async function dump(opts: DumpOptions): Promise<ExitCode> {
   const { inspectPinnedMap } = await import('@tld/userspace');
   const { loadDumper } = await import('@tld/bpf-programs');
-  inspectPinnedMap(opts.pin); // a typed error naming the fix when the pin is missing or not a task-local-data map
+  // A typed error naming the fix when the pin is missing or not a task-local-data map.
+  const map = inspectPinnedMap(opts.pin);
+  if (map.valueSize !== MAP_VALUE_SIZE_V1) {
+    // libbpf reuses a pinned map only when it matches the program's definition (tld.bpf.h: 16-byte values).
+    throw new CliError(
+      'ERR_TLD_VALUE_SIZE',
+      `${opts.pin} holds ${map.valueSize}-byte values (a later revision of struct tld_map_value); tld dump reads ` +
+        `maps of ${MAP_VALUE_SIZE_V1}-byte values, as Linux 6.18 and tld map create make them`,
+    );
+  }
   const dumper = loadDumper({ pinPath: opts.pin });
   try {
     const out = output(opts.json, opts.watch !== undefined);
