@@ -1,6 +1,7 @@
-// The tld CLI and the demo's first step (--basic; the profiling demo is test/demo.test.ts), run as a user runs them: as child processes, against the real kernel.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+// The demo's first step (--basic; the profiling demo is test/demo.test.ts), run as a user runs it: as a child
+// process, against the real kernel. (The tld command line is @tld/cli's, tested in packages/cli.)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bpfSupport } from '@tld/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,63 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 // Skips only when the kernel lacks a feature; under TLD_REQUIRE_BPF=1 bpfSupport() throws instead.
 const bpf = bpfSupport();
 
-const tldBin = fileURLToPath(new URL('../bin/tld.mjs', import.meta.url));
 const demo = fileURLToPath(new URL('../dist/demo/main.js', import.meta.url));
 const pin = `/sys/fs/bpf/tld-test-cli-${process.pid}`;
 
-function tld(...args) {
-  const run = spawnSync(process.execPath, [tldBin, ...args], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
 afterEach(() => {
   spawnSync('rm', ['-f', pin]);
-});
-
-describe.skipIf(!bpf.supported)('tld map', () => {
-  it('creates a 0600 pin, keeps it on a second create, checks it, and removes it', () => {
-    const created = tld('map', 'create', '--pin', pin, '--json');
-    expect(created.status).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ ok: true, pin, created: true, mode: '0600' });
-    expect(statSync(pin).mode & 0o777).toBe(0o600);
-
-    const again = JSON.parse(tld('map', 'create', '--pin', pin, '--json').stdout);
-    expect(again).toMatchObject({ ok: true, created: false });
-
-    const checked = JSON.parse(tld('map', 'check', '--pin', pin, '--json').stdout);
-    expect(checked).toMatchObject({ ok: true, valueSize: 16, mode: '0600', looseMode: false });
-    expect(checked.mapId).toBeGreaterThan(0);
-
-    expect(tld('map', 'remove', '--pin', pin).status).toBe(0);
-    expect(existsSync(pin)).toBe(false);
-  });
-
-  it('reports a loose pin mode with the fix', () => {
-    tld('map', 'create', '--pin', pin);
-    execFileSync('chmod', ['644', pin]);
-    const checked = tld('map', 'check', '--pin', pin);
-    expect(checked.status).toBe(0);
-    expect(checked.stdout).toContain(`chmod 600 ${pin}`);
-    expect(checked.stderr).toContain('TLD_LOOSE_PIN_MODE');
-  });
-
-  it('fails with the error code when nothing is pinned', () => {
-    const checked = tld('map', 'check', '--pin', pin, '--json');
-    expect(checked.status).toBe(1);
-    expect(JSON.parse(checked.stdout)).toMatchObject({ ok: false, code: 'ERR_TLD_NO_MAP' });
-    const removed = tld('map', 'remove', '--pin', pin);
-    expect(removed.status).toBe(1);
-    expect(removed.stderr).toContain('ERR_TLD_NO_MAP');
-  });
-
-  it('rejects usage errors with exit status 2 and prints help on --help', () => {
-    expect(tld('map', 'frob').status).toBe(2);
-    expect(tld('map', 'check', '--pin', '/tmp/not-bpffs').status).toBe(2);
-    expect(tld('--bogus').status).toBe(2);
-    const help = tld('--help');
-    expect(help.status).toBe(0);
-    expect(help.stdout).toContain('map create');
-  });
 });
 
 describe.skipIf(!bpf.supported)('demo --basic', () => {

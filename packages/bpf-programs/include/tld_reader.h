@@ -2,8 +2,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Context layouts of the SEC("syscall") programs in src/, shared by the BPF side and by whoever runs them with
- * BPF_PROG_TEST_RUN (ctx_in = ctx_out = one of these structs). All fields are naturally aligned: syscall programs
- * may only access ctx at multiples of the access size.
+ * BPF_PROG_TEST_RUN (ctx_in = ctx_out = one of these structs), and the record the task iterator writes. All fields
+ * are naturally aligned: syscall programs may only access ctx at multiples of the access size.
  */
 #ifndef __TLD_READER_H
 #define __TLD_READER_H
@@ -18,6 +18,8 @@
 #define TLD_READER_VALUE_BYTES 64
 /* size of the key "route" that tld_read_cached reads */
 #define TLD_CACHED_ROUTE_BYTES 32
+/* TASK_COMM_LEN: bytes of task->comm in a dump record */
+#define TLD_DUMP_COMM_BYTES 16
 
 /* tld_reader_ctx.status bits */
 #define TLD_READER_STORAGE 0x1
@@ -92,5 +94,25 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, route_cache_before) 
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, route_cache_after) == 60, "tld_cached_ctx.route_cache_after");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, tid) == 64, "tld_cached_ctx.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, __pad) == 68, "tld_cached_ctx.__pad");
+
+/* tld_dump.bpf.c: program "tld_dump" (SEC("iter/task")) writes one record per task with an element in
+ * tld_data_map, then meta_bytes of the task's metadata page and data_bytes of its data page. */
+struct tld_dump_record {
+	__u32 tid;                              /* task->pid */
+	__u32 tgid;                             /* task->tgid */
+	char comm[TLD_DUMP_COMM_BYTES];         /* task->comm, NUL-terminated */
+	__u32 status;                           /* TLD_READER_* bits: which of storage, data, meta the task has */
+	__u32 meta_bytes;                       /* bytes of the metadata page that follow the record (0 or sizeof) */
+	__u32 data_bytes;                       /* bytes of the data page that follow them (0 or sizeof) */
+	__u32 __pad;
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_dump_record) == 40, "sizeof(struct tld_dump_record)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, tid) == 0, "tld_dump_record.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, tgid) == 4, "tld_dump_record.tgid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, comm) == 8, "tld_dump_record.comm");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, status) == 24, "tld_dump_record.status");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, meta_bytes) == 28, "tld_dump_record.meta_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, data_bytes) == 32, "tld_dump_record.data_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, __pad) == 36, "tld_dump_record.__pad");
 
 #endif /* __TLD_READER_H */

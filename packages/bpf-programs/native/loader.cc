@@ -1,6 +1,7 @@
 // A small libbpf loader: open a BPF object, place each map (private or pinned at a path), load, hand out map and
 // program fds, attach programs (links owned by the object), run a program with BPF_PROG_TEST_RUN on the calling
-// thread, and the map element commands. native/inspect.cc reads maps and links and opens perf events.
+// thread, read an iterator program's output, and the map element commands. native/inspect.cc reads maps and links
+// and opens perf events.
 // JavaScript decides everything else (src/loader.ts validates arguments before calling in here).
 #include <napi.h>
 
@@ -303,6 +304,61 @@ Napi::Value MapDeleteElem(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// iterRead(progFd: number, pid: number): Uint8Array
+// Attaches an iterator program (BPF_LINK_CREATE with BPF_TRACE_ITER), opens an iterator on the link
+// (BPF_ITER_CREATE) and reads it to the end. For an iter/task program, pid > 0 limits the walk to the threads of
+// that process; 0 walks every task on the host.
+Napi::Value IterRead(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "iterRead(progFd: number, pid: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int prog_fd = info[0].As<Napi::Number>().Int32Value();
+  uint32_t pid = info[1].As<Napi::Number>().Uint32Value();
+  union bpf_iter_link_info link_info;
+  memset(&link_info, 0, sizeof(link_info));
+  LIBBPF_OPTS(bpf_link_create_opts, opts);
+  if (pid > 0) {
+    link_info.task.pid = pid;
+    opts.iter_info = &link_info;
+    opts.iter_info_len = sizeof(link_info);
+  }
+  int link_fd = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
+  if (link_fd < 0) return ThrowErrno(env, errno, "bpf_link_create(BPF_TRACE_ITER)", "");
+  int iter_fd = bpf_iter_create(link_fd);
+  if (iter_fd < 0) {
+    int err = errno;
+    close(link_fd);
+    return ThrowErrno(env, err, "bpf_iter_create", "");
+  }
+  std::vector<uint8_t> out;
+  uint8_t chunk[64 * 1024];
+  int err = 0;
+  for (;;) {
+    ssize_t n = read(iter_fd, chunk, sizeof(chunk));
+    if (n > 0) {
+      out.insert(out.end(), chunk, chunk + n);
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      err = errno;
+      break;
+    }
+  }
+  close(iter_fd);
+  close(link_fd);
+  if (err) return ThrowErrno(env, err, "read(BPF iterator)", "");
+  Napi::Uint8Array result = Napi::Uint8Array::New(env, out.size());
+  if (!out.empty()) memcpy(result.Data(), out.data(), out.size());
+  return result;
+}
+
+// libbpfVersion(): "v1.1" — the libbpf this addon runs with.
+Napi::Value LibbpfVersion(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), libbpf_version_string());
+}
+
 Napi::Value GetTid(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(gettid()));
 }
@@ -314,6 +370,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("LoadedObject", LoadedObject::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
   exports.Set("gettid", Napi::Function::New<GetTid>(env, "gettid"));
+  exports.Set("iterRead", Napi::Function::New<IterRead>(env, "iterRead"));
+  exports.Set("libbpfVersion", Napi::Function::New<LibbpfVersion>(env, "libbpfVersion"));
   exports.Set("mapUpdateElem", Napi::Function::New<MapUpdateElem>(env, "mapUpdateElem"));
   exports.Set("mapDeleteElem", Napi::Function::New<MapDeleteElem>(env, "mapDeleteElem"));
   tld_loader::InitInspect(env, exports);

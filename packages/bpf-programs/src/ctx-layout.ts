@@ -40,6 +40,7 @@ const defines: Define[] = [
   },
   { name: 'TLD_READER_VALUE_BYTES', value: 64, comment: 'bytes of each value copied out; the rest of a longer one is not' },
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
+  { name: 'TLD_DUMP_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in a dump record' },
 ];
 
 /** The value of define `name` of `from` (default: this header's defines). */
@@ -114,6 +115,16 @@ const cachedCtx = struct('tld_cached_ctx', [
   { name: '__pad', type: '__u32' },
 ]);
 
+const dumpRecord = struct('tld_dump_record', [
+  { name: 'tid', type: '__u32', comment: 'task->pid' },
+  { name: 'tgid', type: '__u32', comment: 'task->tgid' },
+  { name: 'comm', type: 'char', count: 'TLD_DUMP_COMM_BYTES', comment: 'task->comm, NUL-terminated' },
+  { name: 'status', type: '__u32', comment: 'TLD_READER_* bits: which of storage, data, meta the task has' },
+  { name: 'meta_bytes', type: '__u32', comment: 'bytes of the metadata page that follow the record (0 or sizeof)' },
+  { name: 'data_bytes', type: '__u32', comment: 'bytes of the data page that follow them (0 or sizeof)' },
+  { name: '__pad', type: '__u32' },
+]);
+
 /** Offset of `field` in `layout`; throws when there is no such field. */
 export function at(layout: StructLayout, field: string): number {
   const offset = layout.offsets[field];
@@ -163,6 +174,21 @@ export const CachedLayout = Object.freeze({
   tidOffset: at(cachedCtx, 'tid'),
 });
 
+/**
+ * struct tld_dump_record (include/tld_reader.h): what tld_dump (SEC("iter/task")) writes per task with an element
+ * in tld_data_map, followed by meta_bytes of its metadata page and data_bytes of its data page.
+ */
+export const DumpLayout = Object.freeze({
+  recordSize: dumpRecord.size,
+  commBytes: define('TLD_DUMP_COMM_BYTES'),
+  tidOffset: at(dumpRecord, 'tid'),
+  tgidOffset: at(dumpRecord, 'tgid'),
+  commOffset: at(dumpRecord, 'comm'),
+  statusOffset: at(dumpRecord, 'status'),
+  metaBytesOffset: at(dumpRecord, 'meta_bytes'),
+  dataBytesOffset: at(dumpRecord, 'data_bytes'),
+});
+
 /** The command that regenerates the committed header; printed in its first line. */
 export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
 
@@ -202,8 +228,8 @@ export function renderReaderHeader(): string {
 /* SPDX-License-Identifier: MIT */
 /*
  * Context layouts of the SEC("syscall") programs in src/, shared by the BPF side and by whoever runs them with
- * BPF_PROG_TEST_RUN (ctx_in = ctx_out = one of these structs). All fields are naturally aligned: syscall programs
- * may only access ctx at multiples of the access size.
+ * BPF_PROG_TEST_RUN (ctx_in = ctx_out = one of these structs), and the record the task iterator writes. All fields
+ * are naturally aligned: syscall programs may only access ctx at multiples of the access size.
  */
 #ifndef __TLD_READER_H
 #define __TLD_READER_H
@@ -223,6 +249,9 @@ ${renderStruct(readerKey)}
 ${renderStruct(readerCtx)}
 /* tld_cached.bpf.c: program "tld_read_cached" uses tld_get_data() with two fixed keys. */
 ${renderStruct(cachedCtx)}
+/* tld_dump.bpf.c: program "tld_dump" (SEC("iter/task")) writes one record per task with an element in
+ * tld_data_map, then meta_bytes of the task's metadata page and data_bytes of its data page. */
+${renderStruct(dumpRecord)}
 #endif /* __TLD_READER_H */
 `;
 }

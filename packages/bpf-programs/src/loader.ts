@@ -53,7 +53,13 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
     } else throw new TypeError(`placement of map ${name} must be 'private' or { pinPath: absolute path }`);
   }
   if (!existsSync(path)) {
-    throw new BpfSyscallError('open', 2, 'ENOENT', `BPF object ${path} does not exist: build @tld/bpf-programs (make)`);
+    throw new BpfSyscallError(
+      'open',
+      2,
+      'ENOENT',
+      `BPF object ${path} does not exist: for this package's objects, reinstall @tld/bpf-programs (it ships them in ` +
+        'dist/bpf; in its repository, `pnpm build` makes them)',
+    );
   }
   const native = callNative(`loading ${path}`, () => new addon.LoadedObject(path, pins));
   const maps = Object.freeze(native.maps());

@@ -2,6 +2,7 @@
 // and `.log` when libbpf or the kernel refuses; callNative() turns those into BpfSyscallError.
 import { createRequire } from 'node:module';
 import { BpfSyscallError } from '@tld/protocol';
+import { fileURLToPath } from 'node:url';
 
 export interface NativeLoadedObject {
   maps(): Record<string, number>;
@@ -33,6 +34,10 @@ export interface NativeMapInfo {
 export interface LoaderAddon {
   LoadedObject: new (path: string, pins: Record<string, string | null>) => NativeLoadedObject;
   testRun(progFd: number, ctx: Uint8Array): number;
+  /** Attaches iterator program `progFd` (pid > 0: only that process's tasks) and reads its output to the end. */
+  iterRead(progFd: number, pid: number): Uint8Array;
+  /** libbpf_version_string(), e.g. "v1.1". */
+  libbpfVersion(): string;
   gettid(): number;
   mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
   mapDeleteElem(fd: number, key: Uint8Array): void;
@@ -44,17 +49,43 @@ export interface LoaderAddon {
   threadCpuTimeNs(): number;
 }
 
-const ADDON_PATH = '../build/Release/tld_loader.node';
+const require = createRequire(import.meta.url);
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** What to do when the addon for this machine is missing: the fix depends on how the package was installed. */
+const REBUILD_HINT =
+  'The package ships a prebuilt addon for Linux x64 with glibc (prebuilds/linux-x64); elsewhere it builds from ' +
+  'source at install, which needs python3, make, a C++ compiler and libbpf-dev. Reinstall it with ' +
+  '`npm rebuild @tld/bpf-programs` (pnpm: allow its build with `allowBuilds: { "@tld/bpf-programs": true }` in ' +
+  'pnpm-workspace.yaml, then `pnpm rebuild @tld/bpf-programs`)';
+
+/** The addon links libbpf, which links libelf and zlib: a missing runtime library is a package to install. */
+function missingLibraryHint(error: unknown): string | undefined {
+  const match = /(lib(?:bpf|elf|z)\.so\.\d+): cannot open shared object file/.exec(String(error));
+  if (!match) return undefined;
+  return (
+    `${match[1]} is not installed. The loader addon needs libbpf's runtime library (libbpf.so.1, which needs ` +
+    'libelf.so.1 and libz.so.1): install it with `apt-get install libbpf1` on Debian and Ubuntu, ' +
+    '`dnf install libbpf` on Fedora and RHEL'
+  );
+}
 
 function load(): LoaderAddon {
+  let path: string;
   try {
-    return createRequire(import.meta.url)(ADDON_PATH) as LoaderAddon;
+    path = (require('node-gyp-build') as { path(dir: string): string }).path(packageDir);
   } catch (error) {
-    throw new Error(
-      `@tld/bpf-programs: cannot load its libbpf loader addon (${ADDON_PATH}): it is built with the package ` +
-        '(node-gyp, needs libbpf-dev and a C++ toolchain)',
-      { cause: error },
-    );
+    throw new Error(`@tld/bpf-programs: no libbpf loader addon for this machine in ${packageDir}. ${REBUILD_HINT}`, {
+      cause: error,
+    });
+  }
+  try {
+    return require(path) as LoaderAddon;
+  } catch (error) {
+    const hint = missingLibraryHint(error) ?? REBUILD_HINT;
+    throw new Error(`@tld/bpf-programs: cannot load its libbpf loader addon ${path} (${String(error)}). ${hint}`, {
+      cause: error,
+    });
   }
 }
 

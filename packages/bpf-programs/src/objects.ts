@@ -1,11 +1,13 @@
 // Where this package's compiled BPF objects are, and the names of the programs and maps inside them.
+import { fileURLToPath } from 'node:url';
 import { MAP_NAME } from '@tld/protocol';
 
+/** The objects ship in dist/bpf/ (`../dist` also resolves from src/, where the tests import this module). */
 function built(name: string): string {
-  return decodeURIComponent(new URL(`../build/bpf/${name}`, import.meta.url).pathname);
+  return fileURLToPath(new URL(`../dist/bpf/${name}`, import.meta.url));
 }
 
-/** Absolute paths of the compiled objects (present after `pnpm --filter @tld/bpf-programs build`). */
+/** Absolute paths of the compiled objects, which the package ships (CO-RE: they load on any kernel with BTF). */
 export const objectPaths = Object.freeze({
   /** Program `tld_read` (SEC("syscall")): run-time key names in, the calling thread's values out. */
   reader: built('tld_reader.bpf.o'),
@@ -19,6 +21,10 @@ export const objectPaths = Object.freeze({
    * published.
    */
   routeProfile: built('tld_route_profile.bpf.o'),
+   * Program `tld_dump` (SEC("iter/task")): every task with an element in tld_data_map, with its metadata and data
+   * pages (src/dump.ts decodes them).
+   */
+  dump: built('tld_dump.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
 });
@@ -31,6 +37,7 @@ export const names = Object.freeze({
   keyOwnerMap: 'tld_key_owner',
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
+  dumpProgram: 'tld_dump',
   wrongValueSizeMap: 'tld_wrong_value_size',
   wrongMapTypeMap: 'tld_wrong_map_type',
   switchProgram: 'on_sched_switch',

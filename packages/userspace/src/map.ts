@@ -2,7 +2,7 @@
 // every refusal is a typed error that names the cause and the fix.
 import { readlinkSync, statSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { TldError, checkMapValueSize } from '@tld/protocol';
+import { DEFAULT_PIN_PATH, TldError, checkMapValueSize } from '@tld/protocol';
 import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
 
@@ -30,7 +30,16 @@ function pinPermissionError(pinPath: string, cause: unknown): TldError {
   );
 }
 
-/** Throws ERR_TLD_NO_BPFFS unless the directory of `pinPath` is on a bpffs mount. */
+/** Whether `path`, or its nearest existing ancestor, is on a bpffs mount. */
+function onBpffs(path: string): boolean {
+  try {
+    return statfsSync(path).type === BPF_FS_MAGIC;
+  } catch {
+    return path !== dirname(path) && onBpffs(dirname(path));
+  }
+}
+
+/** Throws ERR_TLD_NO_BPFFS unless the directory of `pinPath` is on a bpffs mount (ERR_TLD_NO_MAP inside one). */
 function checkBpffs(pinPath: string): void {
   const dir = dirname(pinPath);
   let type: number;
@@ -39,6 +48,14 @@ function checkBpffs(pinPath: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw pinPermissionError(pinPath, error);
+    if (code === 'ENOENT' && onBpffs(dirname(dir))) {
+      throw new TldError(
+        UserspaceErrorCode.NO_MAP,
+        `nothing is pinned at ${pinPath} (${dir} does not exist): create the map with \`${createCommand(pinPath)}\` ` +
+          '(as root; the `tld` command of @tld/cli makes the missing directories)',
+        { cause: error },
+      );
+    }
     throw new TldError(
       UserspaceErrorCode.NO_BPFFS,
       `${dir} does not exist (${code ?? String(error)}), so nothing can be pinned at ${pinPath}: ` +
@@ -55,8 +72,16 @@ function checkBpffs(pinPath: string): void {
   }
 }
 
-/** BPF_OBJ_GET of the pin with typed errors; the returned fd is the caller's to close. */
-export function openPinned(pinPath: string): number {
+/** The command that creates the map at `pinPath`, for error messages (@tld/cli's `tld`). */
+export function createCommand(pinPath: string): string {
+  return pinPath === DEFAULT_PIN_PATH ? 'npx tld map create' : `npx tld map create --pin ${pinPath}`;
+}
+
+/**
+ * BPF_OBJ_GET of the pin with typed errors; the returned fd is the caller's to close. Warns (TLD_LOOSE_PIN_MODE)
+ * when group or others may open the pin, unless `warn` is false.
+ */
+export function openPinned(pinPath: string, warn = true): number {
   checkBpffs(pinPath);
   let fd: number;
   try {
@@ -66,8 +91,9 @@ export function openPinned(pinPath: string): number {
     if (isErrno(error, 'ENOENT')) {
       throw new TldError(
         UserspaceErrorCode.NO_MAP,
-        `nothing is pinned at ${pinPath}: load a BPF program that declares tld_data_map pinned by name ` +
-          '(__uint(pinning, LIBBPF_PIN_BY_NAME)), or create the map with `pnpm tld map create` in the task-local-data repository',
+        `nothing is pinned at ${pinPath}: create the map with \`${createCommand(pinPath)}\` (as root; the ` +
+          '`tld` command of @tld/cli), or load a BPF program that declares tld_data_map pinned by name ' +
+          '(__uint(pinning, LIBBPF_PIN_BY_NAME))',
         { cause: error },
       );
     }
@@ -81,7 +107,7 @@ export function openPinned(pinPath: string): number {
         `${pinPath} is a pinned BPF object but not a map: pin the task-local-data map (tld_data_map) there`,
       );
     }
-    warnOnLoosePinMode(pinPath);
+    if (warn) warnOnLoosePinMode(pinPath);
   } catch (error) {
     native.close(fd);
     throw error;
@@ -158,3 +184,35 @@ export function checkMap(fd: number, source: string): MapInfo {
   return info;
 }
 
+
+/** A pinned map checked the way TaskLocalData.open() checks it, without registering the calling thread. */
+export interface PinnedMap {
+  readonly pinPath: string;
+  readonly id: number;
+  /** The map's name (kernel names are at most 15 bytes), "tld_data_map" when created from tld.bpf.h. */
+  readonly name: string;
+  readonly valueSize: number;
+  /** The pin file's permission bits, its owner and group. */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * Opens the pin, checks that it is a task-local-data map (task storage, 16- or 24-byte values) and closes it
+ * again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_MAP_TYPE or
+ * ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel accepts its pages is only known by opening it.
+ */
+export function inspectPinnedMap(pinPath: string = DEFAULT_PIN_PATH): PinnedMap {
+  if (typeof pinPath !== 'string' || pinPath.length === 0 || pinPath.includes('\0')) {
+    throw new TypeError('inspectPinnedMap(pinPath): pinPath must be a non-empty path string without NUL');
+  }
+  const fd = openPinned(pinPath, false);
+  try {
+    const info = checkMap(fd, pinPath);
+    const { mode, uid, gid } = statSync(pinPath);
+    return { pinPath, id: info.id, name: info.name, valueSize: info.valueSize, mode: mode & 0o777, uid, gid };
+  } finally {
+    native.close(fd);
+  }
+}

@@ -70,9 +70,15 @@ export const initPage = {
   data: (page: ArrayBuffer): void => initDataPage(new Uint8Array(page)),
 };
 
+/**
+ * The addon file the package loads (node-gyp-build: build/Release, else prebuilds/linux-x64). Tests load that same
+ * file, so that they share the package's per-thread state instead of a second copy of it.
+ */
+export const addonPath: string = (require('node-gyp-build') as { path(dir: string): string }).path(packageDir);
+
 /** The native addon, for checks below the public API. */
 export function loadNative(): import('../src/native.js').NativeBinding {
-  return require(join(packageDir, 'build/Release/tld_userspace.node'));
+  return require(addonPath);
 }
 
 /** Map fds this process holds (each registration keeps a dup). */

@@ -1,11 +1,13 @@
 // Worker body for native-peer.test.ts: a native library sets this thread's tld_data_p before TaskLocalData
 // opens, then the worker reports what happened (plain JavaScript: workers cannot load the TypeScript sources).
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskLocalData } from '../dist/index.js';
 
 const require = createRequire(import.meta.url);
-const native = require('../build/Release/tld_userspace.node');
+// The file the package loads (see test/fixture.ts addonPath), so the worker shares its state.
+const native = require(require('node-gyp-build').path(fileURLToPath(new URL('..', import.meta.url))));
 const peer = require(workerData.peerPath);
 const { pin, kind } = workerData;
 

@@ -2,11 +2,13 @@
 // Modes: 'pages' checks the native pages; 'tld' opens TaskLocalData from the built package and sets values;
 // 'race' creates a shared set of keys in its own order the moment every worker is ready.
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TypedArrayMemory, initDataPage, initMetaPage } from '@tld/protocol';
 
 const require = createRequire(import.meta.url);
-const native = require('../build/Release/tld_userspace.node');
+// The file the package loads (see test/fixture.ts addonPath), so the worker shares its state.
+const native = require(require('node-gyp-build').path(fileURLToPath(new URL('..', import.meta.url))));
 const { mode, pin, index, metaMarkOffset } = workerData;
 
 if (mode === 'pages') {

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { layoutFor } from '@tld/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
-import { type PinnedMaps, countMapFds, loadFixtureMaps, initPage, loadNative, packageDir } from './fixture.js';
+import { type PinnedMaps, addonPath, countMapFds, loadFixtureMaps, initPage, loadNative, packageDir } from './fixture.js';
 
 const native = loadNative();
 const workerFile = join(packageDir, 'test', 'worker.mjs');
@@ -29,7 +29,7 @@ function start<T>(workerData: Record<string, unknown>): Running<T> {
 
 describe('native pages across threads', () => {
   it('exports tld_meta_p and the thread-local tld_data_p as weak default-visibility symbols', () => {
-    const symbols = execFileSync('readelf', ['-W', '--dyn-syms', join(packageDir, 'build/Release/tld_userspace.node')], {
+    const symbols = execFileSync('readelf', ['-W', '--dyn-syms', addonPath], {
       encoding: 'utf8',
     });
     expect(symbols).toMatch(/OBJECT\s+WEAK\s+DEFAULT\s+\d+\s+tld_meta_p\b/);

@@ -1,0 +1,124 @@
+// tld dump: every thread on the host registered in the map, with its keys and values as BPF sees them, read by
+// the task iterator of @tld/bpf-programs (a user-space lookup would return the page pointers zeroed).
+import { type Command, Option } from 'commander';
+import type { DumpedThread, Dumper } from '@tld/bpf-programs';
+import { MAP_VALUE_SIZE_V1 } from '@tld/protocol';
+import { CliError, ExitCode, type RunState, action, output } from '../output.js';
+import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
+import { type ValueReadings, readValue } from '../values.js';
+
+interface DumpOptions {
+  pin: string;
+  pid?: number;
+  watch?: number | true;
+  json: boolean;
+}
+
+export interface ThreadReport {
+  readonly tid: number;
+  readonly pid: number;
+  readonly comm: string;
+  /** Whether the thread's element has both pages (else BPF programs read nothing for it). */
+  readonly registered: boolean;
+  readonly keys: readonly { name: string; size: number; offset: number; value: ValueReadings }[];
+}
+
+function report(thread: DumpedThread): ThreadReport {
+  return {
+    tid: thread.tid,
+    pid: thread.tgid,
+    comm: thread.comm,
+    registered: thread.registered,
+    keys: thread.keys.map((k) => ({ name: k.name, size: k.size, offset: k.offset, value: readValue(k.bytes) })),
+  };
+}
+
+function text(pin: string, threads: readonly ThreadReport[]): string {
+  const lines: string[] = [];
+  for (const t of threads) {
+    lines.push(`tid ${t.tid}  pid ${t.pid}  ${t.comm}${t.registered ? '' : '  (element without pages: not readable)'}`);
+    const width = Math.max(0, ...t.keys.map((k) => k.name.length));
+    for (const k of t.keys) lines.push(`  ${k.name.padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${k.value.text}`);
+    if (t.registered && t.keys.length === 0) lines.push('  (no keys yet)');
+  }
+  const processes = new Set(threads.map((t) => t.pid)).size;
+  lines.push(`${threads.length} thread${threads.length === 1 ? '' : 's'} in ${processes} process${processes === 1 ? '' : 'es'} registered in ${pin}`);
+  return lines.join('\n');
+}
+
+function readOnce(dumper: Dumper, opts: DumpOptions): ThreadReport[] {
+  return dumper
+    .read(opts.pid === undefined ? {} : { pid: opts.pid })
+    .map(report)
+    .sort((a, b) => a.pid - b.pid || a.tid - b.tid);
+}
+
+/** Refreshes every `seconds` until SIGINT or SIGTERM (then resolves) or until a refresh throws (then rejects). */
+function watch(seconds: number, refresh: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (error?: unknown): void => {
+      clearInterval(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (error === undefined) resolve();
+      else reject(error instanceof Error ? error : new Error(String(error)));
+    };
+    const stop = (): void => finish();
+    const tick = (): void => {
+      try {
+        refresh();
+      } catch (error) {
+        finish(error);
+      }
+    };
+    const timer = setInterval(tick, seconds * 1000);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    tick();
+  });
+}
+
+async function dump(opts: DumpOptions): Promise<ExitCode> {
+  const { inspectPinnedMap } = await import('@tld/userspace');
+  const { loadDumper } = await import('@tld/bpf-programs');
+  // A typed error naming the fix when the pin is missing or not a task-local-data map.
+  const map = inspectPinnedMap(opts.pin);
+  if (map.valueSize !== MAP_VALUE_SIZE_V1) {
+    // libbpf reuses a pinned map only when it matches the program's definition (tld.bpf.h: 16-byte values).
+    throw new CliError(
+      'ERR_TLD_VALUE_SIZE',
+      `${opts.pin} holds ${map.valueSize}-byte values (a later revision of struct tld_map_value); tld dump reads ` +
+        `maps of ${MAP_VALUE_SIZE_V1}-byte values, as Linux 6.18 and tld map create make them`,
+    );
+  }
+  const dumper = loadDumper({ pinPath: opts.pin });
+  try {
+    const out = output(opts.json, opts.watch !== undefined);
+    const print = (): void => {
+      const threads = readOnce(dumper, opts);
+      const time = new Date().toISOString();
+      // --watch on a terminal redraws the screen; into a pipe it appends, each refresh headed by its time.
+      const head = opts.watch === undefined ? '' : `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${time}\n`;
+      out.result({ pin: opts.pin, time, threads }, head + text(opts.pin, threads));
+    };
+    if (opts.watch === undefined) print();
+    else await watch(opts.watch === true ? 1 : opts.watch, print);
+  } finally {
+    dumper.close();
+  }
+  return ExitCode.OK;
+}
+
+export function dumpCommand(program: Command, state: RunState): void {
+  const cmd = program
+    .command('dump')
+    .description('list every thread registered in the map with its keys and values, read through a BPF task iterator')
+    .addOption(new Option('--pid <pid>', 'only the threads of this process').argParser(parsePid))
+    .addOption(new Option('-w, --watch [seconds]', 'refresh every few seconds (default 1) until interrupted').argParser(parseInterval))
+    .addHelpText(
+      'after',
+      '\nValues are shown by their likeliest reading (text, integer, float, else hex); --json gives every reading:\n' +
+        '{ hex, uint, int, float, string } as they apply to the size. With --watch --json, one JSON document per line.',
+    );
+  pinOption(jsonOption(cmd)).action(action(state, dump));
+}

@@ -1,0 +1,202 @@
+// tld map create | show | rm: the pinned tld_data_map every process on the host registers its threads in.
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Command, Option } from 'commander';
+import { MAP_NAME } from '@tld/protocol';
+import type { PinnedMap } from '@tld/userspace';
+import { explain } from '../explain.js';
+import { CliError, ExitCode, type RunState, action, columns, octal, output } from '../output.js';
+import { createHint, jsonOption, parseGroup, parseMode, pinOption } from '../options.js';
+import { checkOnBpffs, makePinDirs, removeCreatedPinDirs, removeDirs } from '../pin-dirs.js';
+import { PRIVILEGE_FIX, privileges } from '../privileges.js';
+
+/** What is at the pin path: nothing, a directory, or a file (a pin of some BPF object). */
+function pinKind(pinPath: string): 'none' | 'directory' | 'file' {
+  try {
+    return lstatSync(pinPath).isDirectory() ? 'directory' : 'file';
+  } catch {
+    return 'none';
+  }
+}
+
+function notADirectory(pinPath: string): CliError {
+  return new CliError(
+    'ERR_TLD_PIN_IS_DIRECTORY',
+    `${pinPath} is a directory: give the path of the pin file, like ${pinPath.replace(/\/$/, '')}/${MAP_NAME}`,
+  );
+}
+
+/** Why inspectPinnedMap() refused a pin that holds some BPF object; undefined for other errors. */
+function foreignObject(error: unknown): string | undefined {
+  const { code } = explain(error);
+  if (code === 'ERR_TLD_MAP_TYPE') return 'it holds a BPF object that is not a task-storage map';
+  if (code === 'ERR_TLD_VALUE_SIZE') return 'it holds a task-storage map whose values are not struct tld_map_value';
+  return undefined;
+}
+
+function describe(map: PinnedMap): string {
+  return `map ${map.id} (${map.name}), value ${map.valueSize} bytes, mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`;
+}
+
+interface CreateOptions {
+  pin: string;
+  mode?: number;
+  group?: number;
+  json: boolean;
+}
+
+async function create(opts: CreateOptions): Promise<ExitCode> {
+  const { inspectPinnedMap } = await import('@tld/userspace');
+  const { loadObject, names, objectPaths } = await import('@tld/bpf-programs');
+  const { pin } = opts;
+  const kind = pinKind(pin);
+  if (kind === 'directory') throw notADirectory(pin);
+  let createdDirs: string[] = [];
+  if (kind === 'file') {
+    try {
+      inspectPinnedMap(pin);
+    } catch (error) {
+      const reason = foreignObject(error);
+      if (reason === undefined) throw error;
+      throw new CliError(
+        'ERR_TLD_PIN_TAKEN',
+        `${pin} is taken: ${reason}. Choose another --pin, or, if no program uses it any more, remove it with ` +
+          `\`npx tld map rm --pin ${pin} --force\``,
+        { cause: error },
+      );
+    }
+  } else {
+    const p = privileges();
+    if (!p.root && !p.bpf) {
+      throw new CliError('ERR_TLD_PERMISSION', `creating a BPF map needs root or CAP_BPF; this process is ${p.summary}: ${PRIVILEGE_FIX}`);
+    }
+    createdDirs = makePinDirs(pin);
+    try {
+      // libbpf creates tld_data_map from the object's definition (tld.bpf.h) and pins it; the loader makes it 0600.
+      loadObject(objectPaths.reader, { [names.dataMap]: { pinPath: pin } }).close();
+    } catch (error) {
+      removeDirs(createdDirs);
+      throw error;
+    }
+  }
+  if (opts.mode !== undefined) chmodSync(pin, opts.mode);
+  if (opts.group !== undefined) chownSync(pin, -1, opts.group);
+  const map = inspectPinnedMap(pin);
+  const created = kind === 'none';
+  output(opts.json).result(
+    { pin, created, mapId: map.id, mode: octal(map.mode), uid: map.uid, gid: map.gid, createdDirs },
+    created
+      ? `created ${pin}: ${describe(map)}${createdDirs.length ? ` (made ${createdDirs.join(', ')})` : ''}`
+      : `${pin} already holds a task-local-data map: kept it (${describe(map)})`,
+  );
+  return ExitCode.OK;
+}
+
+async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
+  const { TaskLocalData, inspectPinnedMap } = await import('@tld/userspace');
+  const map = inspectPinnedMap(opts.pin);
+  // Registering this thread is the only way to learn whether the kernel pins pages through this map (uptr).
+  TaskLocalData.open({ pinPath: opts.pin }).close();
+  let threads: { threads: number; processes: number } | undefined;
+  let threadsNote = '';
+  try {
+    const { loadDumper } = await import('@tld/bpf-programs');
+    const dumper = loadDumper({ pinPath: opts.pin });
+    try {
+      const all = dumper.read().filter((t) => t.registered);
+      threads = { threads: all.length, processes: new Set(all.map((t) => t.tgid)).size };
+    } finally {
+      dumper.close();
+    }
+  } catch (error) {
+    threadsNote = explain(error).message;
+  }
+  const loose = (map.mode & 0o077) !== 0;
+  const rows = [
+    ['map', `id ${map.id}, ${map.name}, task storage, value ${map.valueSize} bytes`],
+    ['pin', `mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`],
+    ...(loose ? [['', `warning: group or others may open it; unless they are trusted: chmod 600 ${opts.pin}`]] : []),
+    ['uptr', "the kernel pins registered threads' pages"],
+    ['threads', threads ? `${threads.threads} registered, in ${threads.processes} process${threads.processes === 1 ? "" : "es"} (tld dump lists them)` : `unknown: ${threadsNote}`],
+  ];
+  output(opts.json).result(
+    {
+      pin: opts.pin,
+      mapId: map.id,
+      name: map.name,
+      valueSize: map.valueSize,
+      mode: octal(map.mode),
+      uid: map.uid,
+      gid: map.gid,
+      looseMode: loose,
+      uptr: true,
+      ...(threads ?? {}),
+    },
+    `${opts.pin}\n${columns(rows.map((r) => ['  ' + (r[0] ?? ''), r[1] ?? '']))}`,
+  );
+  return ExitCode.OK;
+}
+
+async function remove(opts: { pin: string; force: boolean; json: boolean }): Promise<ExitCode> {
+  const { pin } = opts;
+  const kind = pinKind(pin);
+  if (kind === 'directory') throw notADirectory(pin);
+  if (kind === 'none') {
+    throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pin}: nothing to remove (${createHint(pin)} creates it)`);
+  }
+  // Only pins: never unlink a file outside bpffs, --force or not.
+  checkOnBpffs(dirname(pin), pin);
+  if (!opts.force) {
+    const { inspectPinnedMap } = await import('@tld/userspace');
+    let reason: string | undefined;
+    try {
+      const map = inspectPinnedMap(pin);
+      if (map.name !== MAP_NAME) reason = `its map is named ${JSON.stringify(map.name)}, not ${MAP_NAME}`;
+    } catch (error) {
+      reason = foreignObject(error);
+      if (reason === undefined) throw error;
+    }
+    if (reason !== undefined) {
+      throw new CliError(
+        'ERR_TLD_NOT_TLD_MAP',
+        `refusing to remove ${pin}: ${reason}, so it is not a task-local-data map. Nothing was removed; if no ` +
+          `program uses it any more, remove it anyway with \`npx tld map rm --pin ${pin} --force\``,
+      );
+    }
+  }
+  unlinkSync(pin);
+  const removedDirs = removeCreatedPinDirs(pin);
+  output(opts.json).result(
+    { pin, removed: true, forced: opts.force, removedDirs },
+    `removed ${pin}${removedDirs.length ? ` and ${removedDirs.join(', ')}` : ''} (programs and processes that hold ` +
+      'the map keep it until they close it)',
+  );
+  return ExitCode.OK;
+}
+
+export function mapCommand(program: Command, state: RunState): void {
+  const map = program
+    .command('map')
+    .description('create, show or remove the pinned map tld_data_map')
+    .addHelpText('after', `\nRun "tld help map <command>" or "tld map <command> --help" for each one.`);
+
+  const createCmd = map
+    .command('create')
+    .description('create tld_data_map and pin it (mode 0600); a task-local-data map already pinned there is kept')
+    .addOption(new Option('--mode <octal>', 'permission bits of the pin: 0600, or 0660 with --group').argParser(parseMode))
+    .addOption(new Option('--group <name>', 'group of the pin (a name or a gid), for --mode 0660').argParser(parseGroup))
+    .addHelpText('after', '\nMissing directories above the pin are made (mode 0700); `tld map rm` removes them again.');
+  pinOption(jsonOption(createCmd)).action(action(state, create));
+
+  const showCmd = map
+    .command('show')
+    .description("open the pinned map as applications do and show it: id, value size, pin mode, uptr, registered threads");
+  pinOption(jsonOption(showCmd)).action(action(state, show));
+
+  const rmCmd = map
+    .command('rm')
+    .alias('remove')
+    .description('unpin the map (with the directories `tld map create` made for it); refuses a pin that is not a task-local-data map')
+    .option('-f, --force', 'remove the pin even when it is not a task-local-data map', false);
+  pinOption(jsonOption(rmCmd)).action(action(state, remove));
+}

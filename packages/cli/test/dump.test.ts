@@ -1,0 +1,93 @@
+// tld dump: every registered thread on the host with its values, read by the BPF task iterator while a consumer
+// application (test/fixtures/consumer.mjs: main thread + worker) runs.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { bpfSupport, uniquePinPath } from '@tld/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Consumer, binPath, json, run, startConsumer } from './helpers.js';
+
+const bpf = bpfSupport();
+
+interface Thread {
+  tid: number;
+  pid: number;
+  comm: string;
+  registered: boolean;
+  keys: { name: string; size: number; offset: number; value: Record<string, unknown> }[];
+}
+
+/** name → value readings of one dumped thread. */
+function values(thread: Thread | undefined): Record<string, Record<string, unknown>> {
+  return Object.fromEntries((thread?.keys ?? []).map((k) => [k.name, k.value]));
+}
+
+describe.skipIf(!bpf.supported)('tld dump', () => {
+  const pin = uniquePinPath('dump');
+  let consumer: Consumer;
+
+  beforeAll(async () => {
+    expect(run(['map', 'create', '--pin', pin]).status).toBe(0);
+    consumer = await startConsumer(pin);
+  });
+  afterAll(async () => {
+    await consumer?.stop();
+    run(['map', 'rm', '--pin', pin]);
+  });
+
+  it('shows the main thread\'s and the worker\'s own values, decoded', () => {
+    const result = run(['dump', '--pin', pin, '--json']);
+    expect(result.status).toBe(0);
+    const { ok, threads } = json(result) as { ok: boolean; threads: Thread[] };
+    expect(ok).toBe(true);
+    const mine = threads.filter((t) => t.pid === consumer.pid);
+    expect(mine).toHaveLength(2);
+    const main = mine.find((t) => t.tid === consumer.pid);
+    const worker = mine.find((t) => t.tid !== consumer.pid);
+    expect(main?.registered && worker?.registered).toBe(true);
+    expect(values(main)).toMatchObject({
+      req_id: { uint: '1001', int: '1001', hex: 'e903000000000000', text: '1001' },
+      route: { string: '/main', text: '"/main"' },
+      weight: { float: 1.5, text: '1.5' },
+    });
+    expect(values(worker)).toMatchObject({
+      req_id: { uint: '2002', text: '2002' },
+      route: { string: '/worker' },
+      weight: { float: 0.25, text: '0.25' },
+    });
+    expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([['req_id', 8, 0], ['route', 32, 8], ['weight', 8, 40]]);
+  });
+
+  it('--pid keeps one process; text output lists each thread with its values', () => {
+    const only = json(run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json'])) as { threads: Thread[] };
+    expect(only.threads.map((t) => t.pid)).toEqual([consumer.pid, consumer.pid]);
+    expect((json(run(['dump', '--pin', pin, '--pid', '1', '--json'])) as { threads: Thread[] }).threads).toEqual([]);
+    const text = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`tid ${consumer.pid}  pid ${consumer.pid}  node\\n  req_id\\s+8B  1001\\n  route\\s+32B  "/main"\\n  weight\\s+8B  1.5\\n`));
+    expect(text.stdout).toMatch(/req_id\s+8B  2002\n\s+route\s+32B  "\/worker"\n\s+weight\s+8B  0.25/);
+    expect(text.stdout).toContain(`2 threads in 1 process registered in ${pin}`);
+  });
+
+  it('--watch --json prints one document per line until interrupted, then exits 0', async () => {
+    const child = spawn(process.execPath, [binPath, 'dump', '--pin', pin, '--pid', String(consumer.pid), '--watch', '0.2', '--json']);
+    const lines = createInterface({ input: child.stdout });
+    const documents: { threads: Thread[] }[] = [];
+    for await (const line of lines) {
+      documents.push(JSON.parse(line) as { threads: Thread[] });
+      if (documents.length === 2) break;
+    }
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(documents.map((d) => d.threads.length)).toEqual([2, 2]);
+  });
+
+  it('a missing pin fails with the fix, and creates nothing', () => {
+    const absent = uniquePinPath('absent');
+    const result = run(['dump', '--pin', absent]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`npx tld map create --pin ${absent}`);
+    expect(run(['map', 'show', '--pin', absent]).status).toBe(1);
+  });
+});
