@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { BpfSyscallError, TypedArrayMemory, decodePages, layoutFor, readMetaHeader } from '@tld/protocol';
 import { DumpLayout, ReaderStatus } from './ctx-layout.js';
-import { callNative, loadObject, type MapPlacement } from './loader.js';
-import { addon } from './native.js';
+import { loadObject, type MapPlacement } from './loader.js';
+import { addon, callNative } from './native.js';
 import { names, objectPaths } from './objects.js';
 
 /** One key of a dumped thread: its slot in the metadata page and its value's bytes in the thread's data page. */

@@ -21,6 +21,7 @@ export const objectPaths = Object.freeze({
    * published.
    */
   routeProfile: built('tld_route_profile.bpf.o'),
+  /**
    * Program `tld_dump` (SEC("iter/task")): every task with an element in tld_data_map, with its metadata and data
    * pages (src/dump.ts decodes them).
    */
