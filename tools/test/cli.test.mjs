@@ -21,7 +21,10 @@ describe.skipIf(!bpf.supported)('demo --basic', () => {
     const run = spawnSync(process.execPath, [demo, '--basic', '--private', '--json'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    const { ok, rows, reqIdUpdates } = JSON.parse(run.stdout);
+    /** @typedef {{ thread: string, tid: number, registered: boolean, reqId?: string, route?: string }} Row */
+    const { ok, rows, reqIdUpdates } = /** @type {{ ok: boolean, rows: Row[], reqIdUpdates: string[] }} */ (
+      JSON.parse(run.stdout)
+    );
     expect(ok).toBe(true);
     expect(rows.map((r) => [r.thread, r.registered, r.reqId, r.route])).toEqual([
       ['main', true, '1001', '/users/:id'],

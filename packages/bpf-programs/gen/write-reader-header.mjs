@@ -4,10 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { READER_HEADER_COMMAND, renderReaderHeader } from '../dist/ctx-layout.js';
 import { renderProfileHeader } from '../dist/profile-layout.js';
 
-for (const [name, text] of [
+/** @type {Array<[string, string]>} */
+const headers = [
   ['tld_reader.h', renderReaderHeader()],
   ['tld_profile.h', renderProfileHeader(READER_HEADER_COMMAND)],
-]) {
+];
+for (const [name, text] of headers) {
   const target = new URL(`../include/${name}`, import.meta.url);
   writeFileSync(target, text);
   console.log(`wrote ${target.pathname}`);

@@ -1,12 +1,38 @@
 // Key names, sizes and per-thread values shared by the tests and their worker threads (one source of truth).
+// Plain JavaScript with JSDoc types: worker threads load it directly.
+
+/** @typedef {import('@tld/userspace').TaskLocalData} TaskLocalData */
+/** @typedef {'t_u64' | 't_u32' | 't_i64' | 't_f64' | 't_str' | 't_bytes'} KeyName */
+/**
+ * @typedef {object} Values
+ * @property {bigint} t_u64
+ * @property {number} t_u32
+ * @property {bigint} t_i64
+ * @property {number} t_f64
+ * @property {string} t_str
+ * @property {Uint8Array} t_bytes
+ */
+/**
+ * @typedef {object} Keys
+ * @property {import('@tld/userspace').U64Key} t_u64
+ * @property {import('@tld/userspace').U32Key} t_u32
+ * @property {import('@tld/userspace').I64Key} t_i64
+ * @property {import('@tld/userspace').F64Key} t_f64
+ * @property {import('@tld/userspace').StringKey} t_str
+ * @property {import('@tld/userspace').BytesKey} t_bytes
+ */
 
 export const STRING_SIZE = 32;
 export const BYTES_SIZE = 16;
 
-/** Every key type the library offers, in creation order. */
+/** Every key type the library offers, in creation order. @type {readonly KeyName[]} */
 export const KEY_NAMES = ['t_u64', 't_u32', 't_i64', 't_f64', 't_str', 't_bytes'];
 
-/** Distinct values for thread `i` (0 = main thread; workers 1..n; + 1000 for a second round). */
+/**
+ * Distinct values for thread `i` (0 = main thread; workers 1..n; + 1000 for a second round).
+ * @param {number} i
+ * @returns {Values}
+ */
 export function valuesFor(i) {
   const bytes = new Uint8Array(BYTES_SIZE);
   for (let j = 0; j < BYTES_SIZE; j++) bytes[j] = (i * 31 + j * 7 + 1) & 0xff;
@@ -20,7 +46,11 @@ export function valuesFor(i) {
   };
 }
 
-/** Creates (or gets) the six keys on `tld` and returns them by name. */
+/**
+ * Creates (or gets) the six keys on `tld` and returns them by name.
+ * @param {TaskLocalData} tld
+ * @returns {Keys}
+ */
 export function createKeys(tld) {
   return {
     t_u64: tld.u64('t_u64'),
@@ -32,12 +62,25 @@ export function createKeys(tld) {
   };
 }
 
-/** Sets every key to `values` with plain set() calls. */
+/**
+ * Sets every key to `values` with plain set() calls.
+ * @param {Keys} keys
+ * @param {Values} values
+ */
 export function setAll(keys, values) {
-  for (const name of KEY_NAMES) keys[name].set(values[name]);
+  keys.t_u64.set(values.t_u64);
+  keys.t_u32.set(values.t_u32);
+  keys.t_i64.set(values.t_i64);
+  keys.t_f64.set(values.t_f64);
+  keys.t_str.set(values.t_str);
+  keys.t_bytes.set(values.t_bytes);
 }
 
-/** The exact bytes user space stores for `values` (little-endian; strings UTF-8, NUL-padded). */
+/**
+ * The exact bytes user space stores for `values` (little-endian; strings UTF-8, NUL-padded).
+ * @param {Values} values
+ * @returns {Record<KeyName, Uint8Array>}
+ */
 export function expectedBytes(values) {
   const u64 = new Uint8Array(8);
   new DataView(u64.buffer).setBigUint64(0, values.t_u64, true);

@@ -3,9 +3,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { gettid, threadCpuTimeNs } from '@tld/bpf-programs';
 
+if (!parentPort) throw new Error('runs as a worker thread of a testkit test');
+const port = parentPort;
+/** @type {unknown} */
+const data = workerData;
+const { cpuMs } = /** @type {{ cpuMs: number }} */ (data);
+
 const start = threadCpuTimeNs();
 let h = 0;
-while (threadCpuTimeNs() - start < workerData.cpuMs * 1e6) {
+while (threadCpuTimeNs() - start < cpuMs * 1e6) {
   for (let i = 0; i < 10_000; i++) h = Math.imul(h ^ i, 16777619);
 }
-parentPort.postMessage({ tid: gettid(), cpuNs: threadCpuTimeNs() - start, h });
+port.postMessage({ tid: gettid(), cpuNs: threadCpuTimeNs() - start, h });

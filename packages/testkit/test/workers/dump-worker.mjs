@@ -5,10 +5,16 @@ import { TaskLocalData } from '@tld/userspace';
 import { gettid } from '@tld/bpf-programs';
 import { createKeys, setAll, valuesFor } from '../values.mjs';
 
-const tld = TaskLocalData.open({ mapFd: workerData.mapFd });
-setAll(createKeys(tld), valuesFor(workerData.index));
-parentPort.postMessage({ tid: gettid() });
-parentPort.once('message', () => {
+if (!parentPort) throw new Error('runs as a worker thread of a testkit test');
+const port = parentPort;
+/** @type {unknown} */
+const data = workerData;
+const { mapFd, index } = /** @type {{ mapFd: number, index: number }} */ (data);
+
+const tld = TaskLocalData.open({ mapFd });
+setAll(createKeys(tld), valuesFor(index));
+port.postMessage({ tid: gettid() });
+port.once('message', () => {
   tld.close();
-  parentPort.close(); // nothing else keeps the worker alive: it exits
+  port.close(); // nothing else keeps the worker alive: it exits
 });

@@ -6,10 +6,27 @@ import { TaskLocalData } from '@tld/userspace';
 import { gettid, readOnThisThread } from '@tld/bpf-programs';
 import { KEY_NAMES, createKeys, setAll, valuesFor } from '../values.mjs';
 
-const { mode, mapFd, progFd, index, barrier, parties } = workerData;
+/**
+ * @typedef {object} TldWorkerData
+ * @property {'never-open' | 'set-and-read' | 'late-keys'} mode
+ * @property {number} mapFd
+ * @property {number} progFd
+ * @property {number} index
+ * @property {Int32Array} [barrier]
+ * @property {number} [parties]
+ */
+if (!parentPort) throw new Error('runs as a worker thread of a testkit test');
+const port = parentPort;
+/** @type {unknown} */
+const data = workerData;
+const { mode, mapFd, progFd, index, barrier, parties } = /** @type {TldWorkerData} */ (data);
 
-/** Blocks until `parties` threads have arrived at barrier slot `slot` (Atomics.wait is fine off the main thread). */
+/**
+ * Blocks until `parties` threads have arrived at barrier slot `slot` (Atomics.wait is fine off the main thread).
+ * @param {number} slot
+ */
 function arrive(slot) {
+  if (!barrier || parties === undefined) throw new Error(`mode ${mode} needs workerData.barrier and parties`);
   Atomics.add(barrier, slot, 1);
   Atomics.notify(barrier, slot);
   for (;;) {
@@ -21,7 +38,7 @@ function arrive(slot) {
 
 if (mode === 'never-open') {
   // This thread never touches TaskLocalData: BPF must find no registration, and no key.
-  parentPort.postMessage({ tid: gettid(), read: readOnThisThread(progFd, KEY_NAMES) });
+  port.postMessage({ tid: gettid(), read: readOnThisThread(progFd, KEY_NAMES) });
 } else if (mode === 'set-and-read') {
   const tld = TaskLocalData.open({ mapFd });
   const keys = createKeys(tld);
@@ -35,7 +52,7 @@ if (mode === 'never-open') {
   arrive(1);
   tld.close();
   const afterClose = readOnThisThread(progFd, KEY_NAMES);
-  parentPort.postMessage({ tid: gettid(), first, second, afterClose });
+  port.postMessage({ tid: gettid(), first, second, afterClose });
 } else if (mode === 'late-keys') {
   // Register first; main creates 'late_by_main' while this thread waits; then both late keys get values.
   const tld = TaskLocalData.open({ mapFd });
@@ -45,7 +62,7 @@ if (mode === 'never-open') {
   tld.string('late_by_worker', 24).set(`worker ${index}`);
   const afterSet = readOnThisThread(progFd, ['late_by_main', 'late_by_worker']);
   tld.close();
-  parentPort.postMessage({ beforeSet, afterSet });
+  port.postMessage({ beforeSet, afterSet });
 } else {
-  throw new Error(`unknown worker mode ${mode}`);
+  throw new Error(`unknown worker mode ${String(mode)}`);
 }
