@@ -22,9 +22,9 @@ describe.skipIf(!bpf.supported)('demo --basic', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     /** @typedef {{ thread: string, tid: number, registered: boolean, reqId?: string, route?: string }} Row */
-    const { ok, rows, reqIdUpdates } = /** @type {{ ok: boolean, rows: Row[], reqIdUpdates: string[] }} */ (
-      JSON.parse(run.stdout)
-    );
+    /** @type {unknown} */
+    const parsed = JSON.parse(run.stdout);
+    const { ok, rows, reqIdUpdates } = /** @type {{ ok: boolean, rows: Row[], reqIdUpdates: string[] }} */ (parsed);
     expect(ok).toBe(true);
     expect(rows.map((r) => [r.thread, r.registered, r.reqId, r.route])).toEqual([
       ['main', true, '1001', '/users/:id'],
