@@ -67,6 +67,7 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
                        {InstanceMethod<&LoadedObject::Maps>("maps"),
                         InstanceMethod<&LoadedObject::Progs>("progs"),
                         InstanceMethod<&LoadedObject::CreatedPins>("createdPins"),
+                        InstanceMethod<&LoadedObject::Attach>("attach"),
                         InstanceMethod<&LoadedObject::Close>("close")});
   }
 
@@ -141,6 +142,8 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
 
  private:
   void Release() {
+    for (struct bpf_link *link : links_) bpf_link__destroy(link);
+    links_.clear();
     if (obj_ != nullptr) bpf_object__close(obj_);
     obj_ = nullptr;
   }
@@ -181,7 +184,25 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     return out;
   }
 
-  // Closes every fd of the object. Pins stay (they are files); idempotent.
+  // attach(programName): attaches the program where its SEC() says (tp_btf/..., fentry/...) until close().
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "attach(programName: string)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    LogCapture log;
+    struct bpf_program *prog = bpf_object__find_program_by_name(obj_, name.c_str());
+    if (prog == nullptr) return ThrowErrno(env, ENOENT, "no program '" + name + "'", log.text());
+    struct bpf_link *link = bpf_program__attach(prog);
+    if (link == nullptr) return ThrowErrno(env, errno, "bpf_program__attach(" + name + ")", log.text());
+    links_.push_back(link);
+    return env.Undefined();
+  }
+
+  // Closes every fd of the object (and detaches what attach() attached). Pins stay (they are files); idempotent.
   Napi::Value Close(const Napi::CallbackInfo &info) {
     Release();
     return info.Env().Undefined();
@@ -189,6 +210,7 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
 
   struct bpf_object *obj_ = nullptr;
   std::vector<std::string> pins_to_create_;
+  std::vector<struct bpf_link *> links_;
 };
 
 // testRun(progFd: number, ctx: Uint8Array): number

@@ -40,6 +40,7 @@ const defines: Define[] = [
   },
   { name: 'TLD_READER_VALUE_BYTES', value: 64, comment: 'bytes of each value copied out; the rest of a longer one is not' },
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
+  { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
 ];
 
 function define(name: string): number {
@@ -78,6 +79,9 @@ export const ReaderStatus = Object.freeze({
 /** tld_cached_ctx.found bits. */
 export const CachedFound = Object.freeze({ REQ_ID: 0x1, ROUTE: 0x2 });
 
+/** Indexes of tld_trace_ctx.ns / count: what a traced thread spent in the kernel, by kind of system call. */
+export const TraceStep = Object.freeze({ PIDFD_OPEN: 0, MAP_UPDATE: 1, BPF_OTHER: 2, MMAP: 3, OTHER: 4 });
+
 const readerKey = struct('tld_reader_key', [
   { name: 'name', type: 'char', count: 'TLD_READER_NAME_BYTES', comment: 'in: NUL-padded key name' },
   { name: 'value', type: '__u8', count: 'TLD_READER_VALUE_BYTES', comment: 'out: first min(size, 64) bytes of the value; the rest zero' },
@@ -110,6 +114,19 @@ const cachedCtx = struct('tld_cached_ctx', [
   { name: 'route_cache_after', type: '__s32' },
   { name: 'tid', type: '__u32', comment: 'out: task->pid' },
   { name: '__pad', type: '__u32' },
+]);
+
+const benchCtx = struct('tld_bench_ctx', [
+  { name: 'iterations', type: '__u32', comment: 'in: iterations of the timed bpf_loop' },
+  { name: 'err', type: '__s32', comment: 'out: 0, or a negative errno (bad input, tld_object_init failed, key missing)' },
+  { name: 'ns', type: '__u64', comment: 'out: bpf_ktime_get_ns() around the whole loop' },
+  { name: 'sum', type: '__u64', comment: 'out: sum of every value read (wraps), so the reads are real' },
+]);
+
+const traceCtx = struct('tld_trace_ctx', [
+  { name: 'ns', type: '__u64', count: 'TLD_TRACE_STEPS', comment: 'out: ns in system calls of each kind since tld_trace_begin' },
+  { name: 'count', type: '__u32', count: 'TLD_TRACE_STEPS', comment: 'out: system calls of each kind' },
+  { name: 'active', type: '__u32', comment: 'out: 1 when tld_trace_begin ran on this thread before' },
 ]);
 
 function at(layout: StructLayout, field: string): number {
@@ -158,6 +175,24 @@ export const CachedLayout = Object.freeze({
   routeCacheBeforeOffset: at(cachedCtx, 'route_cache_before'),
   routeCacheAfterOffset: at(cachedCtx, 'route_cache_after'),
   tidOffset: at(cachedCtx, 'tid'),
+});
+
+/** struct tld_bench_ctx (include/tld_reader.h), as offsets. */
+export const BenchLayout = Object.freeze({
+  ctxSize: benchCtx.size,
+  iterationsOffset: at(benchCtx, 'iterations'),
+  errOffset: at(benchCtx, 'err'),
+  nsOffset: at(benchCtx, 'ns'),
+  sumOffset: at(benchCtx, 'sum'),
+});
+
+/** struct tld_trace_ctx (include/tld_reader.h), as offsets. */
+export const TraceLayout = Object.freeze({
+  ctxSize: traceCtx.size,
+  steps: define('TLD_TRACE_STEPS'),
+  nsOffset: at(traceCtx, 'ns'),
+  countOffset: at(traceCtx, 'count'),
+  activeOffset: at(traceCtx, 'active'),
 });
 
 /** The command that regenerates the committed header; printed in its first line. */
@@ -213,6 +248,10 @@ ${renderStruct(readerKey)}
 ${renderStruct(readerCtx)}
 /* tld_cached.bpf.c: program "tld_read_cached" uses tld_get_data() with two fixed keys. */
 ${renderStruct(cachedCtx)}
+/* tld_bench.bpf.c (benchmarks): tld_bench_* time reads in the kernel; tld_trace_* time a thread's system calls. */
+${bits('TLD_TRACE_', TraceStep)}
+${renderStruct(benchCtx)}
+${renderStruct(traceCtx)}
 #endif /* __TLD_READER_H */
 `;
 }

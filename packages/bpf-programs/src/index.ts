@@ -1,6 +1,9 @@
 export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
-export { ReaderLayout, ReaderStatus, CachedLayout, CachedFound, renderReaderHeader, READER_HEADER_COMMAND } from './ctx-layout.js';
+export {
+  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, BenchLayout, TraceLayout, TraceStep,
+  renderReaderHeader, READER_HEADER_COMMAND,
+} from './ctx-layout.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
   loadObject, unpin, gettid, mapUpdateElem, mapDeleteElem, MapUpdateFlags, testRun,
@@ -12,3 +15,5 @@ export {
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';
+export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
+export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';

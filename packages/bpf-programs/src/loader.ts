@@ -43,6 +43,11 @@ export interface LoadedBpfObject {
   progFd(name: string): number;
   /** Removes the pins this load created (those still present). */
   unpinCreated(): void;
+  /**
+   * Attaches program `name` where its SEC() says (tp_btf/..., fentry/...) until close(). Throws RangeError for an
+   * unknown program, BpfSyscallError (with libbpf's log) when the kernel refuses the attachment.
+   */
+  attach(name: string): void;
   /** Closes every fd of the object. Idempotent. */
   close(): void;
 }
@@ -85,6 +90,10 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
     },
     unpinCreated() {
       for (const pin of createdPins) unpin(pin);
+    },
+    attach(name) {
+      if (progs[name] === undefined) throw new RangeError(`no program ${name} in ${path}`);
+      callNative(`attaching ${name}`, () => native.attach(name));
     },
     close() {
       native.close();

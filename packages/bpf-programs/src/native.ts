@@ -6,6 +6,7 @@ export interface NativeLoadedObject {
   maps(): Record<string, number>;
   progs(): Record<string, number>;
   createdPins(): string[];
+  attach(programName: string): void;
   close(): void;
 }
 

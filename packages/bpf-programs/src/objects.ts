@@ -13,6 +13,8 @@ export const objectPaths = Object.freeze({
   cached: built('tld_cached.bpf.o'),
   /** Maps `tld_wrong_value_size` (task storage, value 32 bytes) and `tld_wrong_map_type` (hash); no programs. */
   fixtures: built('tld_fixtures.bpf.o'),
+  /** Benchmarks: programs `tld_bench_*` (reads timed in the kernel) and the `tld_trace_*` system call timers. */
+  bench: built('tld_bench.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
 });
@@ -27,4 +29,10 @@ export const names = Object.freeze({
   cachedProgram: 'tld_read_cached',
   wrongValueSizeMap: 'tld_wrong_value_size',
   wrongMapTypeMap: 'tld_wrong_map_type',
+  /** tld_bench_<kind>_<keys>: see BENCH_CONFIGS */
+  benchPrefix: 'tld_bench_',
+  traceBegin: 'tld_trace_begin',
+  traceEnd: 'tld_trace_end',
+  traceEnter: 'tld_trace_enter',
+  traceExit: 'tld_trace_exit',
 });
