@@ -46,6 +46,8 @@ export interface BenchPrograms {
    * (a key missing, the thread not registered).
    */
   run(kind: BenchKind, keys: number, iterations: number): BenchRun;
+  /** fds of tld_trace_begin / tld_trace_end, for traceOnThisThread() on other threads (fds are process-wide). */
+  readonly traceFds: { readonly begin: number; readonly end: number };
   /** Attaches the system call timers (tp_btf/sys_enter, sys_exit); they stay attached until close(). */
   attachTrace(): void;
   /** Starts timing the calling thread's system calls. */
@@ -95,6 +97,7 @@ export function loadBenchPrograms(options: { map?: MapPlacement } = {}): BenchPr
   const endFd = obj.progFd(names.traceEnd);
   return {
     mapFd: obj.mapFd(names.dataMap),
+    traceFds: Object.freeze({ begin: beginFd, end: endFd }),
     run(kind, keys, iterations) {
       const sizes: readonly number[] = BENCH_CONFIGS[kind] ?? [];
       if (!sizes.includes(keys)) throw new RangeError(`no benchmark program ${kind} with ${keys} keys`);
