@@ -6,41 +6,45 @@ import type { Machine } from './report.js';
 import { fmt } from './report.js';
 import type { ResultRow } from './types.js';
 
+const GROUPS: Readonly<Record<string, string>> = {
+  'ns/op': 'JavaScript set() and alternatives',
+  'ns/read': 'BPF reads in the kernel',
+  µs: 'registration and key creation',
+  'µs/request': 'HTTP service',
+};
+
 export async function renderChart(rows: readonly ResultRow[], m: Machine): Promise<string> {
   const values = rows
     .filter((r) => r.ratio !== null)
     .map((r) => ({
       name: r.name,
-      group: r.case,
+      group: GROUPS[r.unit] ?? r.unit,
       ratio: r.ratio,
-      label: `${fmt(r.ratio as number)}× of ${r.baseline} (${fmt(r.median)} ${r.unit})`,
+      one: 1,
+      // Labels start right of the larger of 1 and the ratio, so they never cross the line at 1×.
+      at: Math.max(1, r.ratio as number) * 1.15,
+      label: `${fmt(r.ratio as number)}× ${r.baseline} · ${fmt(r.median)} ${r.unit}`,
     }));
+  const x = { type: 'quantitative', scale: { type: 'log' }, title: 'ratio to baseline (log scale; 1 = as fast as the baseline)' } as const;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Task local data: each measurement against its baseline (same process, median of trials)',
       subtitle: `${m.cores} × ${m.cpu}, Linux ${m.kernel}, Node ${m.node}`,
     },
-    width: 420,
+    width: 360,
     data: { values },
-    encoding: {
-      y: { field: 'name', type: 'nominal', sort: null, title: null },
-    },
+    encoding: { y: { field: 'name', type: 'nominal', sort: null, title: null } },
     layer: [
+      // A line from 1× to the ratio and a dot at the ratio: bars cannot start at 0 on a log scale.
       {
-        mark: { type: 'bar', height: { band: 0.7 } },
-        encoding: {
-          x: { field: 'ratio', type: 'quantitative', scale: { type: 'log', domainMin: 0.1 }, title: 'ratio to baseline (log)' },
-          color: { field: 'group', type: 'nominal', title: 'case' },
-        },
+        mark: { type: 'rule', strokeWidth: 2 },
+        encoding: { x: { field: 'one', ...x }, x2: { field: 'ratio' }, color: { field: 'group', type: 'nominal', title: null } },
       },
-      {
-        mark: { type: 'text', align: 'left', dx: 4, fontSize: 10 },
-        encoding: { x: { field: 'ratio', type: 'quantitative' }, text: { field: 'label' } },
-      },
-      { mark: { type: 'rule', strokeDash: [4, 3] }, encoding: { x: { datum: 1 } } },
+      { mark: { type: 'point', filled: true, size: 40 }, encoding: { x: { field: 'ratio', ...x }, color: { field: 'group', type: 'nominal' } } },
+      { mark: { type: 'text', align: 'left', fontSize: 10 }, encoding: { x: { field: 'at', type: 'quantitative' }, text: { field: 'label' } } },
     ],
-    config: { view: { stroke: null }, axis: { labelLimit: 260 } },
+    config: { view: { stroke: null }, axis: { labelLimit: 260 }, legend: { orient: 'top', labelLimit: 300, columns: 2 } },
   };
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
