@@ -21,12 +21,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define BENCH_KEYS 63
+#ifndef ENOENT
 #define ENOENT 2
+#endif
+#ifndef EINVAL
 #define EINVAL 22
+#endif
 
 struct tld_keys {
-	tld_key_t k[BENCH_KEYS];
+	tld_key_t k[TLD_MAX_KEYS];
 };
 
 struct loop_state {
