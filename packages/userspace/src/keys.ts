@@ -22,6 +22,8 @@ const VIEW: unique symbol = Symbol('view');
 const CLOSED: unique symbol = Symbol('closed');
 
 const utf8 = new TextEncoder();
+/** Longest string StringKey.set() checks and copies in JavaScript; longer ones go through TextEncoder. */
+const ASCII_PATH_MAX = 16;
 const utf8Decoder = new TextDecoder();
 
 /** What every key exposes: its name, its value's size and its offset in data[]. */
@@ -177,14 +179,24 @@ export interface StringSetOptions {
 /** A UTF-8 string key: NUL-padded, at most `size − 1` bytes so BPF always finds a terminating NUL. */
 export class StringKey extends Key {
   declare readonly [VIEW]: Uint8Array;
+  /** The value's whole 4-byte words in the page (values are 8-byte aligned, PROTOCOL.md §2). */
+  readonly #words: Int32Array;
+  /** A value is built here first, so a refused one leaves the page untouched: `size` bytes rounded up to words. */
   readonly #scratch: Uint8Array;
+  readonly #scratchWords: Int32Array;
+  /** The first size − 1 bytes of #scratch: what encodeInto may fill, so a NUL always ends the value. */
+  readonly #encodeTarget: Uint8Array;
   readonly #truncate: boolean;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number, truncate: boolean) {
     super(session, info);
     this[VIEW] = new Uint8Array(page, byteOffset, info.size);
-    this.#scratch = new Uint8Array(info.size - 1);
+    this.#words = new Int32Array(page, byteOffset, info.size >> 2);
+    const scratch = new ArrayBuffer(Math.ceil(info.size / 4) * 4);
+    this.#scratch = new Uint8Array(scratch);
+    this.#scratchWords = new Int32Array(scratch);
+    this.#encodeTarget = new Uint8Array(scratch, 0, info.size - 1);
     this.#truncate = truncate;
   }
 
@@ -201,42 +213,48 @@ export class StringKey extends Key {
   set(value: string, options?: StringSetOptions): void {
     if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'string') throw new TypeError(`string key ${JSON.stringify(this.name)}: value must be a string`);
-    const bytes = this[VIEW];
+    const scratch = this.#scratch;
     const length = value.length;
-    // Fast path for ASCII values that fit (routes, ids, tenants): one pass checks every character, a second writes
-    // it, no call into the encoder. A NUL or a non-ASCII character leaves the page untouched and goes the long way.
-    if (length < bytes.length) {
-      let ascii = true;
+    let written = -1;
+    // Short ASCII values (ids, tenants, short routes) skip the encoder call: one pass copies the characters into
+    // the scratch buffer and folds a sign bit for any NUL or non-ASCII character into `bad`. Past about 16
+    // characters this JavaScript loop costs more than the call it saves.
+    if (length <= ASCII_PATH_MAX && length < this.size) {
+      let bad = 0;
       for (let i = 0; i < length; i++) {
         const c = value.charCodeAt(i);
-        if (c === 0 || c > 0x7f) {
-          ascii = false;
-          break;
-        }
+        bad |= (c - 1) | (0x7f - c); // negative when c is 0 or above 0x7f
+        scratch[i] = c;
       }
-      if (ascii) {
-        for (let i = 0; i < length; i++) bytes[i] = value.charCodeAt(i);
-        for (let i = length; i < bytes.length; i++) bytes[i] = 0;
-        return;
-      }
+      if (bad >= 0) written = length;
     }
+    if (written < 0) written = this.#encode(value, options);
+    // Clear the rest in the scratch buffer, then copy the whole value to the page a word at a time (plain loops:
+    // for a few dozen bytes, fill() and set() cost more in calls than they save).
+    for (let i = written; i < scratch.length; i++) scratch[i] = 0;
+    const words = this.#words;
+    const from = this.#scratchWords;
+    for (let w = 0; w < words.length; w++) words[w] = from[w] as number;
+    const bytes = this[VIEW];
+    for (let i = words.length * 4; i < bytes.length; i++) bytes[i] = scratch[i] as number;
+  }
+
+  /** Encodes `value` into the scratch buffer and returns the bytes written, or throws (the page stays as it was). */
+  #encode(value: string, options: StringSetOptions | undefined): number {
     if (value.includes('\0')) {
       throw new TypeError(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
     }
-    // Encode into a scratch buffer first so a refused value leaves the page untouched. encodeInto stops at the
+    // Encode into the scratch buffer first, so a refused value leaves the page untouched. encodeInto stops at the
     // last whole character that fits: that is the UTF-8 boundary truncation.
-    const { read, written } = utf8.encodeInto(value, this.#scratch);
-    if (read < length && !(options?.truncate ?? this.#truncate)) {
+    const { read, written } = utf8.encodeInto(value, this.#encodeTarget);
+    if (read < value.length && !(options?.truncate ?? this.#truncate)) {
       throw new RangeError(
         `string key ${JSON.stringify(this.name)}: value needs more than ${this.maxBytes} UTF-8 bytes ` +
           `(the key holds ${this.size} bytes including the terminating NUL): shorten it, create the key larger, ` +
           'or pass { truncate: true }',
       );
     }
-    // A byte loop, not set(subarray): short values are the common case and subarray() allocates.
-    const scratch = this.#scratch;
-    for (let i = 0; i < written; i++) bytes[i] = scratch[i] as number;
-    bytes.fill(0, written);
+    return written;
   }
 
   /** This thread's value (up to the first NUL). Throws ERR_TLD_CLOSED after close(). */

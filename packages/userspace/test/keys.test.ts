@@ -159,6 +159,18 @@ describe('TaskLocalData keys', () => {
     expect(() => s.set('\0')).toThrow(TypeError);
     expect(() => s.set('abcdefgh')).toThrow(RangeError); // ASCII, one byte too long
     expect([...(pageBytes('paths') ?? [])]).toEqual([0x6f, 0x6b, 0, 0, 0, 0, 0, 0]); // unchanged
+    const odd = tld.string('odd', 6); // 5 bytes of value; the key's size is not a multiple of 4
+    odd.set('abcde');
+    expect(() => odd.set('abcdef')).toThrow(RangeError);
+    expect([...(pageBytes('odd') ?? [])]).toEqual([0x61, 0x62, 0x63, 0x64, 0x65, 0]);
+    const long = tld.string('long', 40); // 16 characters go the JavaScript way, 17 through the encoder
+    long.set('0123456789abcdef');
+    expect(long.get()).toBe('0123456789abcdef');
+    long.set('0123456789abcdefg');
+    expect(long.get()).toBe('0123456789abcdefg');
+    long.set('é');
+    expect([...(pageBytes('long') ?? [])]).toEqual([0xc3, 0xa9, ...new Array<number>(38).fill(0)]);
+    expect(() => long.set('0123456789abcdefg\0')).toThrow(TypeError);
     let called = false;
     const sneaky = { valueOf: () => ((called = true), 1n) };
     expect(() => tld?.u64('p_u64').set(sneaky as never)).toThrow(TypeError); // never converted
