@@ -1,11 +1,13 @@
-// The cost to a service: a loopback HTTP server (node:http, one fresh process per measurement, requests that await
-// twice) under a load generator in another process (64 keep-alive connections), with no task local data, with
-// req_id and route set per request, and, where TaskLocalData has run() (feature-detected), with tld.run() per
-// request. The figure is wall time per request (1 / throughput); modes alternate (none, set, run, run, set, none)
-// so a drift in machine speed hits every mode alike.
+// The cost to a service: a loopback HTTP server (node:http, requests that await twice) under a load generator in
+// another process (64 keep-alive connections). The main figure is the server's CPU time per request (user + system,
+// process.cpuUsage): what bounds a CPU-bound server's throughput and, unlike wall time, hardly moved by other work
+// on a shared machine; wall time per request (1 / throughput) is reported too.
+// set() per request is measured in one server process alternating phases (none, set, set, none, ...), so the two
+// share JIT state and heap; run() per request (when TaskLocalData has it) installs hooks for good, so it gets server
+// processes of its own, alternating with servers without task local data.
 import { type ChildProcess, fork } from 'node:child_process';
 import { TaskLocalData } from '@tld/userspace';
-import { ROUTES, type ServerCheck, type ServerMode } from './http-shared.js';
+import { type Phase, ROUTES, type ServerCheck, type ServerKind } from './http-shared.js';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
@@ -35,21 +37,52 @@ async function load(port: number, ms: number): Promise<{ requests: number; ms: n
   return result;
 }
 
-async function serve(mode: ServerMode, warmMs: number, ms: number): Promise<{ requests: number; ms: number }> {
-  const server = forkScript('./http-server.js', [mode]);
+/** Sums over the measured loads of one kind of work. */
+class Totals {
+  requests = 0;
+  ms = 0;
+  cpuUs = 0;
+  served = 0;
+  /** Server CPU µs per request. */
+  cpu(): number {
+    return this.cpuUs / this.served;
+  }
+  /** Wall µs per request: 1 / throughput. */
+  wall(): number {
+    return (this.ms * 1000) / this.requests;
+  }
+}
+
+/** Starts a server, warms it up, runs one measured load per entry of `phases` (adding to `totals`), stops it. */
+async function serve(kind: ServerKind, phases: Phase[], totals: Totals[], warmMs: number, ms: number): Promise<void> {
+  const server = forkScript('./http-server.js', [kind]);
   try {
     const { port } = await message<{ port: number }>(server, 'listening');
-    await load(port, warmMs);
-    const measured = await load(port, ms);
-    if (mode !== 'none') {
+    for (const phase of new Set(phases)) {
+      server.send({ type: 'mark', phase });
+      await message(server, 'marked');
+      await load(port, warmMs);
+    }
+    for (const [i, phase] of phases.entries()) {
+      server.send({ type: 'mark', phase });
+      await message(server, 'marked');
+      const measured = await load(port, ms);
+      server.send({ type: 'usage' });
+      const usage = await message<{ cpuUs: number; requests: number }>(server, 'usage');
+      const t = totals[i] as Totals;
+      t.requests += measured.requests;
+      t.ms += measured.ms;
+      t.cpuUs += usage.cpuUs;
+      t.served += usage.requests;
+    }
+    if (kind !== 'none') {
       server.send({ type: 'check' });
       const { check } = await message<{ check: ServerCheck }>(server, 'check');
       // The last request's values are still in the main thread's page: BPF must see one of the routes.
       if (!Object.values(ROUTES).includes(check.route ?? '') || check.reqId === null) {
-        throw new Error(`http ${mode}: BPF read route ${check.route}, req_id ${check.reqId} after ${check.requests} requests`);
+        throw new Error(`http ${kind}: BPF read route ${check.route}, req_id ${check.reqId} after ${check.requests} requests`);
       }
     }
-    return measured;
   } finally {
     const exited = new Promise((resolve) => server.once('exit', resolve));
     if (server.connected) server.send({ type: 'stop' });
@@ -59,29 +92,32 @@ async function serve(mode: ServerMode, warmMs: number, ms: number): Promise<{ re
 }
 
 async function measure(options: TrialOptions): Promise<Measurement[]> {
-  const hasRun = typeof (TaskLocalData.prototype as unknown as { run?: unknown }).run === 'function';
-  const modes: ServerMode[] = hasRun ? ['none', 'set', 'run'] : ['none', 'set'];
-  const ms = options.quick ? 150 : Math.max(1000, options.timeMs * 10);
+  const ms = options.quick ? 100 : Math.max(500, options.timeMs * 5);
   const warmMs = options.quick ? 50 : 500;
-  const totals = new Map<ServerMode, { requests: number; ms: number }>(modes.map((m) => [m, { requests: 0, ms: 0 }]));
-  for (const order of [modes, [...modes].reverse()]) {
-    for (const mode of order) {
-      const r = await serve(mode, warmMs, ms);
-      const t = totals.get(mode) as { requests: number; ms: number };
-      t.requests += r.requests;
-      t.ms += r.ms;
-    }
-  }
-  const usPerRequest = (mode: ServerMode): number => {
-    const t = totals.get(mode) as { requests: number; ms: number };
-    return (t.ms * 1000) / t.requests;
-  };
+  const none = new Totals();
+  const set = new Totals();
+  const pairs = options.quick ? 1 : 3;
+  const phases: Phase[] = [];
+  for (let i = 0; i < pairs; i++) phases.push(...(i % 2 === 0 ? (['none', 'set'] as const) : (['set', 'none'] as const)));
+  await serve('tld', phases, phases.map((p) => (p === 'none' ? none : set)), warmMs, ms);
+
+  const what = { set: 'req_id.set() + route.set() per request', run: 'tld.run({ req_id, route }, handler) per request' };
   const out: Measurement[] = [
-    { name: 'http baseline', unit: 'µs/request', value: usPerRequest('none'), baseline: null, description: `no task local data, ${CONCURRENCY} connections` },
-    { name: 'http set per request', unit: 'µs/request', value: usPerRequest('set'), baseline: 'http baseline', description: 'req_id.set() + route.set() per request' },
+    { name: 'http baseline', unit: 'µs CPU/request', value: none.cpu(), baseline: null, description: `server CPU, task local data open but unused, ${CONCURRENCY} connections` },
+    { name: 'http set per request', unit: 'µs CPU/request', value: set.cpu(), baseline: 'http baseline', description: `server CPU, ${what.set}` },
+    { name: 'http wall baseline', unit: 'µs/request', value: none.wall(), baseline: null, description: '1 / throughput, task local data unused' },
+    { name: 'http wall set per request', unit: 'µs/request', value: set.wall(), baseline: 'http wall baseline', description: `1 / throughput, ${what.set}` },
   ];
-  if (hasRun) {
-    out.push({ name: 'http run per request', unit: 'µs/request', value: usPerRequest('run'), baseline: 'http baseline', description: 'tld.run({ req_id, route }, handler) per request' });
+  if (typeof (TaskLocalData.prototype as unknown as { run?: unknown }).run === 'function') {
+    const plain = new Totals();
+    const run = new Totals();
+    for (const kind of ['none', 'run', 'run', 'none'] as const) {
+      await serve(kind, ['none'], [kind === 'none' ? plain : run], warmMs, ms * pairs);
+    }
+    out.push(
+      { name: 'http no tld process', unit: 'µs CPU/request', value: plain.cpu(), baseline: null, description: 'server CPU, a process without task local data' },
+      { name: 'http run per request', unit: 'µs CPU/request', value: run.cpu(), baseline: 'http no tld process', description: `server CPU, ${what.run}` },
+    );
   }
   return out;
 }
@@ -89,7 +125,7 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
 export const CASES: BenchCase[] = [
   {
     id: 'http',
-    description: `loopback node:http server, ${CONCURRENCY} connections: no TLD vs set() per request (and run() if present)`,
+    description: `loopback node:http server, ${CONCURRENCY} connections: set() per request (and run() if present) vs not`,
     run: measure,
   },
 ];

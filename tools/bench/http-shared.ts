@@ -1,6 +1,9 @@
 // What the HTTP benchmark's orchestrator (cases-http.ts) and its server (http-server.ts) share.
 
-export type ServerMode = 'none' | 'set' | 'run';
+/** tld: task local data open, phases none and set; none: no task local data; run: tld.run() per request. */
+export type ServerKind = 'tld' | 'none' | 'run';
+/** What a `tld` server's handler does with task local data during a measured load. */
+export type Phase = 'none' | 'set';
 /** The routes the load generator's paths map to (first path segment). */
 export const ROUTES: Readonly<Record<string, string>> = Object.freeze({
   users: '/users/:id',
