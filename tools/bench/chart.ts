@@ -11,6 +11,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   'ns/read': 'BPF reads in the kernel',
   µs: 'registration and key creation',
   'µs/request': 'HTTP service',
+  'µs CPU/request': 'HTTP service',
 };
 
 export async function renderChart(rows: readonly ResultRow[], m: Machine): Promise<string> {
