@@ -3,7 +3,8 @@
 //
 // Memory coherence: JavaScript and BPF programs share the data page without locks. Values are 8-byte aligned
 // (PROTOCOL.md §2), so a u64/i64/f64 store (one aligned 8-byte store) and a u32 store are seen whole by BPF.
-// A string or bytes value is copied byte by byte: a BPF program reading it meanwhile can see part old, part new.
+// A string or bytes value is copied a word or a byte at a time: a BPF program reading it meanwhile can see part old,
+// part new.
 import type { KeyInfo } from '@tld/protocol';
 import { closedError } from './errors.js';
 
@@ -11,7 +12,6 @@ import { closedError } from './errors.js';
 export interface Session {
   closed: boolean;
 }
-
 
 /**
  * Where a key keeps its typed-array view of the page, and whether its TaskLocalData was closed. Symbol-keyed
@@ -76,8 +76,8 @@ export class U64Key extends Key {
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(this.name)}: value must be a bigint`);
-    // The same range check as 0n <= value <= 2^64-1, which V8 compiles to two BigInt compare calls; asUintN(64)
-    // it compiles to a 64-bit truncation.
+    // The same check as 0n <= value <= 2^64-1: V8 compiles that to two calls of its BigInt compare builtin,
+    // asUintN(64) to a 64-bit truncation.
     if (BigInt.asUintN(64, value) !== value) {
       throw new RangeError(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
     }
