@@ -215,7 +215,45 @@ static __always_inline __u16 __tld_slot_size(struct tld_meta_u *meta, int i)
 	})
 
 /* Name match against a compile-time string (bpf_strncmp needs a read-only constant), as upstream does. */
-#define __tld_match_const(meta, i, name) (bpf_strncmp((meta)->metadata[i].name, TLD_NAME_LEN, (name)) == 0)
+#define __tld_match_const(meta, i, str) (bpf_strncmp((meta)->metadata[i].name, TLD_NAME_LEN, (str)) == 0)
+
+/* State of one cached lookup's walk over the metadata slots (__tld_walk_const_slot, one call per slot). */
+struct __tld_walk_const {
+	struct tld_meta_u *meta;
+	const char *name;
+	long start;
+	long off;
+	long ret;
+	int first;
+	int cnt;
+};
+
+/*
+ * One step of __tld_walk() for the cached lookup, as a bpf_loop callback: the verifier checks a callback once for
+ * any slot index, where it followed an open-coded loop slot by slot for every path into it (270k instructions for
+ * the two keys of tld_read_cached; four keys in one program exceeded the 1M limit).
+ */
+static long __attribute__((unused)) __tld_walk_const_slot(__u32 i, void *arg)
+{
+	struct __tld_walk_const *w = arg;
+	struct tld_meta_u *meta = w->meta;
+	long slot = i;
+	__u16 sz;
+
+	if (!meta || slot >= TLD_MAX_KEYS || slot >= w->cnt)
+		return 1;
+	barrier_var(slot); /* clang would otherwise index with a fresh, unchecked copy of i */
+	sz = __tld_slot_size(meta, slot);
+	if (sz == 0 || w->start + w->off > TLD_PAGE_SIZE)
+		return 1;
+	if (slot >= w->first && __tld_match_const(meta, slot, w->name)) {
+		w->ret = w->start + w->off;
+		return 1;
+	}
+	w->off += TLD_ROUND_UP_VALUE_SIZE(sz);
+	w->ret = -(slot + 1);
+	return 0;
+}
 
 /*
  * The cached lookup behind tld_get_data(). `cache` is the task's tld_key_t for this key; `size` must be a
@@ -226,17 +264,24 @@ static __always_inline void *__tld_get_data(struct tld_object *obj, __s16 *cache
 	struct tld_data_u *data = obj->data_map->data;
 	struct tld_meta_u *meta = obj->data_map->meta;
 	long off = *cache;
-	__u16 found_size = 0;
 	int cnt;
 
 	if (!data || !meta)
 		return NULL;
 	if (off <= 0) {
+		struct __tld_walk_const w = { .meta = meta, .name = name, .first = -off };
+
 		cnt = *(volatile __u16 *)&meta->cnt;
 		if (-off >= cnt)
 			return NULL; /* no slot added since the last miss */
-		off = __tld_walk(obj, -off, &found_size, __tld_match_const, name);
-		*cache = off;
+		w.start = __tld_data_start(data);
+		w.cnt = cnt;
+		if (w.start < 0)
+			return NULL;
+		bpf_loop(TLD_MAX_KEYS, __tld_walk_const_slot, &w, 0);
+		*cache = w.ret;
+		/* Read back: the verifier then knows nothing of how the walk ended, and states after it compare equal. */
+		off = *(volatile __s16 *)cache;
 		if (off <= 0)
 			return NULL;
 	}

@@ -20,6 +20,8 @@
 #define TLD_CACHED_ROUTE_BYTES 32
 /* TASK_COMM_LEN: bytes of task->comm in a dump record */
 #define TLD_DUMP_COMM_BYTES 16
+/* kinds of system call tld_trace_end reports (TLD_TRACE_*) */
+#define TLD_TRACE_STEPS 5
 
 /* tld_reader_ctx.status bits */
 #define TLD_READER_STORAGE 0x1
@@ -114,5 +116,33 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, status) == 24, "tld
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, meta_bytes) == 28, "tld_dump_record.meta_bytes");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, data_bytes) == 32, "tld_dump_record.data_bytes");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, __pad) == 36, "tld_dump_record.__pad");
+
+/* tld_bench.bpf.c (benchmarks): tld_bench_* time reads in the kernel; tld_trace_* time a thread's system calls. */
+#define TLD_TRACE_PIDFD_OPEN 0x0
+#define TLD_TRACE_MAP_UPDATE 0x1
+#define TLD_TRACE_BPF_OTHER 0x2
+#define TLD_TRACE_MMAP 0x3
+#define TLD_TRACE_OTHER 0x4
+struct tld_bench_ctx {
+	__u32 iterations;                       /* in: iterations of the timed bpf_loop */
+	__s32 err;                              /* out: 0, or a negative errno (bad input, tld_object_init failed, key missing) */
+	__u64 ns;                               /* out: bpf_ktime_get_ns() around the whole loop */
+	__u64 sum;                              /* out: sum of every value read (wraps), so the reads are real */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_bench_ctx) == 24, "sizeof(struct tld_bench_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_bench_ctx, iterations) == 0, "tld_bench_ctx.iterations");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_bench_ctx, err) == 4, "tld_bench_ctx.err");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_bench_ctx, ns) == 8, "tld_bench_ctx.ns");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_bench_ctx, sum) == 16, "tld_bench_ctx.sum");
+
+struct tld_trace_ctx {
+	__u64 ns[TLD_TRACE_STEPS];              /* out: ns in system calls of each kind since tld_trace_begin */
+	__u32 count[TLD_TRACE_STEPS];           /* out: system calls of each kind */
+	__u32 active;                           /* out: 1 when tld_trace_begin ran on this thread before */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_trace_ctx) == 64, "sizeof(struct tld_trace_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, ns) == 0, "tld_trace_ctx.ns");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, count) == 40, "tld_trace_ctx.count");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, active) == 60, "tld_trace_ctx.active");
 
 #endif /* __TLD_READER_H */

@@ -41,6 +41,7 @@ const defines: Define[] = [
   { name: 'TLD_READER_VALUE_BYTES', value: 64, comment: 'bytes of each value copied out; the rest of a longer one is not' },
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
   { name: 'TLD_DUMP_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in a dump record' },
+  { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
 ];
 
 /** The value of define `name` of `from` (default: this header's defines). */
@@ -80,6 +81,9 @@ export const ReaderStatus = Object.freeze({
 
 /** tld_cached_ctx.found bits. */
 export const CachedFound = Object.freeze({ REQ_ID: 0x1, ROUTE: 0x2 });
+
+/** Indexes of tld_trace_ctx.ns / count: what a traced thread spent in the kernel, by kind of system call. */
+export const TraceStep = Object.freeze({ PIDFD_OPEN: 0, MAP_UPDATE: 1, BPF_OTHER: 2, MMAP: 3, OTHER: 4 });
 
 const readerKey = struct('tld_reader_key', [
   { name: 'name', type: 'char', count: 'TLD_READER_NAME_BYTES', comment: 'in: NUL-padded key name' },
@@ -123,6 +127,19 @@ const dumpRecord = struct('tld_dump_record', [
   { name: 'meta_bytes', type: '__u32', comment: 'bytes of the metadata page that follow the record (0 or sizeof)' },
   { name: 'data_bytes', type: '__u32', comment: 'bytes of the data page that follow them (0 or sizeof)' },
   { name: '__pad', type: '__u32' },
+]);
+
+const benchCtx = struct('tld_bench_ctx', [
+  { name: 'iterations', type: '__u32', comment: 'in: iterations of the timed bpf_loop' },
+  { name: 'err', type: '__s32', comment: 'out: 0, or a negative errno (bad input, tld_object_init failed, key missing)' },
+  { name: 'ns', type: '__u64', comment: 'out: bpf_ktime_get_ns() around the whole loop' },
+  { name: 'sum', type: '__u64', comment: 'out: sum of every value read (wraps), so the reads are real' },
+]);
+
+const traceCtx = struct('tld_trace_ctx', [
+  { name: 'ns', type: '__u64', count: 'TLD_TRACE_STEPS', comment: 'out: ns in system calls of each kind since tld_trace_begin' },
+  { name: 'count', type: '__u32', count: 'TLD_TRACE_STEPS', comment: 'out: system calls of each kind' },
+  { name: 'active', type: '__u32', comment: 'out: 1 when tld_trace_begin ran on this thread before' },
 ]);
 
 /** Offset of `field` in `layout`; throws when there is no such field. */
@@ -189,6 +206,24 @@ export const DumpLayout = Object.freeze({
   dataBytesOffset: at(dumpRecord, 'data_bytes'),
 });
 
+/** struct tld_bench_ctx (include/tld_reader.h), as offsets. */
+export const BenchLayout = Object.freeze({
+  ctxSize: benchCtx.size,
+  iterationsOffset: at(benchCtx, 'iterations'),
+  errOffset: at(benchCtx, 'err'),
+  nsOffset: at(benchCtx, 'ns'),
+  sumOffset: at(benchCtx, 'sum'),
+});
+
+/** struct tld_trace_ctx (include/tld_reader.h), as offsets. */
+export const TraceLayout = Object.freeze({
+  ctxSize: traceCtx.size,
+  steps: define('TLD_TRACE_STEPS'),
+  nsOffset: at(traceCtx, 'ns'),
+  countOffset: at(traceCtx, 'count'),
+  activeOffset: at(traceCtx, 'active'),
+});
+
 /** The command that regenerates the committed header; printed in its first line. */
 export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
 
@@ -252,6 +287,10 @@ ${renderStruct(cachedCtx)}
 /* tld_dump.bpf.c: program "tld_dump" (SEC("iter/task")) writes one record per task with an element in
  * tld_data_map, then meta_bytes of the task's metadata page and data_bytes of its data page. */
 ${renderStruct(dumpRecord)}
+/* tld_bench.bpf.c (benchmarks): tld_bench_* time reads in the kernel; tld_trace_* time a thread's system calls. */
+${bits('TLD_TRACE_', TraceStep)}
+${renderStruct(benchCtx)}
+${renderStruct(traceCtx)}
 #endif /* __TLD_READER_H */
 `;
 }

@@ -1,7 +1,8 @@
 export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
 export {
-  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, DumpLayout, renderReaderHeader, READER_HEADER_COMMAND,
+  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, DumpLayout, BenchLayout, TraceLayout, TraceStep,
+  renderReaderHeader, READER_HEADER_COMMAND,
 } from './ctx-layout.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
@@ -25,3 +26,5 @@ export { loadDumper, decodeDump, libbpfVersion } from './dump.js';
 export type { Dumper, DumpedThread, DumpedKey } from './dump.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';
+export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
+export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';

@@ -26,6 +26,8 @@ export const objectPaths = Object.freeze({
    * pages (src/dump.ts decodes them).
    */
   dump: built('tld_dump.bpf.o'),
+  /** Benchmarks: programs `tld_bench_*` (reads timed in the kernel) and the `tld_trace_*` system call timers. */
+  bench: built('tld_bench.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
 });
@@ -47,4 +49,10 @@ export const names = Object.freeze({
   profileConfigMap: 'prof_config',
   routeStatsMap: 'route_stats',
   profileCountersMap: 'prof_counters',
+  /** tld_bench_<kind>_<keys>: see BENCH_CONFIGS */
+  benchPrefix: 'tld_bench_',
+  traceBegin: 'tld_trace_begin',
+  traceEnd: 'tld_trace_end',
+  traceEnter: 'tld_trace_enter',
+  traceExit: 'tld_trace_exit',
 });

@@ -2,7 +2,7 @@
 // put into each object. Compare every number with the objects' own BTF, so a layout rule the generator gets
 // wrong fails here (test/layout.test.ts checks the same against a host build of the header).
 import { describe, expect, it } from 'vitest';
-import { CachedLayout, ProfileLayout, objectPaths } from '../src/index.js';
+import { BenchLayout, CachedLayout, ProfileLayout, TraceLayout, objectPaths } from '../src/index.js';
 import { arrayLength, btf, offsetOf, struct } from './btf-util.js';
 import { readerLayoutFields } from './reader-layout.js';
 
@@ -68,6 +68,26 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
         piecesOffset: offsetOf(stats, 'pieces'),
         samplesOffset: offsetOf(stats, 'samples'),
       },
+    });
+  });
+
+  it('struct tld_bench_ctx and tld_trace_ctx in tld_bench.bpf.o', () => {
+    const types = btf(objectPaths.bench);
+    const bench = struct(types, 'tld_bench_ctx');
+    const trace = struct(types, 'tld_trace_ctx');
+    expect({ ...BenchLayout }).toEqual({
+      ctxSize: bench.size,
+      iterationsOffset: offsetOf(bench, 'iterations'),
+      errOffset: offsetOf(bench, 'err'),
+      nsOffset: offsetOf(bench, 'ns'),
+      sumOffset: offsetOf(bench, 'sum'),
+    });
+    expect({ ...TraceLayout }).toEqual({
+      ctxSize: trace.size,
+      steps: arrayLength(types, trace, 'ns'),
+      nsOffset: offsetOf(trace, 'ns'),
+      countOffset: offsetOf(trace, 'count'),
+      activeOffset: offsetOf(trace, 'active'),
     });
   });
 });

@@ -3,7 +3,8 @@
 //
 // Memory coherence: JavaScript and BPF programs share the data page without locks. Values are 8-byte aligned
 // (PROTOCOL.md §2), so a u64/i64/f64 store (one aligned 8-byte store) and a u32 store are seen whole by BPF.
-// A string or bytes value is copied byte by byte: a BPF program reading it meanwhile can see part old, part new.
+// A string or bytes value is copied a word or a byte at a time: a BPF program reading it meanwhile can see part old,
+// part new.
 import type { KeyInfo } from '@tld/protocol';
 import { closedError } from './errors.js';
 
@@ -12,12 +13,17 @@ export interface Session {
   closed: boolean;
 }
 
-const U32_MAX = 0xffff_ffff;
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
-const I64_MIN = -0x8000_0000_0000_0000n;
-const I64_MAX = 0x7fff_ffff_ffff_ffffn;
+/**
+ * Where a key keeps its typed-array view of the page, and whether its TaskLocalData was closed. Symbol-keyed
+ * properties instead of #private fields: V8 (Node 20) loads a symbol-keyed property as a plain field, a private
+ * field with an extra check, and set() is a handful of instructions (see the README's performance notes).
+ */
+const VIEW: unique symbol = Symbol('view');
+const CLOSED: unique symbol = Symbol('closed');
 
 const utf8 = new TextEncoder();
+/** Longest string StringKey.set() checks and copies in JavaScript; longer ones go through TextEncoder. */
+const ASCII_PATH_MAX = 16;
 const utf8Decoder = new TextDecoder();
 
 /** What every key exposes: its name, its value's size and its offset in data[]. */
@@ -28,6 +34,11 @@ export abstract class Key {
   /** Offset of the value in data[] (the same in every thread). */
   readonly offset: number;
   protected readonly session: Session;
+  /**
+   * A copy of session.closed that TaskLocalData.close() sets (closeKey): set() checks a field of the key itself,
+   * one load, instead of two dependent loads through the shared session.
+   */
+  [CLOSED] = false;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo) {
@@ -38,112 +49,125 @@ export abstract class Key {
   }
 
   protected checkOpen(): void {
-    if (this.session.closed) throw closedError(`key ${JSON.stringify(this.name)}`);
+    if (this[CLOSED]) this.throwClosed();
   }
+
+  protected throwClosed(): never {
+    throw closedError(`key ${JSON.stringify(this.name)}`);
+  }
+}
+
+/** @internal Called by TaskLocalData.close() for every key it handed out: they throw ERR_TLD_CLOSED from then on. */
+export function closeKey(key: Key): void {
+  key[CLOSED] = true;
 }
 
 /** An unsigned 64-bit integer key (bigint). */
 export class U64Key extends Key {
-  readonly #view: BigUint64Array;
+  declare readonly [VIEW]: BigUint64Array;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
     super(session, info);
-    this.#view = new BigUint64Array(page, byteOffset, 1);
+    this[VIEW] = new BigUint64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (0 .. 2^64−1) in this thread's page. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
-    this.checkOpen();
+    if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(this.name)}: value must be a bigint`);
-    if (value < 0n || value > U64_MAX) {
+    // The same check as 0n <= value <= 2^64-1: V8 compiles that to two calls of its BigInt compare builtin,
+    // asUintN(64) to a 64-bit truncation.
+    if (BigInt.asUintN(64, value) !== value) {
       throw new RangeError(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
     }
-    this.#view[0] = value;
+    this[VIEW][0] = value;
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
   get(): bigint {
     this.checkOpen();
-    return this.#view[0] as bigint;
+    return this[VIEW][0] as bigint;
   }
 }
 
 /** A signed 64-bit integer key (bigint). */
 export class I64Key extends Key {
-  readonly #view: BigInt64Array;
+  declare readonly [VIEW]: BigInt64Array;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
     super(session, info);
-    this.#view = new BigInt64Array(page, byteOffset, 1);
+    this[VIEW] = new BigInt64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
-    this.checkOpen();
+    if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'bigint') throw new TypeError(`i64 key ${JSON.stringify(this.name)}: value must be a bigint`);
-    if (value < I64_MIN || value > I64_MAX) {
+    if (BigInt.asIntN(64, value) !== value) { // -2^63 <= value <= 2^63-1 (see U64Key.set)
       throw new RangeError(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
     }
-    this.#view[0] = value;
+    this[VIEW][0] = value;
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
   get(): bigint {
     this.checkOpen();
-    return this.#view[0] as bigint;
+    return this[VIEW][0] as bigint;
   }
 }
 
 /** An unsigned 32-bit integer key (number). */
 export class U32Key extends Key {
-  readonly #view: Uint32Array;
+  declare readonly [VIEW]: Uint32Array;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
     super(session, info);
-    this.#view = new Uint32Array(page, byteOffset, 1);
+    this[VIEW] = new Uint32Array(page, byteOffset, 1);
   }
 
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
-    this.checkOpen();
+    if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'number') throw new TypeError(`u32 key ${JSON.stringify(this.name)}: value must be a number`);
-    if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
+    // For a number, `value >>> 0 === value` holds exactly when it is an integer in 0 .. 2^32-1: one truncation and
+    // one compare instead of Number.isInteger and two compares.
+    if (value >>> 0 !== value) {
       throw new RangeError(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
     }
-    this.#view[0] = value;
+    this[VIEW][0] = value;
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
   get(): number {
     this.checkOpen();
-    return this.#view[0] as number;
+    return this[VIEW][0] as number;
   }
 }
 
 /** A 64-bit IEEE-754 float key (number). */
 export class F64Key extends Key {
-  readonly #view: Float64Array;
+  declare readonly [VIEW]: Float64Array;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
     super(session, info);
-    this.#view = new Float64Array(page, byteOffset, 1);
+    this[VIEW] = new Float64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
-    this.checkOpen();
+    if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'number') throw new TypeError(`f64 key ${JSON.stringify(this.name)}: value must be a number`);
-    this.#view[0] = value;
+    this[VIEW][0] = value;
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
   get(): number {
     this.checkOpen();
-    return this.#view[0] as number;
+    return this[VIEW][0] as number;
   }
 }
 
@@ -154,15 +178,25 @@ export interface StringSetOptions {
 
 /** A UTF-8 string key: NUL-padded, at most `size − 1` bytes so BPF always finds a terminating NUL. */
 export class StringKey extends Key {
-  readonly #bytes: Uint8Array;
+  declare readonly [VIEW]: Uint8Array;
+  /** The value's whole 4-byte words in the page (values are 8-byte aligned, PROTOCOL.md §2). */
+  readonly #words: Int32Array;
+  /** A value is built here first, so a refused one leaves the page untouched: `size` bytes rounded up to words. */
   readonly #scratch: Uint8Array;
+  readonly #scratchWords: Int32Array;
+  /** The first size − 1 bytes of #scratch: what encodeInto may fill, so a NUL always ends the value. */
+  readonly #encodeTarget: Uint8Array;
   readonly #truncate: boolean;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number, truncate: boolean) {
     super(session, info);
-    this.#bytes = new Uint8Array(page, byteOffset, info.size);
-    this.#scratch = new Uint8Array(info.size - 1);
+    this[VIEW] = new Uint8Array(page, byteOffset, info.size);
+    this.#words = new Int32Array(page, byteOffset, info.size >> 2);
+    const scratch = new ArrayBuffer(Math.ceil(info.size / 4) * 4);
+    this.#scratch = new Uint8Array(scratch);
+    this.#scratchWords = new Int32Array(scratch);
+    this.#encodeTarget = new Uint8Array(scratch, 0, info.size - 1);
     this.#truncate = truncate;
   }
 
@@ -177,14 +211,42 @@ export class StringKey extends Key {
    * TypeError for a non-string or a string containing NUL, ERR_TLD_CLOSED after close().
    */
   set(value: string, options?: StringSetOptions): void {
-    this.checkOpen();
+    if (this[CLOSED]) this.throwClosed();
     if (typeof value !== 'string') throw new TypeError(`string key ${JSON.stringify(this.name)}: value must be a string`);
+    const scratch = this.#scratch;
+    const length = value.length;
+    let written = -1;
+    // Short ASCII values (ids, tenants, short routes) skip the encoder call: one pass copies the characters into
+    // the scratch buffer and folds a sign bit for any NUL or non-ASCII character into `bad`. Past about 16
+    // characters this JavaScript loop costs more than the call it saves.
+    if (length <= ASCII_PATH_MAX && length < this.size) {
+      let bad = 0;
+      for (let i = 0; i < length; i++) {
+        const c = value.charCodeAt(i);
+        bad |= (c - 1) | (0x7f - c); // negative when c is 0 or above 0x7f
+        scratch[i] = c;
+      }
+      if (bad >= 0) written = length;
+    }
+    if (written < 0) written = this.#encode(value, options);
+    // Clear the rest in the scratch buffer, then copy the whole value to the page a word at a time (plain loops:
+    // for a few dozen bytes, fill() and set() cost more in calls than they save).
+    for (let i = written; i < scratch.length; i++) scratch[i] = 0;
+    const words = this.#words;
+    const from = this.#scratchWords;
+    for (let w = 0; w < words.length; w++) words[w] = from[w] as number;
+    const bytes = this[VIEW];
+    for (let i = words.length * 4; i < bytes.length; i++) bytes[i] = scratch[i] as number;
+  }
+
+  /** Encodes `value` into the scratch buffer and returns the bytes written, or throws (the page stays as it was). */
+  #encode(value: string, options: StringSetOptions | undefined): number {
     if (value.includes('\0')) {
       throw new TypeError(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
     }
-    // Encode into a scratch buffer first so a refused value leaves the page untouched. encodeInto stops at the
+    // Encode into the scratch buffer first, so a refused value leaves the page untouched. encodeInto stops at the
     // last whole character that fits: that is the UTF-8 boundary truncation.
-    const { read, written } = utf8.encodeInto(value, this.#scratch);
+    const { read, written } = utf8.encodeInto(value, this.#encodeTarget);
     if (read < value.length && !(options?.truncate ?? this.#truncate)) {
       throw new RangeError(
         `string key ${JSON.stringify(this.name)}: value needs more than ${this.maxBytes} UTF-8 bytes ` +
@@ -192,29 +254,25 @@ export class StringKey extends Key {
           'or pass { truncate: true }',
       );
     }
-    // A byte loop, not set(subarray): short values are the common case and subarray() allocates.
-    const bytes = this.#bytes;
-    const scratch = this.#scratch;
-    for (let i = 0; i < written; i++) bytes[i] = scratch[i] as number;
-    bytes.fill(0, written);
+    return written;
   }
 
   /** This thread's value (up to the first NUL). Throws ERR_TLD_CLOSED after close(). */
   get(): string {
     this.checkOpen();
-    const end = this.#bytes.indexOf(0);
-    return utf8Decoder.decode(this.#bytes.subarray(0, end === -1 ? this.size : end));
+    const end = this[VIEW].indexOf(0);
+    return utf8Decoder.decode(this[VIEW].subarray(0, end === -1 ? this.size : end));
   }
 }
 
 /** A raw bytes key. */
 export class BytesKey extends Key {
-  readonly #bytes: Uint8Array;
+  declare readonly [VIEW]: Uint8Array;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
     super(session, info);
-    this.#bytes = new Uint8Array(page, byteOffset, info.size);
+    this[VIEW] = new Uint8Array(page, byteOffset, info.size);
   }
 
   /**
@@ -223,23 +281,23 @@ export class BytesKey extends Key {
    */
   get view(): Uint8Array {
     this.checkOpen();
-    return this.#bytes;
+    return this[VIEW];
   }
 
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
-    this.checkOpen();
+    if (this[CLOSED]) this.throwClosed();
     if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array`);
     if (bytes.length > this.size) {
       throw new RangeError(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
     }
-    this.#bytes.set(bytes);
-    this.#bytes.fill(0, bytes.length);
+    this[VIEW].set(bytes);
+    this[VIEW].fill(0, bytes.length);
   }
 
   /** A copy of this thread's value. Throws ERR_TLD_CLOSED after close(). */
   get(): Uint8Array {
     this.checkOpen();
-    return this.#bytes.slice();
+    return this[VIEW].slice();
   }
 }

@@ -12,7 +12,7 @@ import {
   readDataStart,
 } from '@tld/protocol';
 import { closedError, syscallError } from './errors.js';
-import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key } from './keys.js';
+import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
 import { native } from './native.js';
@@ -183,6 +183,8 @@ export class TaskLocalData {
       throw syscallError(raw, `unregistering this thread from map ${this.mapId}`);
     }
     this.#session.closed = true;
+    // Every key this TaskLocalData handed out is in #keys: each keeps its own closed flag for set()'s check.
+    for (const key of this.#keys.values()) closeKey(key);
     this.#keys.clear();
     releaseUnusedPage();
   }

@@ -147,6 +147,39 @@ describe('TaskLocalData keys', () => {
     expect(() => tld.string('bad', 4, { truncate: 'yes' as never })).toThrow(TypeError);
   });
 
+  it('strings: ASCII values (fast path) and others (encoder) store the same bytes and refuse the same values', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const s = tld.string('paths', 8);
+    s.set('\x7f/abcde'); // DEL, the last ASCII character; exactly maxBytes
+    expect([...(pageBytes('paths') ?? [])]).toEqual([0x7f, 0x2f, 0x61, 0x62, 0x63, 0x64, 0x65, 0]);
+    s.set('\x80'); // the first non-ASCII character: two UTF-8 bytes, the rest cleared
+    expect([...(pageBytes('paths') ?? [])]).toEqual([0xc2, 0x80, 0, 0, 0, 0, 0, 0]);
+    s.set('\ud800'); // a lone surrogate becomes U+FFFD, as encodeInto writes it
+    expect([...(pageBytes('paths') ?? [])]).toEqual([0xef, 0xbf, 0xbd, 0, 0, 0, 0, 0]);
+    s.set('ok');
+    expect(() => s.set('ab\0')).toThrow(TypeError); // NUL in a short ASCII value
+    expect(() => s.set('\0')).toThrow(TypeError);
+    expect(() => s.set('abcdefgh')).toThrow(RangeError); // ASCII, one byte too long
+    expect([...(pageBytes('paths') ?? [])]).toEqual([0x6f, 0x6b, 0, 0, 0, 0, 0, 0]); // unchanged
+    const odd = tld.string('odd', 6); // 5 bytes of value; the key's size is not a multiple of 4
+    odd.set('abcde');
+    expect(() => odd.set('abcdef')).toThrow(RangeError);
+    expect([...(pageBytes('odd') ?? [])]).toEqual([0x61, 0x62, 0x63, 0x64, 0x65, 0]);
+    const long = tld.string('long', 40); // 16 characters go the JavaScript way, 17 through the encoder
+    long.set('0123456789abcdef');
+    expect(long.get()).toBe('0123456789abcdef');
+    long.set('0123456789abcdefg');
+    expect(long.get()).toBe('0123456789abcdefg');
+    long.set('é');
+    expect([...(pageBytes('long') ?? [])]).toEqual([0xc3, 0xa9, ...new Array<number>(38).fill(0)]);
+    expect(() => long.set('0123456789abcdefg\0')).toThrow(TypeError);
+    let called = false;
+    const sneaky = { valueOf: () => ((called = true), 1n) };
+    expect(() => tld?.u64('p_u64').set(sneaky as never)).toThrow(TypeError); // never converted
+    expect(() => tld?.u32('p_u32').set(sneaky as never)).toThrow(TypeError);
+    expect(called).toBe(false);
+  });
+
   it('bytes: set copies at most size bytes', () => {
     tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
     const blob = tld.bytes('blob', 4);

@@ -1,0 +1,34 @@
+// The case modules `pnpm bench` runs. Each exports `CASES`: BenchCases (a `run` measuring in its trial process) or
+// PairCases (a `setup` giving a candidate and a baseline loop, timed in one process). To add cases, add a module
+// here: a TypeScript one in bench/ as './name.js', or a JavaScript one as '../../bench/name.mjs' (paths are
+// relative to the compiled dist/bench/).
+import { type PairCase, isPairCase, pairCase } from './pair.js';
+import type { BenchCase } from './types.js';
+
+const CASE_MODULES: readonly string[] = [
+  './cases-js.js',
+  './cases-alternatives.js',
+  './cases-bpf.js',
+  './cases-registration.js',
+  './cases-http.js',
+];
+
+interface CaseModule {
+  readonly CASES?: readonly (BenchCase | PairCase)[];
+}
+
+/** Every case of every module, in module order. Throws when a module has no CASES or two cases share an id. */
+export async function loadCases(): Promise<BenchCase[]> {
+  const cases: BenchCase[] = [];
+  for (const specifier of CASE_MODULES) {
+    const module = (await import(new URL(specifier, import.meta.url).href)) as CaseModule;
+    if (!Array.isArray(module.CASES)) throw new Error(`bench case module ${specifier} exports no CASES array`);
+    for (const c of module.CASES) cases.push(isPairCase(c) ? pairCase(c) : c);
+  }
+  const seen = new Set<string>();
+  for (const c of cases) {
+    if (seen.has(c.id)) throw new Error(`two bench cases have the id ${JSON.stringify(c.id)}`);
+    seen.add(c.id);
+  }
+  return cases;
+}

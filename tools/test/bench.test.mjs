@@ -1,0 +1,62 @@
+// `pnpm bench` end to end in its tiny mode (--quick: 1 trial, short runs; the numbers mean nothing): every case
+// runs in its fresh process and bench-results.json has a well-formed row for every stable name. No timing is
+// asserted: benchmarks report, they do not fail CI.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bpfSupport } from '@tld/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bpf = bpfSupport();
+const run = fileURLToPath(new URL('../dist/bench/run.js', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'tld-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+/** The names tools compare runs by (tools/README.md): renaming one is a breaking change. */
+const STABLE_NAMES = [
+  'u64 set', 'i64 set', 'u32 set', 'f64 set', 'string set 16', 'string set 32', 'bytes set',
+  'syscall per update', 'async local storage',
+  'bpf fixed-offset read', 'bpf cached read', 'bpf cold read 1', 'bpf cold read 16', 'bpf cold read 63',
+  'bpf cached read 4 keys', 'bpf cached read 16 keys',
+  'registration', 'registration pidfd', 'registration map update', 'registration pages',
+  'key creation', 'http baseline', 'http set per request',
+];
+
+describe('pnpm bench --quick', () => {
+  it('refuses fewer than 5 trials outside quick mode, with a usage error', () => {
+    const r = spawnSync(process.execPath, [run, '--trials', '2'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--trials must be at least 5');
+  });
+
+  it.skipIf(!bpf.supported)('runs every case and writes a row for every stable name', () => {
+    const r = spawnSync(process.execPath, [run, '--quick', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).not.toContain('failed');
+    expect(r.status).toBe(0);
+    const rows = JSON.parse(readFileSync(join(out, 'bench-results.json'), 'utf8'));
+    expect(Array.isArray(rows)).toBe(true);
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    expect(byName.size).toBe(rows.length); // names are unique
+    for (const name of STABLE_NAMES) expect(byName.has(name), name).toBe(true);
+    for (const row of rows) {
+      expect(Object.keys(row)).toEqual(expect.arrayContaining(['name', 'unit', 'median', 'min', 'max', 'baseline', 'ratio']));
+      expect(typeof row.unit).toBe('string');
+      expect(row.min).toBeGreaterThan(0);
+      expect(row.min).toBeLessThanOrEqual(row.median);
+      expect(row.median).toBeLessThanOrEqual(row.max);
+      if (row.baseline === null) {
+        expect(row.ratio).toBeNull();
+      } else {
+        expect(byName.has(row.baseline), `${row.name} → ${row.baseline}`).toBe(true);
+        expect(row.ratio).toBeGreaterThan(0);
+      }
+    }
+    // The table and the chart come from the same rows.
+    expect(r.stdout).toContain('`bpf cached read`');
+    const svg = readFileSync(join(out, 'bench-results.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('bpf cached read 16 keys');
+  });
+});
