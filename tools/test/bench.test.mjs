@@ -35,7 +35,10 @@ describe('pnpm bench --quick', () => {
     const r = spawnSync(process.execPath, [run, '--quick', '--out', out], { encoding: 'utf8', timeout: 120_000 });
     expect(r.stderr).not.toContain('failed');
     expect(r.status).toBe(0);
-    const rows = JSON.parse(readFileSync(join(out, 'bench-results.json'), 'utf8'));
+    /** @typedef {{ name: string, unit: string, median: number, min: number, max: number, baseline: string | null, ratio: number | null }} Row */
+    /** @type {unknown} */
+    const parsed = JSON.parse(readFileSync(join(out, 'bench-results.json'), 'utf8'));
+    const rows = /** @type {Row[]} */ (parsed);
     expect(Array.isArray(rows)).toBe(true);
     const byName = new Map(rows.map((row) => [row.name, row]));
     expect(byName.size).toBe(rows.length); // names are unique

@@ -22,8 +22,9 @@ export async function loadCases(): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
   for (const specifier of CASE_MODULES) {
     const module = (await import(new URL(specifier, import.meta.url).href)) as CaseModule;
-    if (!Array.isArray(module.CASES)) throw new Error(`bench case module ${specifier} exports no CASES array`);
-    for (const c of module.CASES) cases.push(isPairCase(c) ? pairCase(c) : c);
+    const moduleCases: unknown = module.CASES;
+    if (!Array.isArray(moduleCases)) throw new Error(`bench case module ${specifier} exports no CASES array`);
+    for (const c of moduleCases as readonly (BenchCase | PairCase)[]) cases.push(isPairCase(c) ? pairCase(c) : c);
   }
   const seen = new Set<string>();
   for (const c of cases) {

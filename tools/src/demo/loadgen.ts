@@ -41,7 +41,8 @@ function random(): number {
 
 function nextPath(): string {
   let r = random() * totalWeight;
-  const spec = ROUTES.find((s) => (r -= s.weight) < 0) ?? (ROUTES[0] as (typeof ROUTES)[number]);
+  const spec = ROUTES.find((s) => (r -= s.weight) < 0) ?? ROUTES[0];
+  if (spec === undefined) throw new Error('the load generator has no routes');
   const tenant = TENANTS[Math.floor(random() * TENANTS.length)] ?? 'acme';
   return `${pathFor(spec.route, Math.floor(random() * 1000))}?tenant=${tenant}`;
 }
