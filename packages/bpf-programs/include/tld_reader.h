@@ -18,6 +18,14 @@
 #define TLD_READER_VALUE_BYTES 64
 /* size of the key "route" that tld_read_cached reads */
 #define TLD_CACHED_ROUTE_BYTES 32
+/* TASK_COMM_LEN */
+#define TLD_ITER_COMM_BYTES 16
+/* what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY */
+#define TLD_LIFECYCLE_CANARY 2081423077
+/* u64 key tld_canary_writer writes into */
+#define TLD_LIFECYCLE_CANARY_KEY "tld_canary"
+/* u64 key holding the user address of the thread's data page, which tld_unmap_check watches */
+#define TLD_LIFECYCLE_PAGE_KEY "tld_page_addr"
 
 /* tld_reader_ctx.status bits */
 #define TLD_READER_STORAGE 0x1
@@ -92,5 +100,43 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, route_cache_before) 
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, route_cache_after) == 60, "tld_cached_ctx.route_cache_after");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, tid) == 64, "tld_cached_ctx.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, __pad) == 68, "tld_cached_ctx.__pad");
+
+/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task registered in tld_data_map. */
+struct tld_iter_record {
+	__u32 tid;                              /* task->pid: the kernel thread id */
+	__u32 tgid;                             /* task->tgid: the process id */
+	__u32 status;                           /* TLD_READER_* bits */
+	__u32 value_start;                      /* start of a 24-byte map value; 0 for the 16-byte value */
+	char comm[TLD_ITER_COMM_BYTES];         /* task->comm */
+	__u64 start;                            /* the first 8 bytes of the data page (`start` for 16-byte readers) */
+	__u16 meta_cnt;                         /* meta.cnt */
+	__u16 meta_size;                        /* meta.size */
+	__u32 meta_bytes;                       /* bytes of the metadata page that follow this header */
+	__u32 data_bytes;                       /* bytes of the data page that follow those */
+	__u32 __pad;
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_iter_record) == 56, "sizeof(struct tld_iter_record)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tid) == 0, "tld_iter_record.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tgid) == 4, "tld_iter_record.tgid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, status) == 8, "tld_iter_record.status");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, value_start) == 12, "tld_iter_record.value_start");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, comm) == 16, "tld_iter_record.comm");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, start) == 32, "tld_iter_record.start");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_cnt) == 40, "tld_iter_record.meta_cnt");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_size) == 42, "tld_iter_record.meta_size");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_bytes) == 44, "tld_iter_record.meta_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, data_bytes) == 48, "tld_iter_record.data_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 52, "tld_iter_record.__pad");
+
+/* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
+struct tld_lifecycle_ctx {
+	__u64 canary_writes;                    /* out: canaries tld_canary_writer stored */
+	__u64 unmap_checks;                     /* out: munmap() calls by a registered thread that published its page address */
+	__u64 unmap_violations;                 /* out: ... of that very page while still registered */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_lifecycle_ctx) == 24, "sizeof(struct tld_lifecycle_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, canary_writes) == 0, "tld_lifecycle_ctx.canary_writes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_checks) == 8, "tld_lifecycle_ctx.unmap_checks");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_violations) == 16, "tld_lifecycle_ctx.unmap_violations");
 
 #endif /* __TLD_READER_H */

@@ -67,11 +67,14 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
                        {InstanceMethod<&LoadedObject::Maps>("maps"),
                         InstanceMethod<&LoadedObject::Progs>("progs"),
                         InstanceMethod<&LoadedObject::CreatedPins>("createdPins"),
+                        InstanceMethod<&LoadedObject::Attach>("attach"),
+                        InstanceMethod<&LoadedObject::Iterate>("iterate"),
                         InstanceMethod<&LoadedObject::Close>("close")});
   }
 
-  // new LoadedObject(path: string, pins: Record<mapName, string | null>)
-  // A map listed with a string is pinned at (or reused from) that path; every other map is private to this object.
+  // new LoadedObject(path: string, pins: Record<mapName, string | number | null>)
+  // A map listed with a string is pinned at (or reused from) that path; with a number, it reuses that open map fd;
+  // every other map is private to this object.
   explicit LoadedObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<LoadedObject>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
@@ -89,19 +92,27 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     }
 
     std::map<std::string, std::string> wanted;
+    std::map<std::string, int> reused;
     Napi::Array names = pins.GetPropertyNames();
     for (uint32_t i = 0; i < names.Length(); i++) {
       std::string name = names.Get(i).As<Napi::String>().Utf8Value();
       Napi::Value v = pins.Get(name);
       if (v.IsString()) wanted[name] = v.As<Napi::String>().Utf8Value();
+      if (v.IsNumber()) reused[name] = v.As<Napi::Number>().Int32Value();
     }
 
     struct bpf_map *map;
     bpf_object__for_each_map(map, obj_) {
       std::string name = bpf_map__name(map);
       auto it = wanted.find(name);
+      auto fd = reused.find(name);
       int err;
-      if (it == wanted.end()) {
+      if (fd != reused.end()) {
+        // bpf_object__load checks the reused map's type, sizes and flags against the declaration.
+        err = bpf_map__set_pin_path(map, nullptr);
+        if (!err) err = bpf_map__reuse_fd(map, fd->second);
+        reused.erase(fd);
+      } else if (it == wanted.end()) {
         // Private: drop LIBBPF_PIN_BY_NAME so the host's /sys/fs/bpf/<name> is neither reused nor created.
         err = bpf_map__set_pin_path(map, nullptr);
       } else {
@@ -115,8 +126,9 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
         return;
       }
     }
-    if (!wanted.empty()) {
-      ThrowErrno(env, ENOENT, "no map named '" + wanted.begin()->first + "' in " + path, log.text());
+    if (!wanted.empty() || !reused.empty()) {
+      std::string missing = !wanted.empty() ? wanted.begin()->first : reused.begin()->first;
+      ThrowErrno(env, ENOENT, "no map named '" + missing + "' in " + path, log.text());
       Release();
       return;
     }
@@ -141,8 +153,84 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
 
  private:
   void Release() {
+    for (struct bpf_link *link : links_) bpf_link__destroy(link);
+    links_.clear();
     if (obj_ != nullptr) bpf_object__close(obj_);
     obj_ = nullptr;
+  }
+
+  // The program called `name` (a TypeError or RangeError is pending when there is none).
+  struct bpf_program *Program(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return nullptr;
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "program name must be a string").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    struct bpf_program *prog = bpf_object__find_program_by_name(obj_, name.c_str());
+    if (prog == nullptr) Napi::RangeError::New(env, "no program " + name).ThrowAsJavaScriptException();
+    return prog;
+  }
+
+  // attach(program: string): undefined — bpf_program__attach (tracing programs attach to their SEC() target);
+  // the link lives until close().
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    struct bpf_program *prog = Program(info);
+    if (prog == nullptr) return env.Undefined();
+    LogCapture log;
+    struct bpf_link *link = bpf_program__attach(prog);
+    if (link == nullptr) return ThrowErrno(env, errno, "bpf_program__attach", log.text());
+    links_.push_back(link);
+    return env.Undefined();
+  }
+
+  // iterate(program: string, pid: number): Uint8Array — attaches the iter program (task iterators: only the
+  // threads of process `pid` when pid > 0), creates an iterator, reads it to the end and detaches again.
+  Napi::Value Iterate(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    struct bpf_program *prog = Program(info);
+    if (prog == nullptr) return env.Undefined();
+    if (info.Length() < 2 || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "iterate(program: string, pid: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    LogCapture log;
+    union bpf_iter_link_info linfo;
+    std::memset(&linfo, 0, sizeof(linfo));
+    linfo.task.pid = info[1].As<Napi::Number>().Uint32Value();
+    LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+    if (linfo.task.pid != 0) {
+      opts.link_info = &linfo;
+      opts.link_info_len = sizeof(linfo);
+    }
+    struct bpf_link *link = bpf_program__attach_iter(prog, &opts);
+    if (link == nullptr) return ThrowErrno(env, errno, "bpf_program__attach_iter", log.text());
+    int fd = bpf_iter_create(bpf_link__fd(link));
+    if (fd < 0) {
+      int err = errno;
+      bpf_link__destroy(link);
+      return ThrowErrno(env, err, "bpf_iter_create", log.text());
+    }
+    std::string out;
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        close(fd);
+        bpf_link__destroy(link);
+        return ThrowErrno(env, err, "read(bpf_iter)", log.text());
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    bpf_link__destroy(link);
+    Napi::Uint8Array bytes = Napi::Uint8Array::New(env, out.size());
+    std::memcpy(bytes.Data(), out.data(), out.size());
+    return bytes;
   }
 
   bool CheckOpen(Napi::Env env) {
@@ -188,6 +276,7 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
   }
 
   struct bpf_object *obj_ = nullptr;
+  std::vector<struct bpf_link *> links_;
   std::vector<std::string> pins_to_create_;
 };
 

@@ -1,6 +1,9 @@
 export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
-export { ReaderLayout, ReaderStatus, CachedLayout, CachedFound, renderReaderHeader, READER_HEADER_COMMAND } from './ctx-layout.js';
+export {
+  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, IterRecordLayout, LifecycleLayout, renderReaderHeader,
+  READER_HEADER_COMMAND,
+} from './ctx-layout.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
   loadObject, unpin, gettid, mapUpdateElem, mapDeleteElem, MapUpdateFlags, testRun,
@@ -10,5 +13,9 @@ export {
   readOnThisThread, loadReader, runCachedOnThisThread, loadCachedReader, CACHED_KEYS,
 } from './readers.js';
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
+export { loadTaskIterator, decodeTaskRecords } from './iter.js';
+export type { RegisteredTask, TaskKey, TaskIterator } from './iter.js';
+export { watchLifecycle } from './lifecycle.js';
+export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';

@@ -6,11 +6,13 @@ export interface NativeLoadedObject {
   maps(): Record<string, number>;
   progs(): Record<string, number>;
   createdPins(): string[];
+  attach(program: string): void;
+  iterate(program: string, pid: number): Uint8Array;
   close(): void;
 }
 
 export interface LoaderAddon {
-  LoadedObject: new (path: string, pins: Record<string, string | null>) => NativeLoadedObject;
+  LoadedObject: new (path: string, pins: Record<string, string | number | null>) => NativeLoadedObject;
   testRun(progFd: number, ctx: Uint8Array): number;
   gettid(): number;
   mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;

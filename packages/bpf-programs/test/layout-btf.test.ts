@@ -2,7 +2,7 @@
 // put into each object. Compare every number with the objects' own BTF, so a layout rule the generator gets
 // wrong fails here (test/layout.test.ts checks the same against a host build of the header).
 import { describe, expect, it } from 'vitest';
-import { CachedLayout, objectPaths } from '../src/index.js';
+import { CachedLayout, LifecycleLayout, objectPaths } from '../src/index.js';
 import { arrayLength, btf, offsetOf, struct } from './btf-util.js';
 import { readerLayoutFields } from './reader-layout.js';
 
@@ -49,6 +49,22 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
       routeCacheBeforeOffset: offsetOf(ctx, 'route_cache_before'),
       routeCacheAfterOffset: offsetOf(ctx, 'route_cache_after'),
       tidOffset: offsetOf(ctx, 'tid'),
+    });
+  });
+
+  it('struct tld_lifecycle_ctx in tld_lifecycle.bpf.o', () => {
+    const types = btf(objectPaths.lifecycle);
+    const ctx = struct(types, 'tld_lifecycle_ctx');
+    expect({
+      ctxSize: LifecycleLayout.ctxSize,
+      canaryWrites: LifecycleLayout.canaryWritesOffset,
+      unmapChecks: LifecycleLayout.unmapChecksOffset,
+      unmapViolations: LifecycleLayout.unmapViolationsOffset,
+    }).toEqual({
+      ctxSize: ctx.size,
+      canaryWrites: offsetOf(ctx, 'canary_writes'),
+      unmapChecks: offsetOf(ctx, 'unmap_checks'),
+      unmapViolations: offsetOf(ctx, 'unmap_violations'),
     });
   });
 });
