@@ -4,8 +4,11 @@
 // Memory coherence: JavaScript and BPF programs share the data page without locks. Values are 8-byte aligned
 // (PROTOCOL.md §2), so a u64/i64/f64 store (one aligned 8-byte store) and a u32 store are seen whole by BPF.
 // A string or bytes value is copied byte by byte: a BPF program reading it meanwhile can see part old, part new.
+//
+// Bad values throw before anything is written, with Node's codes: TypeError ERR_INVALID_ARG_TYPE (wrong type) or
+// ERR_INVALID_ARG_VALUE (NUL in a string), RangeError ERR_OUT_OF_RANGE (outside the key's range or size).
 import type { KeyInfo } from '@tld/protocol';
-import { closedError } from './errors.js';
+import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 
 /** State shared by a TaskLocalData and its keys. */
 export interface Session {
@@ -55,9 +58,9 @@ export class U64Key extends Key {
   /** Stores `value` (0 .. 2^64−1) in this thread's page. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     this.checkOpen();
-    if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(this.name)}: value must be a bigint`);
+    if (typeof value !== 'bigint') throw invalidArgType(`u64 key ${JSON.stringify(this.name)}: value must be a bigint, got ${typeof value}`);
     if (value < 0n || value > U64_MAX) {
-      throw new RangeError(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
+      throw outOfRange(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
     }
     this.#view[0] = value;
   }
@@ -82,9 +85,9 @@ export class I64Key extends Key {
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     this.checkOpen();
-    if (typeof value !== 'bigint') throw new TypeError(`i64 key ${JSON.stringify(this.name)}: value must be a bigint`);
+    if (typeof value !== 'bigint') throw invalidArgType(`i64 key ${JSON.stringify(this.name)}: value must be a bigint, got ${typeof value}`);
     if (value < I64_MIN || value > I64_MAX) {
-      throw new RangeError(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
+      throw outOfRange(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
     }
     this.#view[0] = value;
   }
@@ -109,9 +112,9 @@ export class U32Key extends Key {
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     this.checkOpen();
-    if (typeof value !== 'number') throw new TypeError(`u32 key ${JSON.stringify(this.name)}: value must be a number`);
+    if (typeof value !== 'number') throw invalidArgType(`u32 key ${JSON.stringify(this.name)}: value must be a number, got ${typeof value}`);
     if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
-      throw new RangeError(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
+      throw outOfRange(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
     }
     this.#view[0] = value;
   }
@@ -136,7 +139,7 @@ export class F64Key extends Key {
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     this.checkOpen();
-    if (typeof value !== 'number') throw new TypeError(`f64 key ${JSON.stringify(this.name)}: value must be a number`);
+    if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(this.name)}: value must be a number, got ${typeof value}`);
     this.#view[0] = value;
   }
 
@@ -178,15 +181,15 @@ export class StringKey extends Key {
    */
   set(value: string, options?: StringSetOptions): void {
     this.checkOpen();
-    if (typeof value !== 'string') throw new TypeError(`string key ${JSON.stringify(this.name)}: value must be a string`);
+    if (typeof value !== 'string') throw invalidArgType(`string key ${JSON.stringify(this.name)}: value must be a string, got ${typeof value}`);
     if (value.includes('\0')) {
-      throw new TypeError(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
+      throw invalidArgValue(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
     }
     // Encode into a scratch buffer first so a refused value leaves the page untouched. encodeInto stops at the
     // last whole character that fits: that is the UTF-8 boundary truncation.
     const { read, written } = utf8.encodeInto(value, this.#scratch);
     if (read < value.length && !(options?.truncate ?? this.#truncate)) {
-      throw new RangeError(
+      throw outOfRange(
         `string key ${JSON.stringify(this.name)}: value needs more than ${this.maxBytes} UTF-8 bytes ` +
           `(the key holds ${this.size} bytes including the terminating NUL): shorten it, create the key larger, ` +
           'or pass { truncate: true }',
@@ -219,7 +222,8 @@ export class BytesKey extends Key {
 
   /**
    * Live view of this thread's value: writes go straight to the page BPF reads. Throws ERR_TLD_CLOSED after
-   * close() (the page may be unmapped then, and the view reads as empty).
+   * close(); a view taken before stays usable until the thread exits (the page is unmapped then, and the view
+   * reads as empty).
    */
   get view(): Uint8Array {
     this.checkOpen();
@@ -229,9 +233,9 @@ export class BytesKey extends Key {
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
     this.checkOpen();
-    if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array`);
+    if (!(bytes instanceof Uint8Array)) throw invalidArgType(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array, got ${typeof bytes}`);
     if (bytes.length > this.size) {
-      throw new RangeError(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
+      throw outOfRange(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
     }
     this.#bytes.set(bytes);
     this.#bytes.fill(0, bytes.length);
