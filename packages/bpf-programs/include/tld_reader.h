@@ -24,7 +24,7 @@
 #define TLD_LIFECYCLE_CANARY 2081423077
 /* u64 key tld_canary_writer writes into */
 #define TLD_LIFECYCLE_CANARY_KEY "tld_canary"
-/* u64 key holding the user address of the thread's data page, which tld_unmap_check watches */
+/* u64 key holding the user address of the thread's data page, which the lifecycle watchers track */
 #define TLD_LIFECYCLE_PAGE_KEY "tld_page_addr"
 
 /* tld_reader_ctx.status bits */
@@ -131,12 +131,14 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 52, "tld_
 /* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
 struct tld_lifecycle_ctx {
 	__u64 canary_writes;                    /* out: canaries tld_canary_writer stored */
-	__u64 unmap_checks;                     /* out: munmap() calls by a registered thread that published its page address */
-	__u64 unmap_violations;                 /* out: ... of that very page while still registered */
+	__u64 pages_seen;                       /* out: data pages seen registered (each address counted until unmapped) */
+	__u64 pages_unmapped;                   /* out: ... and unmapped since */
+	__u64 unmap_violations;                 /* out: munmap() of its data page by a thread still registered with it */
 };
-TLD_STATIC_ASSERT(sizeof(struct tld_lifecycle_ctx) == 24, "sizeof(struct tld_lifecycle_ctx)");
+TLD_STATIC_ASSERT(sizeof(struct tld_lifecycle_ctx) == 32, "sizeof(struct tld_lifecycle_ctx)");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, canary_writes) == 0, "tld_lifecycle_ctx.canary_writes");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_checks) == 8, "tld_lifecycle_ctx.unmap_checks");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_violations) == 16, "tld_lifecycle_ctx.unmap_violations");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, pages_seen) == 8, "tld_lifecycle_ctx.pages_seen");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, pages_unmapped) == 16, "tld_lifecycle_ctx.pages_unmapped");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_violations) == 24, "tld_lifecycle_ctx.unmap_violations");
 
 #endif /* __TLD_READER_H */

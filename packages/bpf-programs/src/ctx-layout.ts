@@ -50,7 +50,7 @@ const stringDefines: { readonly name: string; readonly value: string; readonly c
   {
     name: 'TLD_LIFECYCLE_PAGE_KEY',
     value: 'tld_page_addr',
-    comment: "u64 key holding the user address of the thread's data page, which tld_unmap_check watches",
+    comment: "u64 key holding the user address of the thread's data page, which the lifecycle watchers track",
   },
 ];
 
@@ -150,8 +150,9 @@ const iterRecord = struct('tld_iter_record', [
 
 const lifecycleCtx = struct('tld_lifecycle_ctx', [
   { name: 'canary_writes', type: '__u64', comment: 'out: canaries tld_canary_writer stored' },
-  { name: 'unmap_checks', type: '__u64', comment: 'out: munmap() calls by a registered thread that published its page address' },
-  { name: 'unmap_violations', type: '__u64', comment: 'out: ... of that very page while still registered' },
+  { name: 'pages_seen', type: '__u64', comment: 'out: data pages seen registered (each address counted until unmapped)' },
+  { name: 'pages_unmapped', type: '__u64', comment: 'out: ... and unmapped since' },
+  { name: 'unmap_violations', type: '__u64', comment: 'out: munmap() of its data page by a thread still registered with it' },
 ]);
 
 function at(layout: StructLayout, field: string): number {
@@ -222,7 +223,8 @@ export const IterRecordLayout = Object.freeze({
 export const LifecycleLayout = Object.freeze({
   ctxSize: lifecycleCtx.size,
   canaryWritesOffset: at(lifecycleCtx, 'canary_writes'),
-  unmapChecksOffset: at(lifecycleCtx, 'unmap_checks'),
+  pagesSeenOffset: at(lifecycleCtx, 'pages_seen'),
+  pagesUnmappedOffset: at(lifecycleCtx, 'pages_unmapped'),
   unmapViolationsOffset: at(lifecycleCtx, 'unmap_violations'),
   canary: define('TLD_LIFECYCLE_CANARY'),
   canaryKey: stringDefine('TLD_LIFECYCLE_CANARY_KEY'),

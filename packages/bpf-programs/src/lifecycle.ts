@@ -1,6 +1,7 @@
 // Watching threads come and go (tld_lifecycle.bpf.c): a BPF writer that keeps storing a canary into every
-// registered page that has the canary key, and a check that counts a thread unmapping its data page while it is
-// still registered. For tests of the writers' lifecycle; the key names and the canary come from tld_reader.h.
+// registered page that has the canary key, a record of every data page seen registered until it is unmapped, and
+// a count of threads unmapping their page while still registered. For tests of the writers' lifecycle; the key
+// names and the canary come from tld_reader.h.
 import { LifecycleLayout } from './ctx-layout.js';
 import { type MapPlacement, loadObject, testRun } from './loader.js';
 import { names, objectPaths } from './objects.js';
@@ -9,9 +10,11 @@ import { names, objectPaths } from './objects.js';
 export interface LifecycleStats {
   /** Canaries tld_canary_writer stored. */
   readonly canaryWrites: bigint;
-  /** munmap() calls by registered threads that published their page address in LifecycleLayout.pageKey. */
-  readonly unmapChecks: bigint;
-  /** ... that unmapped that very page while the thread was still registered: must stay 0. */
+  /** Data pages seen registered, by the address their thread published in LifecycleLayout.pageKey. */
+  readonly pagesSeen: bigint;
+  /** ... and unmapped since: pagesSeen − pagesUnmapped pages are still mapped. */
+  readonly pagesUnmapped: bigint;
+  /** munmap() of its data page by a thread still registered with it: must stay 0. */
   readonly unmapViolations: bigint;
 }
 
@@ -24,7 +27,7 @@ export interface LifecycleWatch {
 
 /**
  * Loads tld_lifecycle.bpf.o over the map placed by `map` and attaches both watchers (they run on every context
- * switch and every munmap() of the host until close()). Throws BpfSyscallError when loading or attaching fails.
+ * switch and every munmap() of the host until close()). tld_pages_seen stays private. Throws BpfSyscallError when loading or attaching fails.
  */
 export function watchLifecycle(options: { map: MapPlacement }): LifecycleWatch {
   const obj = loadObject(objectPaths.lifecycle, { [names.dataMap]: options.map });
@@ -46,7 +49,8 @@ export function watchLifecycle(options: { map: MapPlacement }): LifecycleWatch {
       const view = new DataView(ctx.buffer);
       return {
         canaryWrites: view.getBigUint64(L.canaryWritesOffset, true),
-        unmapChecks: view.getBigUint64(L.unmapChecksOffset, true),
+        pagesSeen: view.getBigUint64(L.pagesSeenOffset, true),
+        pagesUnmapped: view.getBigUint64(L.pagesUnmappedOffset, true),
         unmapViolations: view.getBigUint64(L.unmapViolationsOffset, true),
       };
     },

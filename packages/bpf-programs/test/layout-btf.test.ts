@@ -58,12 +58,14 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
     expect({
       ctxSize: LifecycleLayout.ctxSize,
       canaryWrites: LifecycleLayout.canaryWritesOffset,
-      unmapChecks: LifecycleLayout.unmapChecksOffset,
+      pagesSeen: LifecycleLayout.pagesSeenOffset,
+      pagesUnmapped: LifecycleLayout.pagesUnmappedOffset,
       unmapViolations: LifecycleLayout.unmapViolationsOffset,
     }).toEqual({
       ctxSize: ctx.size,
       canaryWrites: offsetOf(ctx, 'canary_writes'),
-      unmapChecks: offsetOf(ctx, 'unmap_checks'),
+      pagesSeen: offsetOf(ctx, 'pages_seen'),
+      pagesUnmapped: offsetOf(ctx, 'pages_unmapped'),
       unmapViolations: offsetOf(ctx, 'unmap_violations'),
     });
   });

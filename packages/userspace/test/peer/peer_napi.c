@@ -193,6 +193,23 @@ static napi_value install_data_page(napi_env env, napi_callback_info info)
 	return bigint(env, (uintptr_t)page);
 }
 
+/*
+ * test-only: unmapAndRestore(address) unmaps the page at `address` — what a broken writer does to a page that is
+ * still registered — and maps a fresh zero page at the same address at once, so no other mapping can land there
+ * and a later munmap of it stays harmless. Returns whether the fresh page landed at `address`.
+ */
+static napi_value unmap_and_restore(napi_env env, napi_callback_info info)
+{
+	void *page, *again;
+	napi_value out;
+	ARGS(1);
+	page = (void *)(uintptr_t)bigint_arg(env, argv[0]);
+	munmap(page, TLD_PAGE_SIZE);
+	again = mmap(page, TLD_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	napi_get_boolean(env, again == page, &out);
+	return out;
+}
+
 NAPI_MODULE_INIT()
 {
 	napi_property_descriptor props[] = {
@@ -207,6 +224,7 @@ NAPI_MODULE_INIT()
 		{ "registrations", NULL, registrations, NULL, NULL, NULL, napi_default, NULL },
 		{ "setMetaHeader", NULL, set_meta_header, NULL, NULL, NULL, napi_default, NULL },
 		{ "installDataPage", NULL, install_data_page, NULL, NULL, NULL, napi_default, NULL },
+		{ "unmapAndRestore", NULL, unmap_and_restore, NULL, NULL, NULL, napi_default, NULL },
 	};
 	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 	return exports;
