@@ -175,7 +175,8 @@ export class StringKey extends Key {
   }
 
   /**
-   * Stores `value` as UTF-8 and clears the rest of the value. A value longer than maxBytes throws RangeError
+   * Stores `value` as UTF-8 (a lone surrogate becomes U+FFFD, as TextEncoder encodes it) and clears the rest of
+   * the value. A value longer than maxBytes throws RangeError
    * (and stores nothing) unless `truncate` (here or on the key) cuts it on a character boundary. Throws
    * TypeError for a non-string or a string containing NUL, ERR_TLD_CLOSED after close().
    */
