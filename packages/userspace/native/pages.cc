@@ -9,8 +9,8 @@
 //   kept pointers into the page, so nothing earlier frees it (PROTOCOL.md §5). A page other code installed is
 //   never freed here.
 // - No memory is ever freed from a GC finalizer: JavaScript sees the pages as external ArrayBuffers without a
-//   finalizer, and the data page's buffer is detached before the page is unmapped, so stale typed arrays read
-//   as empty instead of touching unmapped memory.
+//   finalizer. While JavaScript can still run (a failed open()), the data page's buffer is detached before the
+//   page is unmapped, so stale typed arrays read as empty instead of touching unmapped memory.
 //
 // Memory coherence: JavaScript and BPF programs access these pages concurrently without locks. An aligned 8-byte
 // (or smaller) store is seen whole by a reader; a longer value (string, bytes) can be seen half old, half new.

@@ -111,8 +111,8 @@ function verifyUptr(fd: number, valueSize: number, source: string): void {
   }
 }
 
-/** Registers this thread in the map with `pages`; returns the handle. On failure nothing stays registered. */
-function acquireRegistration(fd: number, info: MapInfo, source: string, pages: ThreadPages): number {
+/** Registers this thread in the map with `pages`, or finds its registration. On failure nothing new stays registered. */
+function acquireRegistration(fd: number, info: MapInfo, source: string, pages: ThreadPages): void {
   const value = encodeMapValue(pages.value, info.valueSize);
   let registration: { handle: number; fresh: boolean };
   try {
@@ -122,7 +122,7 @@ function acquireRegistration(fd: number, info: MapInfo, source: string, pages: T
     if (isErrno(error, 'EEXIST')) throw foreignRegistrationError(source, info, error);
     throw translateRegistrationError(error);
   }
-  if (!registration.fresh) return registration.handle;
+  if (!registration.fresh) return;
   try {
     verifyUptr(fd, info.valueSize, source);
   } catch (error) {
@@ -134,7 +134,6 @@ function acquireRegistration(fd: number, info: MapInfo, source: string, pages: T
     }
     throw error;
   }
-  return registration.handle;
 }
 
 /**
