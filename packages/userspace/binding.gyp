@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tld_userspace",
-      "sources": ["native/syscalls.cc", "native/pages.cc", "native/addon.cc"],
+      "sources": ["native/syscalls.cc", "native/pages.cc", "native/registrations.cc", "native/addon.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"path.dirname(require.resolve('@tld/protocol/include/tld_layout.h'))\")"

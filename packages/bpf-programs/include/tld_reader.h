@@ -22,6 +22,14 @@
 #define TLD_DUMP_COMM_BYTES 16
 /* kinds of system call tld_trace_end reports (TLD_TRACE_*) */
 #define TLD_TRACE_STEPS 5
+/* TASK_COMM_LEN */
+#define TLD_ITER_COMM_BYTES 16
+/* what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY */
+#define TLD_LIFECYCLE_CANARY 2081423077
+/* u64 key tld_canary_writer writes into */
+#define TLD_LIFECYCLE_CANARY_KEY "tld_canary"
+/* u64 key holding the user address of the thread's data page, which the lifecycle watchers track */
+#define TLD_LIFECYCLE_PAGE_KEY "tld_page_addr"
 
 /* tld_reader_ctx.status bits */
 #define TLD_READER_STORAGE 0x1
@@ -144,5 +152,45 @@ TLD_STATIC_ASSERT(sizeof(struct tld_trace_ctx) == 64, "sizeof(struct tld_trace_c
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, ns) == 0, "tld_trace_ctx.ns");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, count) == 40, "tld_trace_ctx.count");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, active) == 60, "tld_trace_ctx.active");
+
+/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task registered in tld_data_map. */
+struct tld_iter_record {
+	__u32 tid;                              /* task->pid: the kernel thread id */
+	__u32 tgid;                             /* task->tgid: the process id */
+	__u32 status;                           /* TLD_READER_* bits */
+	__u32 value_start;                      /* start of a 24-byte map value; 0 for the 16-byte value */
+	char comm[TLD_ITER_COMM_BYTES];         /* task->comm */
+	__u64 start;                            /* the first 8 bytes of the data page (`start` for 16-byte readers) */
+	__u16 meta_cnt;                         /* meta.cnt */
+	__u16 meta_size;                        /* meta.size */
+	__u32 meta_bytes;                       /* bytes of the metadata page that follow this header */
+	__u32 data_bytes;                       /* bytes of the data page that follow those */
+	__u32 __pad;
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_iter_record) == 56, "sizeof(struct tld_iter_record)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tid) == 0, "tld_iter_record.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tgid) == 4, "tld_iter_record.tgid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, status) == 8, "tld_iter_record.status");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, value_start) == 12, "tld_iter_record.value_start");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, comm) == 16, "tld_iter_record.comm");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, start) == 32, "tld_iter_record.start");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_cnt) == 40, "tld_iter_record.meta_cnt");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_size) == 42, "tld_iter_record.meta_size");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_bytes) == 44, "tld_iter_record.meta_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, data_bytes) == 48, "tld_iter_record.data_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 52, "tld_iter_record.__pad");
+
+/* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
+struct tld_lifecycle_ctx {
+	__u64 canary_writes;                    /* out: canaries tld_canary_writer stored */
+	__u64 pages_seen;                       /* out: data pages seen registered (each address counted until unmapped) */
+	__u64 pages_unmapped;                   /* out: ... and unmapped since */
+	__u64 unmap_violations;                 /* out: munmap() of its data page by a thread still registered with it */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_lifecycle_ctx) == 32, "sizeof(struct tld_lifecycle_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, canary_writes) == 0, "tld_lifecycle_ctx.canary_writes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, pages_seen) == 8, "tld_lifecycle_ctx.pages_seen");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, pages_unmapped) == 16, "tld_lifecycle_ctx.pages_unmapped");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_violations) == 24, "tld_lifecycle_ctx.unmap_violations");
 
 #endif /* __TLD_READER_H */

@@ -37,8 +37,9 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
                         InstanceMethod<&LoadedObject::Close>("close")});
   }
 
-  // new LoadedObject(path: string, pins: Record<mapName, string | null>)
-  // A map listed with a string is pinned at (or reused from) that path; every other map is private to this object.
+  // new LoadedObject(path: string, pins: Record<mapName, string | number | null>)
+  // A map listed with a string is pinned at (or reused from) that path; with a number, it reuses that open map fd;
+  // every other map is private to this object.
   explicit LoadedObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<LoadedObject>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
@@ -56,19 +57,27 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     }
 
     std::map<std::string, std::string> wanted;
+    std::map<std::string, int> reused;
     Napi::Array names = pins.GetPropertyNames();
     for (uint32_t i = 0; i < names.Length(); i++) {
       std::string name = names.Get(i).As<Napi::String>().Utf8Value();
       Napi::Value v = pins.Get(name);
       if (v.IsString()) wanted[name] = v.As<Napi::String>().Utf8Value();
+      if (v.IsNumber()) reused[name] = v.As<Napi::Number>().Int32Value();
     }
 
     struct bpf_map *map;
     bpf_object__for_each_map(map, obj_) {
       std::string name = bpf_map__name(map);
       auto it = wanted.find(name);
+      auto fd = reused.find(name);
       int err;
-      if (it == wanted.end()) {
+      if (fd != reused.end()) {
+        // bpf_object__load checks the reused map's type, sizes and flags against the declaration.
+        err = bpf_map__set_pin_path(map, nullptr);
+        if (!err) err = bpf_map__reuse_fd(map, fd->second);
+        reused.erase(fd);
+      } else if (it == wanted.end()) {
         // Private: drop LIBBPF_PIN_BY_NAME so the host's /sys/fs/bpf/<name> is neither reused nor created.
         err = bpf_map__set_pin_path(map, nullptr);
       } else {
@@ -82,8 +91,9 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
         return;
       }
     }
-    if (!wanted.empty()) {
-      ThrowErrno(env, ENOENT, "no map named '" + wanted.begin()->first + "' in " + path, log.text());
+    if (!wanted.empty() || !reused.empty()) {
+      std::string missing = !wanted.empty() ? wanted.begin()->first : reused.begin()->first;
+      ThrowErrno(env, ENOENT, "no map named '" + missing + "' in " + path, log.text());
       Release();
       return;
     }

@@ -42,12 +42,30 @@ const defines: Define[] = [
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
   { name: 'TLD_DUMP_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in a dump record' },
   { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
+  { name: 'TLD_ITER_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN' },
+  { name: 'TLD_LIFECYCLE_CANARY', value: 0x7c0ffee5, comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY' },
+];
+
+/** String #defines of the header: key names a BPF program and its TypeScript runner both use. */
+const stringDefines: { readonly name: string; readonly value: string; readonly comment: string }[] = [
+  { name: 'TLD_LIFECYCLE_CANARY_KEY', value: 'tld_canary', comment: 'u64 key tld_canary_writer writes into' },
+  {
+    name: 'TLD_LIFECYCLE_PAGE_KEY',
+    value: 'tld_page_addr',
+    comment: "u64 key holding the user address of the thread's data page, which the lifecycle watchers track",
+  },
 ];
 
 /** The value of define `name` of `from` (default: this header's defines). */
 export function define(name: string, from: readonly Define[] = defines): number {
   const found = from.find((d) => d.name === name);
   if (!found) throw new Error(`no define ${name}`);
+  return found.value;
+}
+
+function stringDefine(name: string): string {
+  const found = stringDefines.find((d) => d.name === name);
+  if (!found) throw new Error(`no string define ${name}`);
   return found.value;
 }
 
@@ -142,6 +160,31 @@ const traceCtx = struct('tld_trace_ctx', [
   { name: 'active', type: '__u32', comment: 'out: 1 when tld_trace_begin ran on this thread before' },
 ]);
 
+/**
+ * tld_iter.bpf.c writes one record per task with an element in tld_data_map: this header, then meta_bytes bytes
+ * of the metadata page and data_bytes bytes of the data page (each 0 when that pointer is NULL).
+ */
+const iterRecord = struct('tld_iter_record', [
+  { name: 'tid', type: '__u32', comment: 'task->pid: the kernel thread id' },
+  { name: 'tgid', type: '__u32', comment: 'task->tgid: the process id' },
+  { name: 'status', type: '__u32', comment: 'TLD_READER_* bits' },
+  { name: 'value_start', type: '__u32', comment: 'start of a 24-byte map value; 0 for the 16-byte value' },
+  { name: 'comm', type: 'char', count: 'TLD_ITER_COMM_BYTES', comment: 'task->comm' },
+  { name: 'start', type: '__u64', comment: 'the first 8 bytes of the data page (`start` for 16-byte readers)' },
+  { name: 'meta_cnt', type: '__u16', comment: 'meta.cnt' },
+  { name: 'meta_size', type: '__u16', comment: 'meta.size' },
+  { name: 'meta_bytes', type: '__u32', comment: 'bytes of the metadata page that follow this header' },
+  { name: 'data_bytes', type: '__u32', comment: 'bytes of the data page that follow those' },
+  { name: '__pad', type: '__u32' },
+]);
+
+const lifecycleCtx = struct('tld_lifecycle_ctx', [
+  { name: 'canary_writes', type: '__u64', comment: 'out: canaries tld_canary_writer stored' },
+  { name: 'pages_seen', type: '__u64', comment: 'out: data pages seen registered (each address counted until unmapped)' },
+  { name: 'pages_unmapped', type: '__u64', comment: 'out: ... and unmapped since' },
+  { name: 'unmap_violations', type: '__u64', comment: 'out: munmap() of its data page by a thread still registered with it' },
+]);
+
 /** Offset of `field` in `layout`; throws when there is no such field. */
 export function at(layout: StructLayout, field: string): number {
   const offset = layout.offsets[field];
@@ -224,6 +267,34 @@ export const TraceLayout = Object.freeze({
   activeOffset: at(traceCtx, 'active'),
 });
 
+/** struct tld_iter_record (include/tld_reader.h), as offsets. */
+export const IterRecordLayout = Object.freeze({
+  size: iterRecord.size,
+  commBytes: define('TLD_ITER_COMM_BYTES'),
+  tidOffset: at(iterRecord, 'tid'),
+  tgidOffset: at(iterRecord, 'tgid'),
+  statusOffset: at(iterRecord, 'status'),
+  valueStartOffset: at(iterRecord, 'value_start'),
+  commOffset: at(iterRecord, 'comm'),
+  startOffset: at(iterRecord, 'start'),
+  metaCntOffset: at(iterRecord, 'meta_cnt'),
+  metaSizeOffset: at(iterRecord, 'meta_size'),
+  metaBytesOffset: at(iterRecord, 'meta_bytes'),
+  dataBytesOffset: at(iterRecord, 'data_bytes'),
+});
+
+/** struct tld_lifecycle_ctx (include/tld_reader.h) and the keys tld_lifecycle.bpf.c uses. */
+export const LifecycleLayout = Object.freeze({
+  ctxSize: lifecycleCtx.size,
+  canaryWritesOffset: at(lifecycleCtx, 'canary_writes'),
+  pagesSeenOffset: at(lifecycleCtx, 'pages_seen'),
+  pagesUnmappedOffset: at(lifecycleCtx, 'pages_unmapped'),
+  unmapViolationsOffset: at(lifecycleCtx, 'unmap_violations'),
+  canary: define('TLD_LIFECYCLE_CANARY'),
+  canaryKey: stringDefine('TLD_LIFECYCLE_CANARY_KEY'),
+  pageKey: stringDefine('TLD_LIFECYCLE_PAGE_KEY'),
+});
+
 /** The command that regenerates the committed header; printed in its first line. */
 export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
 
@@ -272,6 +343,7 @@ export function renderReaderHeader(): string {
 #include "tld_layout.h"
 
 ${renderDefines(defines)}
+${stringDefines.map((d) => `/* ${d.comment} */\n#define ${d.name} ${JSON.stringify(d.value)}`).join('\n')}
 
 /* tld_reader_ctx.status bits */
 ${bits('TLD_READER_', ReaderStatus)}
@@ -291,6 +363,10 @@ ${renderStruct(dumpRecord)}
 ${bits('TLD_TRACE_', TraceStep)}
 ${renderStruct(benchCtx)}
 ${renderStruct(traceCtx)}
+/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task registered in tld_data_map. */
+${renderStruct(iterRecord)}
+/* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
+${renderStruct(lifecycleCtx)}
 #endif /* __TLD_READER_H */
 `;
 }

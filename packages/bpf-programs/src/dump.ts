@@ -103,7 +103,7 @@ export interface Dumper {
  * nothing is pinned there (ENOENT), the pin is not a compatible map, or loading fails.
  */
 export function loadDumper(map: MapPlacement): Dumper {
-  if (typeof map === 'object' && !existsSync(map.pinPath)) {
+  if (typeof map === 'object' && 'pinPath' in map && !existsSync(map.pinPath)) {
     throw new BpfSyscallError('BPF_OBJ_GET', 2, 'ENOENT', `nothing is pinned at ${map.pinPath}`);
   }
   const obj = loadObject(objectPaths.dump, { [names.dataMap]: map });

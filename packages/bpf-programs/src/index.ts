@@ -2,7 +2,7 @@ export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
 export {
   ReaderLayout, ReaderStatus, CachedLayout, CachedFound, DumpLayout, BenchLayout, TraceLayout, TraceStep,
-  renderReaderHeader, READER_HEADER_COMMAND,
+  IterRecordLayout, LifecycleLayout, renderReaderHeader, READER_HEADER_COMMAND,
 } from './ctx-layout.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
@@ -24,6 +24,10 @@ export {
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 export { loadDumper, decodeDump, libbpfVersion } from './dump.js';
 export type { Dumper, DumpedThread, DumpedKey } from './dump.js';
+export { loadTaskIterator, decodeTaskRecords } from './iter.js';
+export type { RegisteredTask, TaskKey, TaskIterator } from './iter.js';
+export { watchLifecycle } from './lifecycle.js';
+export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';
 export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';

@@ -5,8 +5,11 @@ import { BpfSyscallError } from '@tld/protocol';
 import { type BpfLink, wrapLink } from './inspect.js';
 import { addon, callNative } from './native.js';
 
-/** Where a map of a loaded object lives: private to the object, or pinned at (or reused from) a bpffs path. */
-export type MapPlacement = 'private' | { pinPath: string };
+/**
+ * Where a map of a loaded object lives: private to the object, pinned at (or reused from) a bpffs path, or an
+ * existing map reused through an open fd (e.g. another loaded object's map; the caller keeps the fd).
+ */
+export type MapPlacement = 'private' | { pinPath: string } | { mapFd: number };
 
 /** A loaded BPF object; its fds stay open until close(). */
 export interface LoadedBpfObject {
@@ -33,6 +36,12 @@ export interface LoadedBpfObject {
   attachPerfEvent(program: string, perfFd: number): BpfLink;
   /** Removes the pins this load created (those still present). */
   unpinCreated(): void;
+  /**
+   * Runs the iter program `name` once and returns everything it wrote. A task iterator visits every task of the
+   * host, or only the threads of process `pid`. Throws RangeError for an unknown program, BpfSyscallError when
+   * attaching or reading fails.
+   */
+  iterate(name: string, options?: { pid?: number }): Uint8Array;
   /** Destroys every link (detaching its program) and closes every fd of the object. Idempotent. */
   close(): void;
 }
@@ -45,12 +54,14 @@ export interface LoadedBpfObject {
  */
 export function loadObject(path: string, placement: Readonly<Record<string, MapPlacement>> = {}): LoadedBpfObject {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-  const pins: Record<string, string | null> = {};
+  const pins: Record<string, string | number | null> = {};
   for (const [name, where] of Object.entries(placement)) {
     if (where === 'private') pins[name] = null;
-    else if (typeof where === 'object' && typeof where.pinPath === 'string' && where.pinPath.startsWith('/')) {
+    else if (typeof where === 'object' && 'pinPath' in where && typeof where.pinPath === 'string' && where.pinPath.startsWith('/')) {
       pins[name] = where.pinPath;
-    } else throw new TypeError(`placement of map ${name} must be 'private' or { pinPath: absolute path }`);
+    } else if (typeof where === 'object' && 'mapFd' in where && Number.isInteger(where.mapFd) && where.mapFd >= 0) {
+      pins[name] = where.mapFd;
+    } else throw new TypeError(`placement of map ${name} must be 'private', { pinPath: absolute path } or { mapFd: fd }`);
   }
   if (!existsSync(path)) {
     throw new BpfSyscallError(
@@ -95,6 +106,12 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
     },
     unpinCreated() {
       for (const pin of createdPins) unpin(pin);
+    },
+    iterate(name, options = {}) {
+      const fd = progFd(name);
+      const pid = options.pid ?? 0;
+      if (!Number.isInteger(pid) || pid < 0) throw new TypeError('pid must be a process id');
+      return callNative(`iterating with ${name}`, () => addon.iterRead(fd, pid));
     },
     close() {
       native.close();

@@ -28,6 +28,12 @@ export const objectPaths = Object.freeze({
   dump: built('tld_dump.bpf.o'),
   /** Benchmarks: programs `tld_bench_*` (reads timed in the kernel) and the `tld_trace_*` system call timers. */
   bench: built('tld_bench.bpf.o'),
+  /** Program `tld_iter` (iter/task): a record per task registered in tld_data_map (16-byte value). */
+  iter: built('tld_iter.bpf.o'),
+  /** The same program for a tld_data_map with the 24-byte value. */
+  iterV2: built('tld_iter_v2.bpf.o'),
+  /** Programs `tld_canary_writer`, `tld_unmap_check` and `tld_lifecycle_stats` for lifecycle tests. */
+  lifecycle: built('tld_lifecycle.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
 });
@@ -41,6 +47,10 @@ export const names = Object.freeze({
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
   dumpProgram: 'tld_dump',
+  iterProgram: 'tld_iter',
+  canaryWriterProgram: 'tld_canary_writer',
+  unmapCheckProgram: 'tld_unmap_check',
+  lifecycleStatsProgram: 'tld_lifecycle_stats',
   wrongValueSizeMap: 'tld_wrong_value_size',
   wrongMapTypeMap: 'tld_wrong_map_type',
   switchProgram: 'on_sched_switch',

@@ -2,7 +2,7 @@
 // put into each object. Compare every number with the objects' own BTF, so a layout rule the generator gets
 // wrong fails here (test/layout.test.ts checks the same against a host build of the header).
 import { describe, expect, it } from 'vitest';
-import { BenchLayout, CachedLayout, ProfileLayout, TraceLayout, objectPaths } from '../src/index.js';
+import { BenchLayout, CachedLayout, LifecycleLayout, ProfileLayout, TraceLayout, objectPaths } from '../src/index.js';
 import { arrayLength, btf, offsetOf, struct } from './btf-util.js';
 import { readerLayoutFields } from './reader-layout.js';
 
@@ -88,6 +88,24 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
       nsOffset: offsetOf(trace, 'ns'),
       countOffset: offsetOf(trace, 'count'),
       activeOffset: offsetOf(trace, 'active'),
+    });
+  });
+
+  it('struct tld_lifecycle_ctx in tld_lifecycle.bpf.o', () => {
+    const types = btf(objectPaths.lifecycle);
+    const ctx = struct(types, 'tld_lifecycle_ctx');
+    expect({
+      ctxSize: LifecycleLayout.ctxSize,
+      canaryWrites: LifecycleLayout.canaryWritesOffset,
+      pagesSeen: LifecycleLayout.pagesSeenOffset,
+      pagesUnmapped: LifecycleLayout.pagesUnmappedOffset,
+      unmapViolations: LifecycleLayout.unmapViolationsOffset,
+    }).toEqual({
+      ctxSize: ctx.size,
+      canaryWrites: offsetOf(ctx, 'canary_writes'),
+      pagesSeen: offsetOf(ctx, 'pages_seen'),
+      pagesUnmapped: offsetOf(ctx, 'pages_unmapped'),
+      unmapViolations: offsetOf(ctx, 'unmap_violations'),
     });
   });
 });

@@ -46,6 +46,17 @@ int main(void)
 	F(tld_dump_record, status);
 	F(tld_dump_record, meta_bytes);
 	F(tld_dump_record, data_bytes);
+	printf("\"sizeof tld_iter_record\": %zu,\n\"iterCommBytes\": %d,\n", sizeof(struct tld_iter_record), TLD_ITER_COMM_BYTES);
+	F(tld_iter_record, tid);
+	F(tld_iter_record, tgid);
+	F(tld_iter_record, status);
+	F(tld_iter_record, value_start);
+	F(tld_iter_record, comm);
+	F(tld_iter_record, start);
+	F(tld_iter_record, meta_cnt);
+	F(tld_iter_record, meta_size);
+	F(tld_iter_record, meta_bytes);
+	F(tld_iter_record, data_bytes);
 	printf("\"end\": 0\n}\n");
 	return 0;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CachedFound, CachedLayout, DumpLayout, ReaderStatus, includeDirs } from '../src/index.js';
+import { CachedFound, CachedLayout, DumpLayout, IterRecordLayout, ReaderStatus, includeDirs } from '../src/index.js';
 import { readerLayoutFields } from './reader-layout.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
@@ -93,6 +93,23 @@ describe('include/tld_reader.h and src/ctx-layout.ts agree', () => {
       statusOffset: c['tld_dump_record.status'],
       metaBytesOffset: c['tld_dump_record.meta_bytes'],
       dataBytesOffset: c['tld_dump_record.data_bytes'],
+    });
+  });
+
+  it('iterator record (tld_iter.bpf.c writes it from a local, so it is not in any object\'s BTF)', () => {
+    expect({ ...IterRecordLayout }).toEqual({
+      size: c['sizeof tld_iter_record'],
+      commBytes: c['iterCommBytes'],
+      tidOffset: c['tld_iter_record.tid'],
+      tgidOffset: c['tld_iter_record.tgid'],
+      statusOffset: c['tld_iter_record.status'],
+      valueStartOffset: c['tld_iter_record.value_start'],
+      commOffset: c['tld_iter_record.comm'],
+      startOffset: c['tld_iter_record.start'],
+      metaCntOffset: c['tld_iter_record.meta_cnt'],
+      metaSizeOffset: c['tld_iter_record.meta_size'],
+      metaBytesOffset: c['tld_iter_record.meta_bytes'],
+      dataBytesOffset: c['tld_iter_record.data_bytes'],
     });
   });
 });

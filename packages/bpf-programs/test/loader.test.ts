@@ -20,8 +20,10 @@ describe('loader arguments', () => {
     expect((error as Error).message).toContain('/nonexistent/x.bpf.o');
   });
 
-  it('placements must be private or an absolute pin path', () => {
+  it('placements must be private, an absolute pin path or an open map fd', () => {
     expect(() => loadObject('/nonexistent/x.bpf.o', { m: { pinPath: 'relative' } })).toThrow(TypeError);
+    expect(() => loadObject('/nonexistent/x.bpf.o', { m: { mapFd: -1 } })).toThrow(TypeError);
+    expect(() => loadObject('/nonexistent/x.bpf.o', { m: { mapFd: 1.5 } })).toThrow(TypeError);
   });
 
   it('unpin refuses paths outside bpffs', () => {

@@ -28,7 +28,7 @@ int OpenOwnPidfd();
 // Page size of the running system (sysconf), cached.
 size_t PageSize();
 
-// Registers the syscall wrappers (syscalls.cc) and the page / registration functions (pages.cc) on `exports`.
+// Registers the syscall wrappers (syscalls.cc) and the page functions (pages.cc) on `exports`.
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitPages(Napi::Env env, Napi::Object exports);
 

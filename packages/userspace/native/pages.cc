@@ -1,29 +1,30 @@
-// The pages this process shares with the kernel (PROTOCOL.md §2, §4, §5) and the thread's registrations.
+// The pages this process shares with the kernel (PROTOCOL.md §2, §4): the process's metadata page and this
+// thread's data page, and the slot claim that must not be split by worker.terminate().
 //
 // Ownership rules:
 // - The metadata page is process-wide, installed once into `tld_meta_p` and never freed.
-// - A thread's data page is `tld_data_p`. We free only a page we mapped ourselves, and only after the thread's
-//   element is gone from every map it was registered in: the kernel keeps the page pinned and BPF programs keep
-//   writing to it while an element points at it, so freeing it earlier corrupts memory. When a delete fails
-//   (other than ENOENT: nothing registered), the page is leaked instead.
+// - A thread's data page is `tld_data_p`. We free only a page we mapped ourselves, and only at thread exit after
+//   the thread's elements are gone (registrations.cc), or when the open() that mapped it fails before anything
+//   else could see it. Once `tld_data_p` names our page, native code on the thread may have read the symbol and
+//   kept pointers into the page, so nothing earlier frees it (PROTOCOL.md §5). A page other code installed is
+//   never freed here.
 // - No memory is ever freed from a GC finalizer: JavaScript sees the pages as external ArrayBuffers without a
-//   finalizer, and the data page's buffer is detached before the page is unmapped, so stale typed arrays read
-//   as empty instead of touching unmapped memory.
+//   finalizer. While JavaScript can still run (a failed open()), the data page's buffer is detached before the
+//   page is unmapped, so stale typed arrays read as empty instead of touching unmapped memory.
 //
 // Memory coherence: JavaScript and BPF programs access these pages concurrently without locks. An aligned 8-byte
 // (or smaller) store is seen whole by a reader; a longer value (string, bytes) can be seen half old, half new.
 // The metadata page's `cnt` and slot `size` fields are accessed with atomics (see @tld/protocol).
 #include <errno.h>
-#include <linux/bpf.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "common.h"
+#include "thread-state.h"
 #include "tld_layout.h"
 
 extern "C" {
@@ -39,26 +40,9 @@ namespace tld {
 
 namespace {
 
-// Per-thread state. Node runs exactly one environment per OS thread (main thread or worker), so per-thread
-// state is per-environment state. Heap-allocated and freed by the environment's cleanup hook, so no
-// thread_local destructor ever runs napi calls after the environment is gone.
-// One map this thread's element lives in. Every TaskLocalData of the thread on that map shares it; the element
-// is deleted when the last one closes. Kept here, next to the pages it pins, so one count covers the thread
-// however many copies of the JavaScript module it runs.
-struct Registration {
-  int fd;         // our dup of the map fd: the handle JavaScript holds
-  uint32_t mapId;
-  uint32_t refs;
-};
-
-struct ThreadState {
-  bool ownsDataPage = false;  // tld_data_p points at a page we mapped
-  std::vector<Registration> registrations;
-  Napi::Reference<Napi::ArrayBuffer> dataBuffer;
-  Napi::Reference<Napi::ArrayBuffer> metaBuffer;
-};
-
 thread_local ThreadState* state = nullptr;
+// The metadata page this addon created and installed, if it won the install: its header is ours to repair.
+struct tld_meta_u* ownMetaPage = nullptr;
 
 void* MapPage() {
   void* page = mmap(nullptr, PageSize(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -93,6 +77,7 @@ struct tld_meta_u* EnsureMetaPage(Napi::Env env, const Napi::Function& initializ
   // Install with compare-exchange from NULL (PROTOCOL.md §4), after the page is initialised.
   struct tld_meta_u* expected = nullptr;
   if (__atomic_compare_exchange_n(&tld_meta_p, &expected, page, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    __atomic_store_n(&ownMetaPage, page, __ATOMIC_RELEASE);
     return page;
   }
   munmap(page, PageSize());  // another thread or library installed its page first: use that one
@@ -114,46 +99,28 @@ struct tld_data_u* EnsureDataPage(Napi::Env env, const Napi::Function& initializ
   return page;
 }
 
-// Deletes this thread's element from the map behind `mapFd`; returns 0 or an errno (ENOENT counts as success).
-int DeleteOwnElement(int mapFd) {
-  int pidfd = OpenOwnPidfd();
-  if (pidfd < 0) return errno;
-  int err = MapElemCommand(BPF_MAP_DELETE_ELEM, mapFd, &pidfd, nullptr, 0) < 0 ? errno : 0;
-  close(pidfd);
-  return err == ENOENT ? 0 : err;
-}
-
-// Unmaps our data page once nothing registers it; returns true when the page was freed.
+// Unmaps our data page once nothing registers it; returns true when the page was freed. Only open() calls this,
+// for a page it mapped itself in that same failed call: no other code on the thread can have seen it yet.
 bool ReleaseDataPageIfUnused() {
-  if (!state->registrations.empty() || !state->ownsDataPage || tld_data_p == nullptr) return false;
-  if (!state->dataBuffer.IsEmpty()) {
-    Napi::ArrayBuffer buffer = state->dataBuffer.Value();
-    if (!buffer.IsDetached()) buffer.Detach();
-    state->dataBuffer.Reset();
+  ThreadState* st = state;
+  if (!st->registrations.empty() || !st->ownsDataPage || tld_data_p == nullptr) return false;
+  if (!st->dataBuffer.IsEmpty()) {
+    Napi::ArrayBuffer buffer = st->dataBuffer.Value();
+    if (!buffer.IsDetached()) buffer.Detach();  // stale views read as empty instead of touching freed memory
   }
-  munmap(tld_data_p, PageSize());
-  tld_data_p = nullptr;
-  state->ownsDataPage = false;
+  FreeOwnDataPage(st);
   return true;
 }
 
-// Environment teardown (a worker exiting runs this on its own thread, while the thread is still alive):
-// unregister first, then free.
+// Environment teardown, on the environment's own thread: unregister first, then free. No JavaScript runs any
+// more, so the buffers are only released (no handle scope exists here to detach them).
 void Cleanup() {
   ThreadState* st = state;
   if (st == nullptr) return;
-  bool leak = false;
-  for (const Registration& reg : st->registrations) {
-    if (DeleteOwnElement(reg.fd) != 0) leak = true;  // still registered: the page must outlive the thread
-    close(reg.fd);
-  }
-  st->registrations.clear();
+  // A failed delete leaves the page registered: it must outlive the thread (the kernel drops the element).
+  if (DeleteOwnElements(st)) FreeOwnDataPage(st);
   st->dataBuffer.Reset();
   st->metaBuffer.Reset();
-  if (!leak && st->ownsDataPage && tld_data_p != nullptr) {
-    munmap(tld_data_p, PageSize());
-    tld_data_p = nullptr;
-  }
   state = nullptr;
   delete st;
 }
@@ -184,6 +151,12 @@ Napi::Value MetaPageAddress(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(page)));
 }
 
+// metaPageOwned(): boolean — whether tld_meta_p is the page this addon created (false: adopted from other code).
+Napi::Value MetaPageOwned(const Napi::CallbackInfo& info) {
+  auto* page = __atomic_load_n(&tld_meta_p, __ATOMIC_ACQUIRE);
+  return Napi::Boolean::New(info.Env(), page != nullptr && page == __atomic_load_n(&ownMetaPage, __ATOMIC_ACQUIRE));
+}
+
 // threadDataPage(initialize): ArrayBuffer over this thread's data page (the same object until the page is
 // released). A page this call creates is passed to initialize(buffer) first.
 Napi::Value ThreadDataPage(const Napi::CallbackInfo& info) {
@@ -203,89 +176,9 @@ Napi::Value ThreadDataPageAddress(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(tld_data_p)));
 }
 
-Registration* FindRegistration(uint32_t mapId) {
-  for (Registration& reg : state->registrations) {
-    if (reg.mapId == mapId) return &reg;
-  }
-  return nullptr;
-}
-
-Registration* FindHandle(int handle) {
-  for (Registration& reg : state->registrations) {
-    if (reg.fd == handle) return &reg;
-  }
-  return nullptr;
-}
-
-// registerThread(mapFd, mapId, value: Uint8Array): { handle, created } — PROTOCOL.md §5. When this thread is
-// already registered in map `mapId`, counts one more user and returns its handle (created: false). Otherwise
-// pidfd_open(gettid(), PIDFD_THREAD), BPF_MAP_UPDATE_ELEM(BPF_ANY), close; keeps a dup of the map fd so the
-// element can be deleted at environment teardown after the caller closed its fd, and returns that dup as the
-// handle. On failure nothing is registered and nothing stays open.
-Napi::Value RegisterThread(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray() ||
-      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    Napi::TypeError::New(env, "registerThread(mapFd: number, mapId: number, value: Uint8Array)")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int mapFd = info[0].As<Napi::Number>().Int32Value();
-  uint32_t mapId = info[1].As<Napi::Number>().Uint32Value();
-  Napi::Uint8Array value = info[2].As<Napi::Uint8Array>();
-  Napi::Object result = Napi::Object::New(env);
-  Registration* existing = FindRegistration(mapId);
-  if (existing != nullptr) {
-    existing->refs++;
-    result.Set("handle", existing->fd);
-    result.Set("created", false);
-    return result;
-  }
-  state->registrations.reserve(state->registrations.size() + 1);  // so recording cannot fail after the update
-  int reg = fcntl(mapFd, F_DUPFD_CLOEXEC, 0);
-  if (reg < 0) return ThrowSyscallError(env, "dup", errno);
-  int pidfd = OpenOwnPidfd();
-  if (pidfd < 0) {
-    int err = errno;
-    close(reg);
-    return ThrowSyscallError(env, "pidfd_open", err);
-  }
-  if (MapElemCommand(BPF_MAP_UPDATE_ELEM, reg, &pidfd, value.Data(), BPF_ANY) < 0) {
-    int err = errno;
-    close(pidfd);
-    close(reg);
-    return ThrowSyscallError(env, "BPF_MAP_UPDATE_ELEM", err);
-  }
-  close(pidfd);
-  state->registrations.push_back(Registration{reg, mapId, 1});
-  result.Set("handle", reg);
-  result.Set("created", true);
-  return result;
-}
-
-// unregisterThread(handle): undefined — one user of a registerThread() handle is done. The last one deletes
-// this thread's element from the map (ENOENT: already gone, fine) and forgets the handle. When the delete
-// fails the registration is kept, still counting that user (retry, or teardown retries), and the error is thrown.
-Napi::Value UnregisterThread(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "unregisterThread(handle: number)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Registration* reg = FindHandle(info[0].As<Napi::Number>().Int32Value());
-  if (reg == nullptr) {
-    Napi::Error::New(env, "not a registration handle of this thread").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (reg->refs > 1) {
-    reg->refs--;
-    return env.Undefined();
-  }
-  int err = DeleteOwnElement(reg->fd);
-  if (err != 0) return ThrowSyscallError(env, "BPF_MAP_DELETE_ELEM", err);
-  close(reg->fd);
-  state->registrations.erase(state->registrations.begin() + (reg - state->registrations.data()));
-  return env.Undefined();
+// threadDataPageOwned(): boolean — whether tld_data_p is a page this addon mapped (false: none, or other code's).
+Napi::Value ThreadDataPageOwned(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tld_data_p != nullptr && state->ownsDataPage);
 }
 
 // claimSlot(meta: Uint8Array, expectedCnt, index, nameField: Uint8Array(62), size): boolean — PROTOCOL.md §3's
@@ -327,18 +220,25 @@ Napi::Value ClaimSlot(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// registrationCount(): number — maps this thread is registered in through this addon.
-Napi::Value RegistrationCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(state->registrations.size()));
-}
-
 // releaseThreadDataPage(): boolean — frees this thread's data page if we mapped it and it is registered
-// nowhere; detaches its ArrayBuffer first. Returns whether the page was freed.
+// nowhere; detaches its ArrayBuffer first. Returns whether the page was freed. For open()'s failure path only:
+// the caller frees a page it mapped in the same call, before any other code could read tld_data_p.
 Napi::Value ReleaseThreadDataPage(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ReleaseDataPageIfUnused());
 }
 
 }  // namespace
+
+ThreadState* CurrentThread() { return state; }
+
+void FreeOwnDataPage(ThreadState* st) {
+  st->dataBuffer.Reset();
+  if (st->ownsDataPage && tld_data_p != nullptr) {
+    munmap(tld_data_p, PageSize());
+    tld_data_p = nullptr;
+  }
+  st->ownsDataPage = false;
+}
 
 void InitPages(Napi::Env env, Napi::Object exports) {
   if (state == nullptr) {
@@ -347,11 +247,10 @@ void InitPages(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("metaPage", Napi::Function::New(env, MetaPage, "metaPage"));
   exports.Set("metaPageAddress", Napi::Function::New(env, MetaPageAddress, "metaPageAddress"));
+  exports.Set("metaPageOwned", Napi::Function::New(env, MetaPageOwned, "metaPageOwned"));
   exports.Set("threadDataPage", Napi::Function::New(env, ThreadDataPage, "threadDataPage"));
   exports.Set("threadDataPageAddress", Napi::Function::New(env, ThreadDataPageAddress, "threadDataPageAddress"));
-  exports.Set("registerThread", Napi::Function::New(env, RegisterThread, "registerThread"));
-  exports.Set("unregisterThread", Napi::Function::New(env, UnregisterThread, "unregisterThread"));
-  exports.Set("registrationCount", Napi::Function::New(env, RegistrationCount, "registrationCount"));
+  exports.Set("threadDataPageOwned", Napi::Function::New(env, ThreadDataPageOwned, "threadDataPageOwned"));
   exports.Set("claimSlot", Napi::Function::New(env, ClaimSlot, "claimSlot"));
   exports.Set("releaseThreadDataPage", Napi::Function::New(env, ReleaseThreadDataPage, "releaseThreadDataPage"));
 }

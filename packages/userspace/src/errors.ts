@@ -20,12 +20,53 @@ export const UserspaceErrorCode = {
   BAD_FD: 'ERR_TLD_BAD_FD',
   /** The TaskLocalData (or one of its keys) was used after close(). */
   CLOSED: 'ERR_TLD_CLOSED',
+  /**
+   * The thread already has an element in the map that another library made with pages this process does not
+   * share with @tld/userspace (a native library loaded RTLD_LOCAL before it): open() does not replace it.
+   */
+  FOREIGN_REGISTRATION: 'ERR_TLD_FOREIGN_REGISTRATION',
+  /** An argument of the wrong type (TypeError), as Node's own APIs report it. */
+  INVALID_ARG_TYPE: 'ERR_INVALID_ARG_TYPE',
+  /** An argument of the right type with a value that is never valid, e.g. a string containing NUL (TypeError). */
+  INVALID_ARG_VALUE: 'ERR_INVALID_ARG_VALUE',
+  /** A number or length outside the range the key holds (RangeError). */
+  OUT_OF_RANGE: 'ERR_OUT_OF_RANGE',
   /** A syscall failed for a reason without a more specific code (BpfSyscallError). */
   SYSCALL: SystemErrorCode.SYSCALL,
   /** The running kernel or the map lacks a feature the library needs (NotSupportedError). */
   NOT_SUPPORTED: SystemErrorCode.NOT_SUPPORTED,
 } as const;
 export type UserspaceErrorCode = (typeof UserspaceErrorCode)[keyof typeof UserspaceErrorCode];
+
+/** A TypeError with a stable `code`, like the argument errors of Node's own APIs. */
+export class TldTypeError extends TypeError {
+  readonly code: typeof UserspaceErrorCode.INVALID_ARG_TYPE | typeof UserspaceErrorCode.INVALID_ARG_VALUE;
+
+  constructor(code: TldTypeError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A RangeError with the stable code ERR_OUT_OF_RANGE. */
+export class TldRangeError extends RangeError {
+  readonly code = UserspaceErrorCode.OUT_OF_RANGE;
+}
+
+/** ERR_INVALID_ARG_TYPE: `message` says what was expected. */
+export function invalidArgType(message: string): TldTypeError {
+  return new TldTypeError(UserspaceErrorCode.INVALID_ARG_TYPE, message);
+}
+
+/** ERR_INVALID_ARG_VALUE. */
+export function invalidArgValue(message: string, cause?: unknown): TldTypeError {
+  return new TldTypeError(UserspaceErrorCode.INVALID_ARG_VALUE, message, cause === undefined ? undefined : { cause });
+}
+
+/** ERR_OUT_OF_RANGE. */
+export function outOfRange(message: string): TldRangeError {
+  return new TldRangeError(message);
+}
 
 /** Shape of the errors the native addon throws for a failed syscall. */
 interface NativeSyscallError extends Error {
@@ -58,7 +99,8 @@ export function syscallError(error: unknown, context?: string): unknown {
 export function closedError(what: string): TldError<typeof UserspaceErrorCode.CLOSED> {
   return new TldError(
     UserspaceErrorCode.CLOSED,
-    `${what} was used after TaskLocalData.close(): open a new TaskLocalData with TaskLocalData.open() and get the key again`,
+    `${what} was used after TaskLocalData.close(): open a new TaskLocalData with TaskLocalData.open() and get the key again ` +
+      "(the thread's registration and page stay until the thread exits, so reopening is cheap)",
   );
 }
 

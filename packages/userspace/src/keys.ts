@@ -5,8 +5,11 @@
 // (PROTOCOL.md §2), so a u64/i64/f64 store (one aligned 8-byte store) and a u32 store are seen whole by BPF.
 // A string or bytes value is copied a word or a byte at a time: a BPF program reading it meanwhile can see part old,
 // part new.
+//
+// Bad values throw before anything is written, with Node's codes: TypeError ERR_INVALID_ARG_TYPE (wrong type) or
+// ERR_INVALID_ARG_VALUE (NUL in a string), RangeError ERR_OUT_OF_RANGE (outside the key's range or size).
 import type { KeyInfo } from '@tld/protocol';
-import { closedError } from './errors.js';
+import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 
 /** State shared by a TaskLocalData and its keys. */
 export interface Session {
@@ -75,11 +78,11 @@ export class U64Key extends Key {
   /** Stores `value` (0 .. 2^64−1) in this thread's page. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(this.name)}: value must be a bigint`);
+    if (typeof value !== 'bigint') throw invalidArgType(`u64 key ${JSON.stringify(this.name)}: value must be a bigint, got ${typeof value}`);
     // The same check as 0n <= value <= 2^64-1: V8 compiles that to two calls of its BigInt compare builtin,
     // asUintN(64) to a 64-bit truncation.
     if (BigInt.asUintN(64, value) !== value) {
-      throw new RangeError(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
+      throw outOfRange(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
     }
     this[VIEW][0] = value;
   }
@@ -104,9 +107,9 @@ export class I64Key extends Key {
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'bigint') throw new TypeError(`i64 key ${JSON.stringify(this.name)}: value must be a bigint`);
+    if (typeof value !== 'bigint') throw invalidArgType(`i64 key ${JSON.stringify(this.name)}: value must be a bigint, got ${typeof value}`);
     if (BigInt.asIntN(64, value) !== value) { // -2^63 <= value <= 2^63-1 (see U64Key.set)
-      throw new RangeError(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
+      throw outOfRange(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
     }
     this[VIEW][0] = value;
   }
@@ -131,11 +134,11 @@ export class U32Key extends Key {
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'number') throw new TypeError(`u32 key ${JSON.stringify(this.name)}: value must be a number`);
+    if (typeof value !== 'number') throw invalidArgType(`u32 key ${JSON.stringify(this.name)}: value must be a number, got ${typeof value}`);
     // For a number, `value >>> 0 === value` holds exactly when it is an integer in 0 .. 2^32-1: one truncation and
     // one compare instead of Number.isInteger and two compares.
     if (value >>> 0 !== value) {
-      throw new RangeError(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
+      throw outOfRange(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
     }
     this[VIEW][0] = value;
   }
@@ -160,7 +163,7 @@ export class F64Key extends Key {
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'number') throw new TypeError(`f64 key ${JSON.stringify(this.name)}: value must be a number`);
+    if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(this.name)}: value must be a number, got ${typeof value}`);
     this[VIEW][0] = value;
   }
 
@@ -212,7 +215,7 @@ export class StringKey extends Key {
    */
   set(value: string, options?: StringSetOptions): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'string') throw new TypeError(`string key ${JSON.stringify(this.name)}: value must be a string`);
+    if (typeof value !== 'string') throw invalidArgType(`string key ${JSON.stringify(this.name)}: value must be a string, got ${typeof value}`);
     const scratch = this.#scratch;
     const length = value.length;
     let written = -1;
@@ -242,13 +245,13 @@ export class StringKey extends Key {
   /** Encodes `value` into the scratch buffer and returns the bytes written, or throws (the page stays as it was). */
   #encode(value: string, options: StringSetOptions | undefined): number {
     if (value.includes('\0')) {
-      throw new TypeError(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
+      throw invalidArgValue(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
     }
     // Encode into the scratch buffer first, so a refused value leaves the page untouched. encodeInto stops at the
     // last whole character that fits: that is the UTF-8 boundary truncation.
     const { read, written } = utf8.encodeInto(value, this.#encodeTarget);
     if (read < value.length && !(options?.truncate ?? this.#truncate)) {
-      throw new RangeError(
+      throw outOfRange(
         `string key ${JSON.stringify(this.name)}: value needs more than ${this.maxBytes} UTF-8 bytes ` +
           `(the key holds ${this.size} bytes including the terminating NUL): shorten it, create the key larger, ` +
           'or pass { truncate: true }',
@@ -287,9 +290,9 @@ export class BytesKey extends Key {
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
     if (this[CLOSED]) this.throwClosed();
-    if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array`);
+    if (!(bytes instanceof Uint8Array)) throw invalidArgType(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array, got ${typeof bytes}`);
     if (bytes.length > this.size) {
-      throw new RangeError(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
+      throw outOfRange(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
     }
     this[VIEW].set(bytes);
     this[VIEW].fill(0, bytes.length);

@@ -107,7 +107,7 @@ export function openPinned(pinPath: string, warn = true): number {
         `${pinPath} is a pinned BPF object but not a map: pin the task-local-data map (tld_data_map) there`,
       );
     }
-    if (warn) warnOnLoosePinMode(pinPath);
+    if (warn) warnOnLoosePin(pinPath);
   } catch (error) {
     native.close(fd);
     throw error;
@@ -115,16 +115,28 @@ export function openPinned(pinPath: string, warn = true): number {
   return fd;
 }
 
-/** A pin that group or others may open lets them point any task's storage at their own memory. */
-function warnOnLoosePinMode(pinPath: string): void {
-  const mode = statSync(pinPath).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
+/**
+ * A pin that group or others may open lets them point any task's storage at their own memory; a pin owned by
+ * someone other than root or us was created by that someone (bpffs is often world-writable), who can do the same.
+ */
+function warnOnLoosePin(pinPath: string): void {
+  const { mode, uid } = statSync(pinPath);
+  const bits = mode & 0o777;
+  if ((bits & 0o077) !== 0) {
     process.emitWarning(
-      `${pinPath} has mode 0${mode.toString(8)}: users other than its owner can open the task-local-data map and ` +
+      `${pinPath} has mode 0${bits.toString(8)}: users other than its owner can open the task-local-data map and ` +
         "point any task's storage at memory of their choosing. Restrict it with `chmod 600 " +
         pinPath +
         '`',
       { type: 'TldSecurityWarning', code: 'TLD_LOOSE_PIN_MODE' },
+    );
+  }
+  const euid = process.geteuid?.();
+  if (uid !== 0 && uid !== euid) {
+    process.emitWarning(
+      `${pinPath} belongs to uid ${uid}, neither root nor this process's user: whoever pinned it can point any ` +
+        "task's storage at memory of their choosing. Remove it and have root create the map (`pnpm tld map create`)",
+      { type: 'TldSecurityWarning', code: 'TLD_PIN_OWNER' },
     );
   }
 }

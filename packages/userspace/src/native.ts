@@ -31,19 +31,30 @@ export interface NativeBinding {
    */
   metaPage(initialize: (page: ArrayBuffer) => void): ArrayBuffer;
   metaPageAddress(): bigint;
+  /** Whether tld_meta_p is the page this addon created (false: other code installed it first). */
+  metaPageOwned(): boolean;
   /**
-   * This thread's data page (tld_data_p), created on first use (and passed to `initialize`) unless other native
-   * code set it.
+   * This thread's data page (tld_data_p), from its address to the end of its page: created on first use (and
+   * passed to `initialize`) unless other native code set it.
    */
   threadDataPage(initialize: (page: ArrayBuffer) => void): ArrayBuffer;
   threadDataPageAddress(): bigint;
+  /** Whether tld_data_p is a page this addon mapped (false: none yet, or other code's block). */
+  threadDataPageOwned(): boolean;
   /**
-   * Registers this thread in map `mapId` (pidfd_open(gettid(), PIDFD_THREAD) → BPF_MAP_UPDATE_ELEM(BPF_ANY) →
-   * close), or counts one more user of the existing registration (created: false). The handle is a dup'd map fd.
+   * Registers this thread in map `mapId`: pidfd_open(gettid(), PIDFD_THREAD) → BPF_MAP_UPDATE_ELEM(BPF_NOEXIST)
+   * → close. An existing registration of this thread through the addon is returned as is (fresh: false). When
+   * the thread already has an element, `shareExisting` records it untouched (ours: false); otherwise the EEXIST
+   * is thrown. The handle is a dup'd map fd, kept until the thread exits.
    */
-  registerThread(mapFd: number, mapId: number, value: Uint8Array): { handle: number; created: boolean };
-  /** One user of the handle is done; the last deletes this thread's element (ENOENT is fine). */
-  unregisterThread(handle: number): void;
+  registerThread(
+    mapFd: number,
+    mapId: number,
+    value: Uint8Array,
+    shareExisting: boolean,
+  ): { handle: number; fresh: boolean; ours: boolean };
+  /** Undoes a fresh registration open() cannot use: deletes the element if ours, forgets the handle. */
+  dropRegistration(handle: number): void;
   /** Maps this thread is registered in. */
   registrationCount(): number;
   /** PROTOCOL.md §3's compare-exchange of cnt, name write and size publish as one uninterruptible step. */

@@ -1,18 +1,13 @@
-// Registering the calling thread in the map (PROTOCOL.md §5) and the pages it registers (§2, §4): the addon holds
-// the registrations and the pages; this file decides what to register and turns failures into typed errors.
-import {
-  ProtocolErrorCode,
-  TldError,
-  type Layout,
-  TypedArrayMemory,
-  decodeMapValue,
-  encodeMapValue,
-  initDataPage,
-  initMetaPage,
-  readDataStart,
-} from '@tld/protocol';
-import { BpfSyscallError, NotSupportedError, UserspaceErrorCode, syscallError } from './errors.js';
+// Registering the calling thread in the map (PROTOCOL.md §5): the addon holds the registrations and the pages;
+// this file decides what to register and turns failures into typed errors.
+//
+// A registration is never replaced: the thread registers with BPF_NOEXIST. An element that already exists was
+// made by other code in the process. If we adopted that code's pages (tld_data_p was set before us), its element
+// names them and we share it untouched; otherwise it names pages we do not share, and open() refuses.
+import { type Layout, ProtocolErrorCode, TldError, decodeMapValue, encodeMapValue } from '@tld/protocol';
+import { BpfSyscallError, NotSupportedError, UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
+import { type ThreadPages, openPages } from './thread-pages.js';
 
 function deniedError(what: string, cause: unknown): TldError {
   return new TldError(
@@ -35,6 +30,19 @@ function openOwnPidfd(): { pidfd: number; key: Uint8Array } {
   const key = new Uint8Array(4);
   new DataView(key.buffer).setInt32(0, pidfd, true);
   return { pidfd, key };
+}
+
+function foreignRegistrationError(source: string, info: MapInfo, cause: unknown): TldError {
+  return new TldError(
+    UserspaceErrorCode.FOREIGN_REGISTRATION,
+    `this thread is already registered in ${source} (map id ${info.id}) by other code in the process, with pages ` +
+      '@tld/userspace does not share: typically a native library using the task-local-data C library that was ' +
+      'loaded with RTLD_LOCAL before @tld/userspace, so the process has two tld_meta_p / tld_data_p (or a second ' +
+      "copy of this addon). Replacing that registration would hide the library's values from BPF, so nothing was " +
+      'changed. Fix: load @tld/userspace before that library, or load the library with RTLD_GLOBAL so both share ' +
+      'one page (PROTOCOL.md §7)',
+    { cause },
+  );
 }
 
 function translateRegistrationError(error: unknown): unknown {
@@ -69,7 +77,7 @@ function translateRegistrationError(error: unknown): unknown {
         error.errno,
         error.errnoCode,
         `${error.message}: the kernel ran out of memory for this thread's task storage or for pinning its pages; ` +
-          'free memory, or close TaskLocalData on threads that no longer need it',
+          'free memory, or end threads that no longer need task-local data',
       );
     }
   }
@@ -78,7 +86,7 @@ function translateRegistrationError(error: unknown): unknown {
 
 /**
  * Checks that the kernel treats the map value's pointers as uptrs: a user-space lookup then returns them
- * zeroed (PROTOCOL.md §1). Seeing our own addresses means the map's BTF lacks the "uptr" tag.
+ * zeroed (PROTOCOL.md §1). Seeing non-zero addresses means the map's BTF lacks the "uptr" tag.
  */
 function verifyUptr(fd: number, valueSize: number, source: string): void {
   const { pidfd, key } = openOwnPidfd();
@@ -103,65 +111,42 @@ function verifyUptr(fd: number, valueSize: number, source: string): void {
   }
 }
 
-/** Frees this thread's data page when no map registers it (the addon decides; it holds the registrations). */
-export function releaseUnusedPage(): void {
-  native.releaseThreadDataPage();
-}
-
-/** The pages this thread registers: a page the addon creates is filled by @tld/protocol before anyone sees it. */
-export function openPages(layout: Layout): { meta: ArrayBuffer; data: ArrayBuffer } {
-  const meta = native.metaPage((page) => initMetaPage(new TypedArrayMemory(page), layout));
-  const data = native.threadDataPage((page) => initDataPage(new Uint8Array(page)));
-  checkDataPage(data, layout);
-  return { meta, data };
-}
-
-/**
- * Registers this thread in the map (once per map per thread; later opens share it) and returns the handle.
- * On any failure nothing stays registered and a page nobody uses is released.
- */
-export function acquireRegistration(fd: number, info: MapInfo, source: string, dataPage: ArrayBuffer): number {
-  const value = encodeMapValue(
-    {
-      data: native.threadDataPageAddress(),
-      meta: native.metaPageAddress(),
-      start: readDataStart(new Uint8Array(dataPage)),
-    },
-    info.valueSize,
-  );
-  let handle: number;
+/** Registers this thread in the map with `pages`, or finds its registration. On failure nothing new stays registered. */
+function acquireRegistration(fd: number, info: MapInfo, source: string, pages: ThreadPages): void {
+  const value = encodeMapValue(pages.value, info.valueSize);
+  let registration: { handle: number; fresh: boolean };
   try {
-    const registration = native.registerThread(fd, info.id, value);
-    if (!registration.created) return registration.handle;
-    handle = registration.handle;
+    registration = native.registerThread(fd, info.id, value, pages.adopted);
   } catch (raw) {
-    releaseUnusedPage();
-    throw translateRegistrationError(syscallError(raw, `registering this thread in ${source}`));
+    const error = syscallError(raw, `registering this thread in ${source}`);
+    if (isErrno(error, 'EEXIST')) throw foreignRegistrationError(source, info, error);
+    throw translateRegistrationError(error);
   }
+  if (!registration.fresh) return;
   try {
     verifyUptr(fd, info.valueSize, source);
   } catch (error) {
     try {
-      native.unregisterThread(handle);
-      releaseUnusedPage();
+      native.dropRegistration(registration.handle);
     } catch {
-      // The element could not be deleted: the addon keeps the page (never freed while registered) and retries
-      // at thread exit.
+      // The element could not be deleted: the addon keeps it and the page (never freed while registered) and
+      // retries at thread exit.
     }
     throw error;
   }
-  return handle;
 }
 
-/** Values are 8-aligned only if data[] is: refuse a foreign data page whose `start` breaks that. */
-function checkDataPage(data: ArrayBuffer, layout: Layout): void {
-  const start = readDataStart(new Uint8Array(data));
-  if (start % 8 !== 0 || start >= data.byteLength || data.byteLength > layout.pageSize) {
-    releaseUnusedPage();
-    throw new TldError(
-      ProtocolErrorCode.BAD_LAYOUT,
-      `this thread's data page (tld_data_p, set by other native code) has start ${start}: data[] must begin at an ` +
-        '8-byte aligned offset inside the page (PROTOCOL.md §2)',
-    );
+/**
+ * The pages of the calling thread, registered in the map (once per map and thread: later opens share it, and
+ * it lasts until the thread exits). On failure nothing new stays registered, and a page this call mapped is freed.
+ */
+export function registerThreadPages(fd: number, info: MapInfo, source: string, layout: Layout): ThreadPages {
+  const pages = openPages(layout, info.valueSize);
+  try {
+    acquireRegistration(fd, info, source, pages);
+  } catch (error) {
+    if (pages.createdHere) native.releaseThreadDataPage();
+    throw error;
   }
+  return pages;
 }

@@ -5,24 +5,33 @@ import {
   DEFAULT_PIN_PATH,
   type KeyInfo,
   type Layout,
+  DATA_START,
+  type TldError,
   createKey,
   dataPageOffset,
   layoutFor,
   listKeys,
-  readDataStart,
 } from '@tld/protocol';
-import { closedError, syscallError } from './errors.js';
+import { closedError, invalidArgType, invalidArgValue } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
 import { native } from './native.js';
-import { acquireRegistration, openPages, releaseUnusedPage } from './registration.js';
+import { isUnavailable, privatePages, warnUnavailable } from './noop.js';
+import { registerThreadPages } from './registration.js';
+import { checkMetaPage } from './thread-pages.js';
 
 export interface OpenOptions {
   /** Path of the pinned map. Default DEFAULT_PIN_PATH. */
   readonly pinPath?: string;
   /** An open BPF map fd to use instead of a pin. The caller keeps ownership: open() and close() never close it. */
   readonly mapFd?: number;
+  /**
+   * What open() does when task-local data cannot work here (no kernel support, no bpffs or map, no permission,
+   * pages it cannot use): 'throw' (default) throws the typed error; 'noop' returns a TaskLocalData with
+   * `available === false` whose keys store into private memory, with the error as `unavailableReason`.
+   */
+  readonly ifUnavailable?: 'throw' | 'noop';
 }
 
 /** One key of the metadata page. */
@@ -38,22 +47,51 @@ export interface StringKeyOptions {
   readonly truncate?: boolean;
 }
 
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
 function validateOptions(options: unknown): OpenOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') {
-    throw new TypeError('TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }');
+    throw invalidArgType(`TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describe(options)}`);
   }
-  const { pinPath, mapFd } = options as Record<string, unknown>;
+  const { pinPath, mapFd, ifUnavailable } = options as Record<string, unknown>;
   if (pinPath !== undefined && mapFd !== undefined) {
-    throw new TypeError('TaskLocalData.open(): give either pinPath or mapFd, not both');
+    throw invalidArgValue('TaskLocalData.open(): give either pinPath or mapFd, not both');
   }
-  if (pinPath !== undefined && (typeof pinPath !== 'string' || pinPath.length === 0 || pinPath.includes('\0'))) {
-    throw new TypeError('TaskLocalData.open(): pinPath must be a non-empty path string without NUL');
+  if (pinPath !== undefined && typeof pinPath !== 'string') {
+    throw invalidArgType(`TaskLocalData.open(): pinPath must be a string, got ${describe(pinPath)}`);
   }
-  if (mapFd !== undefined && (typeof mapFd !== 'number' || !Number.isInteger(mapFd) || mapFd < 0 || mapFd > 0x7fff_ffff)) {
-    throw new TypeError('TaskLocalData.open(): mapFd must be a non-negative integer file descriptor');
+  if (typeof pinPath === 'string' && (pinPath.length === 0 || pinPath.includes('\0'))) {
+    throw invalidArgValue('TaskLocalData.open(): pinPath must be a non-empty path without NUL');
+  }
+  if (mapFd !== undefined && typeof mapFd !== 'number') {
+    throw invalidArgType(`TaskLocalData.open(): mapFd must be a number, got ${describe(mapFd)}`);
+  }
+  if (typeof mapFd === 'number' && (!Number.isInteger(mapFd) || mapFd < 0 || mapFd > 0x7fff_ffff)) {
+    throw invalidArgValue(`TaskLocalData.open(): mapFd must be a non-negative integer file descriptor, got ${mapFd}`);
+  }
+  if (ifUnavailable !== undefined && ifUnavailable !== 'throw' && ifUnavailable !== 'noop') {
+    throw invalidArgValue(`TaskLocalData.open(): ifUnavailable must be 'throw' or 'noop', got ${String(ifUnavailable)}`);
   }
   return options as OpenOptions;
+}
+
+/** What a TaskLocalData writes into: the registered pages, or private ones when unavailable. */
+interface Backing {
+  readonly mapId: number;
+  readonly valueSize: number;
+  readonly meta: AtomicMemory;
+  /** The metadata page is ours (its header may be repaired) or private. */
+  readonly metaOwned: boolean;
+  readonly data: ArrayBuffer;
+  /** Offset of data[] in `data`. */
+  readonly dataStart: number;
+  /** Bytes of data[] keys may end within. */
+  readonly dataLimit: number;
+  readonly layout: Layout;
+  readonly unavailableReason?: TldError;
 }
 
 type KeyKind = 'u64' | 'i64' | 'u32' | 'f64' | 'string' | 'bytes';
@@ -63,65 +101,52 @@ type KeyKind = 'u64' | 'i64' | 'u32' | 'f64' | 'string' | 'bytes';
  * Each thread (main or worker) opens its own; keys of the same name share one slot and offset process-wide.
  */
 export class TaskLocalData {
-  /** Id of the map this thread is registered in. */
+  /** Id of the map this thread is registered in (0 when unavailable). */
   readonly mapId: number;
-  /** value_size of the map (16 or 24). */
+  /** value_size of the map (16 or 24; 0 when unavailable). */
   readonly valueSize: number;
+  /** Why task-local data is unavailable (open({ ifUnavailable: 'noop' })); undefined when available. */
+  readonly unavailableReason: TldError | undefined;
   readonly #session: Session = { closed: false };
-  readonly #registration: number;
-  readonly #meta: AtomicMemory;
-  readonly #data: ArrayBuffer;
-  readonly #start: number;
-  readonly #layout: Layout;
+  readonly #backing: Backing;
   readonly #keys = new Map<string, Key>();
 
-  private constructor(
-    mapId: number,
-    valueSize: number,
-    registration: number,
-    meta: ArrayBuffer,
-    data: ArrayBuffer,
-    layout: Layout,
-  ) {
-    this.mapId = mapId;
-    this.valueSize = valueSize;
-    this.#registration = registration;
-    this.#meta = new MetaPageMemory(meta);
-    this.#data = data;
-    this.#start = readDataStart(new Uint8Array(data));
-    this.#layout = layout;
+  private constructor(backing: Backing) {
+    this.mapId = backing.mapId;
+    this.valueSize = backing.valueSize;
+    this.unavailableReason = backing.unavailableReason;
+    this.#backing = backing;
   }
 
   /**
    * Opens the task-local-data map (default: pinned at /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
-   * `{ mapFd }` which stays the caller's) and registers the calling thread in it.
-   * Throws TypeError for bad options, TldError with code ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION,
-   * ERR_TLD_MAP_TYPE, ERR_TLD_VALUE_SIZE or ERR_TLD_BAD_FD, NotSupportedError (kernel or map without uptr
-   * support, no PIDFD_THREAD) or BpfSyscallError; after a failure nothing is registered or held.
+   * `{ mapFd }` which stays the caller's) and registers the calling thread in it, once per thread and map: the
+   * registration lasts until the thread exits.
+   * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) for bad options; TldError with code
+   * ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_MAP_TYPE, ERR_TLD_VALUE_SIZE, ERR_TLD_BAD_FD,
+   * ERR_TLD_FOREIGN_REGISTRATION or ERR_TLD_BAD_LAYOUT, NotSupportedError (kernel or map without uptr support,
+   * no PIDFD_THREAD) or BpfSyscallError — or, with `{ ifUnavailable: 'noop' }`, returns an unavailable
+   * TaskLocalData carrying that TldError instead. After a failure nothing new is registered or held.
    */
   static open(options?: OpenOptions): TaskLocalData {
-    const { pinPath, mapFd } = validateOptions(options);
-    let fd: number;
-    let source: string;
-    if (mapFd !== undefined) {
-      checkMapFd(mapFd);
-      fd = mapFd;
-      source = `mapFd ${mapFd}`;
-    } else {
-      const path = pinPath ?? DEFAULT_PIN_PATH;
-      fd = openPinned(path);
-      source = path;
-    }
+    const { pinPath, mapFd, ifUnavailable } = validateOptions(options);
     try {
-      const info = checkMap(fd, source);
+      return new TaskLocalData(openBacking(pinPath, mapFd));
+    } catch (error) {
+      if (ifUnavailable !== 'noop' || !isUnavailable(error)) throw error;
+      warnUnavailable(error);
       const layout = layoutFor(native.pageSize());
-      const { meta, data } = openPages(layout);
-      const registration = acquireRegistration(fd, info, source, data);
-      return new TaskLocalData(info.id, info.valueSize, registration, meta, data, layout);
-    } finally {
-      // The registration keeps its own dup of the fd; a pin's fd is ours to close, a caller's mapFd is not.
-      if (mapFd === undefined) native.close(fd);
+      const { meta, data } = privatePages(layout);
+      return new TaskLocalData({
+        mapId: 0, valueSize: 0, meta, metaOwned: true, data, dataStart: DATA_START, dataLimit: layout.dataBytes, layout,
+        unavailableReason: error,
+      });
     }
+  }
+
+  /** false when open({ ifUnavailable: 'noop' }) fell back to private memory: BPF sees none of the values. */
+  get available(): boolean {
+    return this.unavailableReason === undefined;
   }
 
   /** Whether close() was called. */
@@ -131,22 +156,22 @@ export class TaskLocalData {
 
   /** Get or create an unsigned 64-bit key (8 bytes). Throws the TldErrors of createKey, or ERR_TLD_CLOSED. */
   u64(name: string): U64Key {
-    return this.#key('u64', name, 8, (info, at) => new U64Key(this.#session, info, this.#data, at));
+    return this.#key('u64', name, 8, (info, page, at) => new U64Key(this.#session, info, page, at));
   }
 
   /** Get or create a signed 64-bit key (8 bytes). */
   i64(name: string): I64Key {
-    return this.#key('i64', name, 8, (info, at) => new I64Key(this.#session, info, this.#data, at));
+    return this.#key('i64', name, 8, (info, page, at) => new I64Key(this.#session, info, page, at));
   }
 
   /** Get or create an unsigned 32-bit key (4 bytes). */
   u32(name: string): U32Key {
-    return this.#key('u32', name, 4, (info, at) => new U32Key(this.#session, info, this.#data, at));
+    return this.#key('u32', name, 4, (info, page, at) => new U32Key(this.#session, info, page, at));
   }
 
   /** Get or create a float64 key (8 bytes). */
   f64(name: string): F64Key {
-    return this.#key('f64', name, 8, (info, at) => new F64Key(this.#session, info, this.#data, at));
+    return this.#key('f64', name, 8, (info, page, at) => new F64Key(this.#session, info, page, at));
   }
 
   /**
@@ -154,56 +179,101 @@ export class TaskLocalData {
    * `{ truncate: true }` makes set() cut too-long values instead of throwing.
    */
   string(name: string, size: number, options?: StringKeyOptions): StringKey {
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw invalidArgType(`string key options must be an object like { truncate: true }, got ${describe(options)}`);
+    }
     const truncate = options?.truncate ?? false;
-    if (typeof truncate !== 'boolean') throw new TypeError('string key options: truncate must be a boolean');
-    return this.#key(`string`, name, size, (info, at) => new StringKey(this.#session, info, this.#data, at, truncate));
+    if (typeof truncate !== 'boolean') throw invalidArgType(`string key options: truncate must be a boolean, got ${describe(truncate)}`);
+    return this.#key('string', name, size, (info, page, at) => new StringKey(this.#session, info, page, at, truncate));
   }
 
   /** Get or create a raw bytes key of `size` bytes. */
   bytes(name: string, size: number): BytesKey {
-    return this.#key('bytes', name, size, (info, at) => new BytesKey(this.#session, info, this.#data, at));
+    return this.#key('bytes', name, size, (info, page, at) => new BytesKey(this.#session, info, page, at));
   }
 
   /** Every published key of the process in slot order. Throws ERR_TLD_CLOSED after close(). */
   keys(): KeyDescription[] {
     this.#checkOpen();
-    return listKeys(this.#meta, this.#layout).map(({ name, size, offset }) => ({ name, size, offset }));
+    return listKeys(this.#backing.meta, this.#backing.layout).map(({ name, size, offset }) => ({ name, size, offset }));
   }
 
   /**
-   * Unregisters this thread from the map (when no other TaskLocalData of this thread uses it) and releases the
-   * thread's page when nothing else in the thread uses it. Idempotent. Keys throw ERR_TLD_CLOSED afterwards.
-   * Throws BpfSyscallError when the kernel refuses the delete; the TaskLocalData then stays open (retry close()).
+   * Ends this TaskLocalData: it and its keys throw ERR_TLD_CLOSED afterwards. Idempotent; never throws.
+   * The thread's registration and page stay until the thread exits — the environment's cleanup hook then deletes
+   * the element and only afterwards unmaps the page — because native code on the thread may have read
+   * `tld_data_p` and kept pointers into the page (PROTOCOL.md §5). Values stay visible to BPF: set them to a
+   * neutral value before closing if that matters. Opening the same map again on the thread reuses the
+   * registration.
    */
   close(): void {
-    if (this.#session.closed) return;
-    try {
-      native.unregisterThread(this.#registration);
-    } catch (raw) {
-      throw syscallError(raw, `unregistering this thread from map ${this.mapId}`);
-    }
     this.#session.closed = true;
     // Every key this TaskLocalData handed out is in #keys: each keeps its own closed flag for set()'s check.
     for (const key of this.#keys.values()) closeKey(key);
     this.#keys.clear();
-    releaseUnusedPage();
   }
 
   #checkOpen(): void {
     if (this.#session.closed) throw closedError('TaskLocalData');
   }
 
-  #key<K extends Key>(kind: KeyKind, name: string, size: number, make: (info: KeyInfo, byteOffset: number) => K): K {
+  #key<K extends Key>(
+    kind: KeyKind,
+    name: string,
+    size: number,
+    make: (info: KeyInfo, page: ArrayBuffer, byteOffset: number) => K,
+  ): K {
     this.#checkOpen();
+    if (typeof name !== 'string') throw invalidArgType(`key name must be a string, got ${describe(name)}`);
+    if (typeof size !== 'number') throw invalidArgType(`key size must be a number, got ${describe(size)}`);
     const cacheKey = `${kind}:${size}:${name}`;
     const cached = this.#keys.get(cacheKey);
     if (cached) return cached as K;
-    // A data page installed by other native code may end before meta.size does: refuse before claiming a slot.
-    const dataLimit = this.#data.byteLength - this.#start;
-    const info = createKey(this.#meta, name, size, { layout: this.#layout, dataLimit });
-    const key = make(info, dataPageOffset(info.offset, this.#start));
+    const { meta, metaOwned, data, dataStart, dataLimit, layout } = this.#backing;
+    // A native library's static keys may have raised meta.size since open(): bound every creator by the page.
+    checkMetaPage(meta, layout, metaOwned);
+    let info: KeyInfo;
+    try {
+      info = createKey(meta, name, size, { layout, dataLimit });
+    } catch (error) {
+      // @tld/protocol's TypeError for a name without a UTF-8 form carries no code.
+      throw error instanceof TypeError && !('code' in error) ? invalidArgValue(error.message, error) : error;
+    }
+    const key = make(info, data, dataPageOffset(info.offset, dataStart));
     this.#keys.set(cacheKey, key);
     return key;
   }
 }
 
+/** Opens the map, registers this thread and describes the pages its keys use. */
+function openBacking(pinPath: string | undefined, mapFd: number | undefined): Backing {
+  let fd: number;
+  let source: string;
+  if (mapFd !== undefined) {
+    checkMapFd(mapFd);
+    fd = mapFd;
+    source = `mapFd ${mapFd}`;
+  } else {
+    const path = pinPath ?? DEFAULT_PIN_PATH;
+    fd = openPinned(path);
+    source = path;
+  }
+  try {
+    const info = checkMap(fd, source);
+    const layout = layoutFor(native.pageSize());
+    const pages = registerThreadPages(fd, info, source, layout);
+    return {
+      mapId: info.id,
+      valueSize: info.valueSize,
+      meta: new MetaPageMemory(pages.meta),
+      metaOwned: pages.metaOwned,
+      data: pages.data,
+      dataStart: pages.dataStart,
+      dataLimit: pages.dataLimit,
+      layout,
+    };
+  } finally {
+    // The registration keeps its own dup of the fd; a pin's fd is ours to close, a caller's mapFd is not.
+    if (mapFd === undefined) native.close(fd);
+  }
+}

@@ -104,17 +104,36 @@ export function codeOf(fn: () => unknown): string | undefined {
   throw new Error('expected a throw');
 }
 
+/** Build options of the peer library (test/peer/tld_peer.h). */
+export interface PeerBuild {
+  /** u8 meta.cnt, as merged in 6.18 (default: u16). */
+  readonly cntU8?: boolean;
+  /** Page-aligned data blocks (default: malloc, usually not page-aligned). */
+  readonly alignedAlloc?: boolean;
+  /** 24-byte map value carrying start. */
+  readonly valueV2?: boolean;
+  /** Two static keys created at load time. */
+  readonly staticKeys?: boolean;
+}
+
 /**
- * Builds test/fixtures/peer.c, a native library that shares the protocol's symbols, into a Node-API module with
- * the host C compiler; returns its path.
+ * Builds the peer library (test/peer/tld_peer.c, a C library written from PROTOCOL.md that behaves like the Linux
+ * selftests' task_local_data.h, with its Node-API functions in peer_napi.c) with the host C compiler; returns the
+ * path of the .node file. Every build gets its own file, so one process can load two builds.
  */
-export function buildPeerLibrary(): string {
+export function buildPeerLibrary(build: PeerBuild = {}): string {
+  const flags = [
+    build.cntU8 ? '-DPEER_CNT_U8' : '',
+    build.alignedAlloc ? '-DPEER_ALIGNED_ALLOC' : '',
+    build.valueV2 ? '-DPEER_VALUE_V2' : '',
+    build.staticKeys ? '-DPEER_STATIC_KEYS' : '',
+  ].filter((flag) => flag !== '');
   const out = join(mkdtempSync(join(tmpdir(), 'tld-peer-')), 'peer.node');
   const include = dirname(require.resolve('@tld/protocol/include/tld_layout.h'));
   execFileSync('cc', [
-    '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror',
+    '-shared', '-fPIC', '-fvisibility=hidden', '-O2', '-Wall', '-Wextra', '-Werror', ...flags,
     `-I${nodeIncludeDir()}`, `-I${include}`,
-    join(here, 'fixtures', 'peer.c'), '-o', out,
+    join(here, 'peer', 'tld_peer.c'), join(here, 'peer', 'peer_napi.c'), '-o', out,
   ]);
   return out;
 }

@@ -95,8 +95,6 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
 async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   const { TaskLocalData, inspectPinnedMap } = await import('@tld/userspace');
   const map = inspectPinnedMap(opts.pin);
-  // Registering this thread is the only way to learn whether the kernel pins pages through this map (uptr).
-  TaskLocalData.open({ pinPath: opts.pin }).close();
   let threads: { threads: number; processes: number } | undefined;
   let threadsNote = '';
   try {
@@ -111,6 +109,9 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   } catch (error) {
     threadsNote = explain(error).message;
   }
+  // Registering this thread is the only way to learn whether the kernel pins pages through this map (uptr). It
+  // comes after the count: the registration lasts until this process exits (TaskLocalData.close() keeps it).
+  TaskLocalData.open({ pinPath: opts.pin }).close();
   const loose = (map.mode & 0o077) !== 0;
   const rows = [
     ['map', `id ${map.id}, ${map.name}, task storage, value ${map.valueSize} bytes`],

@@ -50,7 +50,7 @@ if (mode === 'never-open') {
   const second = readOnThisThread(progFd, KEY_NAMES);
   // Keep this thread's page registered until every thread has read.
   arrive(1);
-  tld.close();
+  tld.close(); // the registration stays until the thread exits
   const afterClose = readOnThisThread(progFd, KEY_NAMES);
   port.postMessage({ tid: gettid(), first, second, afterClose });
 } else if (mode === 'late-keys') {

@@ -1,0 +1,37 @@
+// Worker body for lifecycle.test.ts: registers, publishes its page address and the canary key the BPF writer
+// fills, waits for the canary, reports, then leaves as told: 'normal' (returns), 'terminate' (waits to be
+// terminated), 'throw' (an uncaught error), or 'unmap' (unmaps its registered page first: the checker's control).
+import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+import { LifecycleLayout, gettid } from '@tld/bpf-programs';
+import { TaskLocalData } from '../dist/index.js';
+
+const require = createRequire(import.meta.url);
+// The addon file the package loads (node-gyp-build picks it), so the same instance.
+const native = require(require('node-gyp-build').path(new URL('..', import.meta.url).pathname));
+const { pin, index, exit, peerPath } = workerData;
+
+const tld = TaskLocalData.open({ pinPath: pin });
+const reqId = tld.u64('req_id');
+const canary = tld.u64(LifecycleLayout.canaryKey);
+const page = tld.u64(LifecycleLayout.pageKey);
+reqId.set(BigInt(index));
+canary.set(0n);
+page.set(native.threadDataPageAddress());
+
+// The writer stores the canary when this thread is switched in or out: sleeping switches it out.
+const nap = new Int32Array(new SharedArrayBuffer(4));
+let naps = 0;
+while (canary.get() !== BigInt(LifecycleLayout.canary) && naps < 5000) {
+  Atomics.wait(nap, 0, 0, 1);
+  naps++;
+}
+const report = { tid: gettid(), canarySeen: canary.get() === BigInt(LifecycleLayout.canary), reqIdIntact: reqId.get() === BigInt(index) };
+
+if (exit === 'unmap') {
+  const peer = require(peerPath);
+  report.restored = peer.unmapAndRestore(native.threadDataPageAddress());
+}
+parentPort.postMessage(report);
+if (exit === 'throw') throw new Error(`worker ${index} leaves by an uncaught error`);
+if (exit === 'terminate') await new Promise(() => setInterval(() => {}, 1 << 30));
