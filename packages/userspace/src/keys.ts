@@ -4,7 +4,12 @@
 // Memory coherence: JavaScript and BPF programs share the data page without locks. Values are 8-byte aligned
 // (PROTOCOL.md §2), so a u64/i64/f64 store (one aligned 8-byte store) and a u32 store are seen whole by BPF.
 // A string or bytes value is copied byte by byte: a BPF program reading it meanwhile can see part old, part new.
-import type { KeyInfo } from '@tld/protocol';
+//
+// Each type's checks live in one function that set() and run() (through encode()) share, so a value run() takes
+// is exactly a value set() takes, refused with the same error. Inside a run() (current.frame set, see
+// async-context.ts) set() first makes the key part of the running context; outside any run it is the plain store.
+import { type KeyInfo, roundUpValueSize } from '@tld/protocol';
+import { claimForContext, current } from './async-context.js';
 import { closedError } from './errors.js';
 
 /** State shared by a TaskLocalData and its keys. */
@@ -20,6 +25,34 @@ const I64_MAX = 0x7fff_ffff_ffff_ffffn;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
+function checkU64(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(name)}: value must be a bigint`);
+  if (value < 0n || value > U64_MAX) throw new RangeError(`u64 key ${JSON.stringify(name)}: ${value} is outside 0 .. 2^64-1`);
+}
+
+function checkI64(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint') throw new TypeError(`i64 key ${JSON.stringify(name)}: value must be a bigint`);
+  if (value < I64_MIN || value > I64_MAX) {
+    throw new RangeError(`i64 key ${JSON.stringify(name)}: ${value} is outside -2^63 .. 2^63-1`);
+  }
+}
+
+function checkU32(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`u32 key ${JSON.stringify(name)}: value must be a number`);
+  if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
+    throw new RangeError(`u32 key ${JSON.stringify(name)}: ${value} is not an integer in 0 .. 2^32-1`);
+  }
+}
+
+function checkF64(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`f64 key ${JSON.stringify(name)}: value must be a number`);
+}
+
+function checkBytes(name: string, size: number, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`bytes key ${JSON.stringify(name)}: value must be a Uint8Array`);
+  if (value.length > size) throw new RangeError(`bytes key ${JSON.stringify(name)}: ${value.length} bytes do not fit in ${size}`);
+}
+
 /** What every key exposes: its name, its value's size and its offset in data[]. */
 export abstract class Key {
   readonly name: string;
@@ -27,18 +60,32 @@ export abstract class Key {
   readonly size: number;
   /** Offset of the value in data[] (the same in every thread). */
   readonly offset: number;
+  /** @internal Index of the value's first 8-byte word in this thread's data page (values are 8-aligned). */
+  readonly pageWord: number;
   protected readonly session: Session;
 
   /** @internal */
-  constructor(session: Session, info: KeyInfo) {
+  constructor(session: Session, info: KeyInfo, byteOffset: number) {
     this.session = session;
     this.name = info.name;
     this.size = info.size;
     this.offset = info.offset;
+    this.pageWord = byteOffset / 8;
   }
+
+  /**
+   * @internal For run(): `value` checked exactly as set() checks it (same errors), as the bytes set() would store,
+   * zero-padded to the key's room in data[] (size rounded up to 8) and seen as 8-byte words. Writes nothing.
+   */
+  abstract encode(value: unknown): BigInt64Array;
 
   protected checkOpen(): void {
     if (this.session.closed) throw closedError(`key ${JSON.stringify(this.name)}`);
+  }
+
+  /** A zeroed buffer as large as the key's room in data[]. */
+  protected newValue(): ArrayBuffer {
+    return new ArrayBuffer(roundUpValueSize(this.size));
   }
 }
 
@@ -48,18 +95,27 @@ export class U64Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this.#view = new BigUint64Array(page, byteOffset, 1);
   }
 
-  /** Stores `value` (0 .. 2^64−1) in this thread's page. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
+  /**
+   * Stores `value` (0 .. 2^64−1) in this thread's page (inside a run(): the running context's value). Throws
+   * TypeError, RangeError or ERR_TLD_CLOSED.
+   */
   set(value: bigint): void {
     this.checkOpen();
-    if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(this.name)}: value must be a bigint`);
-    if (value < 0n || value > U64_MAX) {
-      throw new RangeError(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
-    }
+    checkU64(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this.#view[0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): BigInt64Array {
+    checkU64(this.name, value);
+    const buffer = this.newValue();
+    new BigUint64Array(buffer)[0] = value;
+    return new BigInt64Array(buffer);
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -75,18 +131,24 @@ export class I64Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this.#view = new BigInt64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     this.checkOpen();
-    if (typeof value !== 'bigint') throw new TypeError(`i64 key ${JSON.stringify(this.name)}: value must be a bigint`);
-    if (value < I64_MIN || value > I64_MAX) {
-      throw new RangeError(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
-    }
+    checkI64(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this.#view[0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): BigInt64Array {
+    checkI64(this.name, value);
+    const buffer = this.newValue();
+    new BigInt64Array(buffer)[0] = value;
+    return new BigInt64Array(buffer);
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -102,18 +164,24 @@ export class U32Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this.#view = new Uint32Array(page, byteOffset, 1);
   }
 
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     this.checkOpen();
-    if (typeof value !== 'number') throw new TypeError(`u32 key ${JSON.stringify(this.name)}: value must be a number`);
-    if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
-      throw new RangeError(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
-    }
+    checkU32(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this.#view[0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): BigInt64Array {
+    checkU32(this.name, value);
+    const buffer = this.newValue();
+    new Uint32Array(buffer)[0] = value;
+    return new BigInt64Array(buffer);
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -129,15 +197,24 @@ export class F64Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this.#view = new Float64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     this.checkOpen();
-    if (typeof value !== 'number') throw new TypeError(`f64 key ${JSON.stringify(this.name)}: value must be a number`);
+    checkF64(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this.#view[0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): BigInt64Array {
+    checkF64(this.name, value);
+    const buffer = this.newValue();
+    new Float64Array(buffer)[0] = value;
+    return new BigInt64Array(buffer);
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -160,7 +237,7 @@ export class StringKey extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number, truncate: boolean) {
-    super(session, info);
+    super(session, info, byteOffset);
     this.#bytes = new Uint8Array(page, byteOffset, info.size);
     this.#scratch = new Uint8Array(info.size - 1);
     this.#truncate = truncate;
@@ -178,25 +255,42 @@ export class StringKey extends Key {
    */
   set(value: string, options?: StringSetOptions): void {
     this.checkOpen();
+    const written = this.#encode(value, options?.truncate);
+    if (current.frame !== null) claimForContext(this);
+    // A byte loop, not set(subarray): short values are the common case and subarray() allocates.
+    const bytes = this.#bytes;
+    const scratch = this.#scratch;
+    for (let i = 0; i < written; i++) bytes[i] = scratch[i] as number;
+    bytes.fill(0, written);
+  }
+
+  /** @internal */
+  encode(value: unknown): BigInt64Array {
+    const written = this.#encode(value, undefined);
+    const buffer = this.newValue();
+    new Uint8Array(buffer).set(this.#scratch.subarray(0, written));
+    return new BigInt64Array(buffer);
+  }
+
+  /**
+   * Checks `value` and encodes it into the scratch buffer (so a refused value leaves the page untouched); returns
+   * the number of bytes. encodeInto stops at the last whole character that fits: that is the UTF-8 boundary
+   * truncation.
+   */
+  #encode(value: unknown, truncate: boolean | undefined): number {
     if (typeof value !== 'string') throw new TypeError(`string key ${JSON.stringify(this.name)}: value must be a string`);
     if (value.includes('\0')) {
       throw new TypeError(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
     }
-    // Encode into a scratch buffer first so a refused value leaves the page untouched. encodeInto stops at the
-    // last whole character that fits: that is the UTF-8 boundary truncation.
     const { read, written } = utf8.encodeInto(value, this.#scratch);
-    if (read < value.length && !(options?.truncate ?? this.#truncate)) {
+    if (read < value.length && !(truncate ?? this.#truncate)) {
       throw new RangeError(
         `string key ${JSON.stringify(this.name)}: value needs more than ${this.maxBytes} UTF-8 bytes ` +
           `(the key holds ${this.size} bytes including the terminating NUL): shorten it, create the key larger, ` +
           'or pass { truncate: true }',
       );
     }
-    // A byte loop, not set(subarray): short values are the common case and subarray() allocates.
-    const bytes = this.#bytes;
-    const scratch = this.#scratch;
-    for (let i = 0; i < written; i++) bytes[i] = scratch[i] as number;
-    bytes.fill(0, written);
+    return written;
   }
 
   /** This thread's value (up to the first NUL). Throws ERR_TLD_CLOSED after close(). */
@@ -213,28 +307,36 @@ export class BytesKey extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this.#bytes = new Uint8Array(page, byteOffset, info.size);
   }
 
   /**
-   * Live view of this thread's value: writes go straight to the page BPF reads. Throws ERR_TLD_CLOSED after
-   * close() (the page may be unmapped then, and the view reads as empty).
+   * Live view of this thread's value: writes go straight to the page BPF reads (asked for inside a run(), it makes
+   * the key part of the running context, so writes until the next await belong to that context). Throws
+   * ERR_TLD_CLOSED after close() (the page may be unmapped then, and the view reads as empty).
    */
   get view(): Uint8Array {
     this.checkOpen();
+    if (current.frame !== null) claimForContext(this);
     return this.#bytes;
   }
 
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
     this.checkOpen();
-    if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array`);
-    if (bytes.length > this.size) {
-      throw new RangeError(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
-    }
+    checkBytes(this.name, this.size, bytes);
+    if (current.frame !== null) claimForContext(this);
     this.#bytes.set(bytes);
     this.#bytes.fill(0, bytes.length);
+  }
+
+  /** @internal */
+  encode(value: unknown): BigInt64Array {
+    checkBytes(this.name, this.size, value);
+    const buffer = this.newValue();
+    new Uint8Array(buffer).set(value);
+    return new BigInt64Array(buffer);
   }
 
   /** A copy of this thread's value. Throws ERR_TLD_CLOSED after close(). */

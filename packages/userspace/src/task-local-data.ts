@@ -11,7 +11,8 @@ import {
   listKeys,
   readDataStart,
 } from '@tld/protocol';
-import { closedError, syscallError } from './errors.js';
+import { type Entry, runWithValues } from './async-context.js';
+import { closedError, syscallError, unknownKeyError } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
@@ -56,6 +57,9 @@ function validateOptions(options: unknown): OpenOptions {
   return options as OpenOptions;
 }
 
+/** Values for run(): names of keys this TaskLocalData created, to values of each key's type. */
+export type RunValues = Readonly<Record<string, bigint | number | string | Uint8Array>>;
+
 type KeyKind = 'u64' | 'i64' | 'u32' | 'f64' | 'string' | 'bytes';
 
 /**
@@ -74,6 +78,8 @@ export class TaskLocalData {
   readonly #start: number;
   readonly #layout: Layout;
   readonly #keys = new Map<string, Key>();
+  /** The first key handed out under each name: it decides how run() checks and encodes that name's value. */
+  readonly #byName = new Map<string, Key>();
 
   private constructor(
     mapId: number,
@@ -171,6 +177,32 @@ export class TaskLocalData {
   }
 
   /**
+   * Runs `fn` with `values` as this thread's task local data while `fn`, and every async continuation created
+   * inside it (await, timers, I/O callbacks), runs on this thread; returns what `fn` returns (its promise for an
+   * async `fn`). A nested run() merges its values over the enclosing run's (inner wins); inside a run, set()
+   * changes the run's value and get() reads it; keys no run gives keep the thread's own value. Between callbacks
+   * the page holds the thread's own values. The first call installs async hooks for this thread (see
+   * async-context.ts); a thread that never calls run() has none.
+   * Throws TypeError for a `values` that is not an object or an `fn` that is not a function, ERR_TLD_UNKNOWN_KEY
+   * for a name no key of this TaskLocalData has, the TypeError/RangeError set() throws for a bad value, and
+   * ERR_TLD_CLOSED after close(): always before anything is written or installed.
+   */
+  run<R>(values: RunValues, fn: () => R): R {
+    this.#checkOpen();
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+      throw new TypeError('run(values, fn): values must be an object from key names to values, like { req_id: 42n }');
+    }
+    if (typeof fn !== 'function') throw new TypeError('run(values, fn): fn must be a function');
+    const entries: Entry[] = [];
+    for (const name of Object.keys(values)) {
+      const key = this.#byName.get(name);
+      if (key === undefined) throw unknownKeyError(name, [...this.#byName.keys()]);
+      entries.push({ at: key.pageWord, value: key.encode(values[name]) });
+    }
+    return runWithValues(this.#data, entries, fn);
+  }
+
+  /**
    * Unregisters this thread from the map (when no other TaskLocalData of this thread uses it) and releases the
    * thread's page when nothing else in the thread uses it. Idempotent. Keys throw ERR_TLD_CLOSED afterwards.
    * Throws BpfSyscallError when the kernel refuses the delete; the TaskLocalData then stays open (retry close()).
@@ -184,6 +216,7 @@ export class TaskLocalData {
     }
     this.#session.closed = true;
     this.#keys.clear();
+    this.#byName.clear();
     releaseUnusedPage();
   }
 
@@ -201,6 +234,7 @@ export class TaskLocalData {
     const info = createKey(this.#meta, name, size, { layout: this.#layout, dataLimit });
     const key = make(info, dataPageOffset(info.offset, this.#start));
     this.#keys.set(cacheKey, key);
+    if (!this.#byName.has(name)) this.#byName.set(name, key);
     return key;
   }
 }
