@@ -126,6 +126,12 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
       }
     });
     for (let round = 0; round < rounds; round++) {
+      const mine = expected.getStore();
+      if (mine !== undefined && round === rounds >> 1) {
+        // Halfway, each task changes one of its values with set(): inside a run that is the run's value only.
+        mine.weight += 1000;
+        keys.weight.set(mine.weight);
+      }
       checkpoint('task body');
       await null;
       checkpoint('after await');
@@ -159,7 +165,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
   /** @param {number} i */
   function start(i) {
     if (mode === 'none') return hops(i);
-    const values = taskValues(thread, i);
+    const values = taskValues(thread, i); // this task's own object: it changes its weight halfway
     if (mode === 'run') {
       const { req_id, route, weight } = values;
       return tld.run({ req_id, route, weight }, () => expected.run(values, () => hops(i)));

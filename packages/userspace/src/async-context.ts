@@ -33,15 +33,17 @@ export type AsyncContextMechanism = 'async-hooks' | 'context-frame' | 'context-f
 /** One key's value in a context: the words set() would store, for the page's words from `at` on. */
 export interface Entry {
   readonly at: number;
-  readonly value: BigInt64Array;
+  readonly value: bigint[];
 }
 
 /**
  * The values of one run(): the enclosing run's values as they were when run() was called, overridden by its own.
  * set() inside the run changes this object, so every continuation of the run sees the change; a nested run
- * started earlier keeps its own copy. Values are copied back from the page when the frame leaves it.
+ * started earlier keeps its own copy.
  */
 class Frame {
+  /** set() (or a BytesKey view) changed a value in the page since the frame was applied: copy it back on leave. */
+  written = false;
   constructor(readonly entries: Entry[]) {}
 }
 
@@ -108,13 +110,13 @@ function frameFor(parent: Frame | undefined, entries: Entry[]): Frame {
 export function claimForContext(key: Key): void {
   const frame = current.frame;
   if (frame === null) return;
+  frame.written = true;
   const at = key.pageWord;
   for (const entry of frame.entries) if (entry.at === at) return;
-  const value = new BigInt64Array(roundUpValueSize(key.size) / 8);
-  copy(page, at, value, 0, value.length);
-  frame.entries.push({ at, value });
+  const words = roundUpValueSize(key.size) / 8;
+  frame.entries.push({ at, value: new Array<bigint>(words).fill(0n) });
   if (saved[at] === 0) {
-    copy(page, at, own, at, value.length);
+    for (let i = 0; i < words; i++) own[at + i] = page[at + i] as bigint;
     saved[at] = 1;
   }
 }
@@ -130,42 +132,36 @@ function switchTo(next: Frame | null): void {
   current.frame = next;
   if (page.length === 0) return; // the page was released (TaskLocalData closed): nothing to keep in step
   if (previous !== null) {
+    if (previous.written) copyBack(previous);
     if (++stamp === 0xffff_ffff) {
       mark.fill(0);
       stamp = 1;
     }
     if (next !== null) for (const entry of next.entries) mark[entry.at] = stamp;
-    for (const entry of previous.entries) {
-      const { at, value } = entry;
-      copy(page, at, value, 0, value.length); // what set() or a view wrote while the frame ran
-      if (mark[at] !== stamp) {
-        copy(own, at, page, at, value.length);
-        saved[at] = 0;
-      }
+    for (const { at, value } of previous.entries) {
+      if (mark[at] === stamp) continue;
+      for (let i = 0; i < value.length; i++) page[at + i] = own[at + i] as bigint;
+      saved[at] = 0;
     }
   }
   if (next !== null) {
-    for (const entry of next.entries) {
-      const { at, value } = entry;
+    for (const { at, value } of next.entries) {
       if (saved[at] === 0) {
-        copy(page, at, own, at, value.length);
+        for (let i = 0; i < value.length; i++) own[at + i] = page[at + i] as bigint;
         saved[at] = 1;
       }
-      copy(value, 0, page, at, value.length);
+      // Word by word: each 8-byte store is whole for a BPF reader, as set()'s are (memory coherence: keys.ts).
+      for (let i = 0; i < value.length; i++) page[at + i] = value[i] as bigint;
     }
   }
 }
 
+/** Keeps what set() (or a view) wrote into the page while `frame` was applied. */
 function copyBack(frame: Frame): void {
+  frame.written = false;
   if (page.length === 0) return;
-  for (const { at, value } of frame.entries) copy(page, at, value, 0, value.length);
-}
-
-/** Word by word: each 8-byte store is whole for a BPF reader (memory coherence: see keys.ts). */
-function copy(from: BigInt64Array, fromAt: number, to: BigInt64Array, toAt: number, words: number): void {
-  for (let i = 0; i < words; i++) {
-    const word = from[fromAt + i];
-    if (word !== undefined) to[toAt + i] = word;
+  for (const { at, value } of frame.entries) {
+    for (let i = 0; i < value.length; i++) value[i] = page[at + i] as bigint;
   }
 }
 

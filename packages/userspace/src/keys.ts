@@ -25,6 +25,26 @@ const I64_MAX = 0x7fff_ffff_ffff_ffffn;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
+// For encode(): an f64's bits, and a string's or bytes' room as 8-byte words. Plain arrays of bigints, not typed
+// arrays: a run() per request must not allocate ArrayBuffers (each costs more than the rest of run()).
+const f64Scratch = new Float64Array(1);
+const f64Bits = new BigInt64Array(f64Scratch.buffer);
+let wordScratch = new BigInt64Array(8);
+let byteScratch = new Uint8Array(wordScratch.buffer);
+
+/** `bytes[0, length)` zero-padded to `room` bytes (a multiple of 8), as little-endian 8-byte words. */
+function wordsOf(bytes: Uint8Array, length: number, room: number): bigint[] {
+  if (byteScratch.length < room) {
+    wordScratch = new BigInt64Array(room / 8);
+    byteScratch = new Uint8Array(wordScratch.buffer);
+  }
+  for (let i = 0; i < length; i++) byteScratch[i] = bytes[i] as number;
+  byteScratch.fill(0, length, room);
+  const words = new Array<bigint>(room / 8);
+  for (let i = 0; i < words.length; i++) words[i] = wordScratch[i] as bigint;
+  return words;
+}
+
 function checkU64(name: string, value: unknown): asserts value is bigint {
   if (typeof value !== 'bigint') throw new TypeError(`u64 key ${JSON.stringify(name)}: value must be a bigint`);
   if (value < 0n || value > U64_MAX) throw new RangeError(`u64 key ${JSON.stringify(name)}: ${value} is outside 0 .. 2^64-1`);
@@ -75,17 +95,18 @@ export abstract class Key {
 
   /**
    * @internal For run(): `value` checked exactly as set() checks it (same errors), as the bytes set() would store,
-   * zero-padded to the key's room in data[] (size rounded up to 8) and seen as 8-byte words. Writes nothing.
+   * zero-padded to the key's room in data[] (size rounded up to 8), as 8-byte little-endian words (a word ≥ 2^63
+   * is stored as its two's complement by a BigInt64Array). Writes nothing.
    */
-  abstract encode(value: unknown): BigInt64Array;
+  abstract encode(value: unknown): bigint[];
 
   protected checkOpen(): void {
     if (this.session.closed) throw closedError(`key ${JSON.stringify(this.name)}`);
   }
 
-  /** A zeroed buffer as large as the key's room in data[]. */
-  protected newValue(): ArrayBuffer {
-    return new ArrayBuffer(roundUpValueSize(this.size));
+  /** The words of `bytes[0, length)` in the key's room. */
+  protected wordsOf(bytes: Uint8Array, length: number): bigint[] {
+    return wordsOf(bytes, length, roundUpValueSize(this.size));
   }
 }
 
@@ -111,11 +132,9 @@ export class U64Key extends Key {
   }
 
   /** @internal */
-  encode(value: unknown): BigInt64Array {
+  encode(value: unknown): bigint[] {
     checkU64(this.name, value);
-    const buffer = this.newValue();
-    new BigUint64Array(buffer)[0] = value;
-    return new BigInt64Array(buffer);
+    return [value];
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -144,11 +163,9 @@ export class I64Key extends Key {
   }
 
   /** @internal */
-  encode(value: unknown): BigInt64Array {
+  encode(value: unknown): bigint[] {
     checkI64(this.name, value);
-    const buffer = this.newValue();
-    new BigInt64Array(buffer)[0] = value;
-    return new BigInt64Array(buffer);
+    return [value];
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -177,11 +194,9 @@ export class U32Key extends Key {
   }
 
   /** @internal */
-  encode(value: unknown): BigInt64Array {
+  encode(value: unknown): bigint[] {
     checkU32(this.name, value);
-    const buffer = this.newValue();
-    new Uint32Array(buffer)[0] = value;
-    return new BigInt64Array(buffer);
+    return [BigInt(value)]; // the low 4 bytes (little-endian); the room's other 4 are padding
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -210,11 +225,10 @@ export class F64Key extends Key {
   }
 
   /** @internal */
-  encode(value: unknown): BigInt64Array {
+  encode(value: unknown): bigint[] {
     checkF64(this.name, value);
-    const buffer = this.newValue();
-    new Float64Array(buffer)[0] = value;
-    return new BigInt64Array(buffer);
+    f64Scratch[0] = value;
+    return [f64Bits[0] as bigint];
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -265,11 +279,8 @@ export class StringKey extends Key {
   }
 
   /** @internal */
-  encode(value: unknown): BigInt64Array {
-    const written = this.#encode(value, undefined);
-    const buffer = this.newValue();
-    new Uint8Array(buffer).set(this.#scratch.subarray(0, written));
-    return new BigInt64Array(buffer);
+  encode(value: unknown): bigint[] {
+    return this.wordsOf(this.#scratch, this.#encode(value, undefined));
   }
 
   /**
@@ -332,11 +343,9 @@ export class BytesKey extends Key {
   }
 
   /** @internal */
-  encode(value: unknown): BigInt64Array {
+  encode(value: unknown): bigint[] {
     checkBytes(this.name, this.size, value);
-    const buffer = this.newValue();
-    new Uint8Array(buffer).set(value);
-    return new BigInt64Array(buffer);
+    return this.wordsOf(value, value.length);
   }
 
   /** A copy of this thread's value. Throws ERR_TLD_CLOSED after close(). */
