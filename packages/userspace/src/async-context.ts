@@ -30,7 +30,7 @@ import type { Key } from './keys.js';
  */
 export type AsyncContextMechanism = 'async-hooks' | 'context-frame' | 'context-frame+async-hooks';
 
-/** One key's value in a context: the words set() would store, for the page's words from `at` on. */
+/** One key's value for run(): the words set() would store, for the page's words from `at` on. */
 export interface Entry {
   readonly at: number;
   readonly value: bigint[];
@@ -39,12 +39,15 @@ export interface Entry {
 /**
  * The values of one run(): the enclosing run's values as they were when run() was called, overridden by its own.
  * set() inside the run changes this object, so every continuation of the run sees the change; a nested run
- * started earlier keeps its own copy.
+ * started earlier keeps its own copy. Flat: page word `words[i]` gets `values[i]`, so a switch is one loop.
  */
 class Frame {
   /** set() (or a BytesKey view) changed a value in the page since the frame was applied: copy it back on leave. */
   written = false;
-  constructor(readonly entries: Entry[]) {}
+  constructor(
+    readonly words: number[],
+    readonly values: bigint[],
+  ) {}
 }
 
 /** The frame whose values the page holds now; null between callbacks and outside any run. */
@@ -54,12 +57,12 @@ let storage: AsyncLocalStorage<Frame> | undefined;
 let mechanism: AsyncContextMechanism | undefined;
 
 // This thread's data page in 8-byte words (values are 8-aligned and take roundup8(size) bytes), so a switch
-// stores a u64/i64/f64 whole, as set() does. `own` keeps the thread's own value of each key the applied frame
-// overrides (`saved` is 1 at such a key's first word); `mark` is scratch for switchTo().
+// stores a u64/i64/f64 whole, as set() does. Invariant: the page holds the applied frame's values at its words and
+// the thread's own values everywhere else; `own` keeps the thread's values of the applied frame's words. `mark`
+// is scratch for a switch between two frames.
 let pageBuffer: ArrayBuffer | undefined;
 let page = new BigInt64Array(0);
 let own = new BigInt64Array(0);
-let saved = new Uint8Array(0);
 let mark = new Uint32Array(0);
 let stamp = 0;
 
@@ -93,75 +96,106 @@ function enter<R>(frame: Frame, fn: () => R): R {
 }
 
 function frameFor(parent: Frame | undefined, entries: Entry[]): Frame {
-  if (parent === undefined) return new Frame(entries);
-  // The parent's latest set() values are in the page while it is applied.
-  if (parent === current.frame) copyBack(parent);
-  const merged = entries.slice();
-  for (const entry of parent.entries) {
-    if (!entries.some((own) => own.at === entry.at)) merged.push({ at: entry.at, value: entry.value.slice() });
+  const words: number[] = [];
+  const values: bigint[] = [];
+  for (const { at, value } of entries) {
+    for (let i = 0; i < value.length; i++) {
+      words.push(at + i);
+      values.push(value[i] as bigint);
+    }
   }
-  return new Frame(merged);
+  if (parent !== undefined) {
+    // The parent's latest set() values are in the page while it is applied.
+    if (parent === current.frame && parent.written) copyBack(parent);
+    const mine = words.length;
+    for (let i = 0; i < parent.words.length; i++) {
+      const word = parent.words[i] as number;
+      if (words.lastIndexOf(word, mine - 1) !== -1) continue;
+      words.push(word);
+      values.push(parent.values[i] as bigint);
+    }
+  }
+  return new Frame(words, values);
 }
 
 /**
  * Called by set() (and BytesKey.view) while a frame is applied, before the key's page value changes: the key
- * becomes part of the running context, its thread value is kept to be restored when the context leaves.
+ * becomes part of the running context (its thread value is kept, to be restored when the context leaves).
  */
 export function claimForContext(key: Key): void {
   const frame = current.frame;
   if (frame === null) return;
   frame.written = true;
   const at = key.pageWord;
-  for (const entry of frame.entries) if (entry.at === at) return;
-  const words = roundUpValueSize(key.size) / 8;
-  frame.entries.push({ at, value: new Array<bigint>(words).fill(0n) });
-  if (saved[at] === 0) {
-    for (let i = 0; i < words; i++) own[at + i] = page[at + i] as bigint;
-    saved[at] = 1;
+  if (frame.words.includes(at)) return;
+  const end = Math.min(at + roundUpValueSize(key.size) / 8, page.length);
+  for (let word = at; word < end; word++) {
+    own[word] = page[word] as bigint; // not in the frame: the page holds the thread's value
+    frame.words.push(word);
+    frame.values.push(0n); // the page's value after set(), copied back when the frame leaves
   }
 }
 
 /**
- * Makes the page hold `next`'s values (null: the thread's own). Writes only keys of the two frames: keys of the
- * leaving frame that `next` lacks get the thread's value back, keys of `next` get its value. Never throws (it
- * runs inside async hooks, where an exception ends the process).
+ * Makes the page hold `next`'s values (null: the thread's own), writing only the two frames' words. Never throws
+ * (it runs inside async hooks, where an exception ends the process).
  */
 function switchTo(next: Frame | null): void {
   const previous = current.frame;
   if (previous === next) return;
   current.frame = next;
   if (page.length === 0) return; // the page was released (TaskLocalData closed): nothing to keep in step
-  if (previous !== null) {
-    if (previous.written) copyBack(previous);
-    if (++stamp === 0xffff_ffff) {
-      mark.fill(0);
-      stamp = 1;
+  if (previous !== null && previous.written) copyBack(previous);
+  if (previous !== null && next !== null) {
+    switchBetween(previous, next);
+  } else if (previous !== null) {
+    // Leaving to the thread's own values. Word by word: each 8-byte store is whole for a BPF reader, as set()'s
+    // are (memory coherence: keys.ts).
+    const words = previous.words;
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i] as number;
+      if (word < page.length) page[word] = own[word] as bigint;
     }
-    if (next !== null) for (const entry of next.entries) mark[entry.at] = stamp;
-    for (const { at, value } of previous.entries) {
-      if (mark[at] === stamp) continue;
-      for (let i = 0; i < value.length; i++) page[at + i] = own[at + i] as bigint;
-      saved[at] = 0;
+  } else if (next !== null) {
+    const { words, values } = next;
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i] as number;
+      if (word >= page.length) continue; // a key of a page since released (see bindPage)
+      own[word] = page[word] as bigint;
+      page[word] = values[i] as bigint;
     }
   }
-  if (next !== null) {
-    for (const { at, value } of next.entries) {
-      if (saved[at] === 0) {
-        for (let i = 0; i < value.length; i++) own[at + i] = page[at + i] as bigint;
-        saved[at] = 1;
-      }
-      // Word by word: each 8-byte store is whole for a BPF reader, as set()'s are (memory coherence: keys.ts).
-      for (let i = 0; i < value.length; i++) page[at + i] = value[i] as bigint;
-    }
+}
+
+/** From one frame to another (a run nested in a callback of another context): only the words that differ. */
+function switchBetween(previous: Frame, next: Frame): void {
+  if (stamp >= 0xffff_fff0) {
+    mark.fill(0);
+    stamp = 0;
+  }
+  const inNext = ++stamp;
+  const inPrevious = ++stamp;
+  for (const word of next.words) if (word < page.length) mark[word] = inNext;
+  for (const word of previous.words) {
+    if (word < page.length && mark[word] !== inNext) page[word] = own[word] as bigint; // the thread's value again
+  }
+  for (const word of previous.words) if (word < page.length) mark[word] = inPrevious;
+  const { words, values } = next;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] as number;
+    if (word >= page.length) continue;
+    if (mark[word] !== inPrevious) own[word] = page[word] as bigint; // not the previous frame's: the thread's
+    page[word] = values[i] as bigint;
   }
 }
 
 /** Keeps what set() (or a view) wrote into the page while `frame` was applied. */
 function copyBack(frame: Frame): void {
   frame.written = false;
-  if (page.length === 0) return;
-  for (const { at, value } of frame.entries) {
-    for (let i = 0; i < value.length; i++) value[i] = page[at + i] as bigint;
+  const { words, values } = frame;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] as number;
+    if (word < page.length) values[i] = page[word] as bigint;
   }
 }
 
@@ -173,7 +207,6 @@ function bindPage(data: ArrayBuffer): void {
   const words = Math.floor(data.byteLength / 8);
   page = new BigInt64Array(data, 0, words);
   own = new BigInt64Array(words);
-  saved = new Uint8Array(words);
   mark = new Uint32Array(words);
 }
 
