@@ -99,13 +99,14 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
   await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the echo server has no TCP port');
+  const { port } = address;
   // Listeners run in the context of whoever calls emit() (Node semantics), whoever registered them.
   const bus = new EventEmitter();
   bus.on('hop', () => checkpoint('EventEmitter listener'));
 
   /** @param {number} i */
   async function hops(i) {
-    const socket = connect(address.port, '127.0.0.1');
+    const socket = connect(port, '127.0.0.1');
     socket.setNoDelay(true);
     await new Promise((resolve, reject) => {
       socket.once('error', reject);
