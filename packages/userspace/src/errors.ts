@@ -31,6 +31,8 @@ export const UserspaceErrorCode = {
   INVALID_ARG_VALUE: 'ERR_INVALID_ARG_VALUE',
   /** A number or length outside the range the key holds (RangeError). */
   OUT_OF_RANGE: 'ERR_OUT_OF_RANGE',
+  /** run() named a key this TaskLocalData has not created. */
+  UNKNOWN_KEY: 'ERR_TLD_UNKNOWN_KEY',
   /** A syscall failed for a reason without a more specific code (BpfSyscallError). */
   SYSCALL: SystemErrorCode.SYSCALL,
   /** The running kernel or the map lacks a feature the library needs (NotSupportedError). */
@@ -101,6 +103,16 @@ export function closedError(what: string): TldError<typeof UserspaceErrorCode.CL
     UserspaceErrorCode.CLOSED,
     `${what} was used after TaskLocalData.close(): open a new TaskLocalData with TaskLocalData.open() and get the key again ` +
       "(the thread's registration and page stay until the thread exits, so reopening is cheap)",
+  );
+}
+
+/** The error for a key name run() was given that `known` (this TaskLocalData's key names) lacks. */
+export function unknownKeyError(name: string, known: readonly string[]): TldError<typeof UserspaceErrorCode.UNKNOWN_KEY> {
+  const have = known.length === 0 ? 'it has no keys yet' : `it has ${known.map((k) => JSON.stringify(k)).join(', ')}`;
+  return new TldError(
+    UserspaceErrorCode.UNKNOWN_KEY,
+    `run(): no key named ${JSON.stringify(name)} in this TaskLocalData (${have}): create the key first with ` +
+      `tld.u64(${JSON.stringify(name)}) (or u32, i64, f64, string, bytes), then give its value to run()`,
   );
 }
 

@@ -8,7 +8,11 @@
 //
 // Bad values throw before anything is written, with Node's codes: TypeError ERR_INVALID_ARG_TYPE (wrong type) or
 // ERR_INVALID_ARG_VALUE (NUL in a string), RangeError ERR_OUT_OF_RANGE (outside the key's range or size).
-import type { KeyInfo } from '@tld/protocol';
+// Each type's checks live in one function that set() and run() (through encode()) share, so a value run() takes
+// is exactly a value set() takes, refused with the same error. Inside a run() (current.frame set, see
+// async-context.ts) set() first makes the key part of the running context; outside any run it is the plain store.
+import { type KeyInfo, roundUpValueSize } from '@tld/protocol';
+import { claimForContext, current } from './async-context.js';
 import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 
 /** State shared by a TaskLocalData and its keys. */
@@ -29,6 +33,54 @@ const utf8 = new TextEncoder();
 const ASCII_PATH_MAX = 16;
 const utf8Decoder = new TextDecoder();
 
+// For encode(): an f64's bits, and a string's or bytes' room as 8-byte words. Plain arrays of bigints, not typed
+// arrays: a run() per request must not allocate ArrayBuffers (each costs more than the rest of run()).
+const f64Scratch = new Float64Array(1);
+const f64Bits = new BigInt64Array(f64Scratch.buffer);
+let wordScratch = new BigInt64Array(8);
+let byteScratch = new Uint8Array(wordScratch.buffer);
+
+/** `bytes[0, length)` zero-padded to `room` bytes (a multiple of 8), as little-endian 8-byte words. */
+function wordsOf(bytes: Uint8Array, length: number, room: number): bigint[] {
+  if (byteScratch.length < room) {
+    wordScratch = new BigInt64Array(room / 8);
+    byteScratch = new Uint8Array(wordScratch.buffer);
+  }
+  for (let i = 0; i < length; i++) byteScratch[i] = bytes[i] as number;
+  byteScratch.fill(0, length, room);
+  const words = new Array<bigint>(room / 8);
+  for (let i = 0; i < words.length; i++) words[i] = wordScratch[i] as bigint;
+  return words;
+}
+
+// The checks. Range checks compile to a truncation and one compare: `BigInt.asUintN(64, v) === v` means
+// 0n <= v <= 2^64-1 (two BigInt compares would be two builtin calls), and for a number `v >>> 0 === v` means an
+// integer in 0 .. 2^32-1.
+
+function checkU64(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint') throw invalidArgType(`u64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
+  if (BigInt.asUintN(64, value) !== value) throw outOfRange(`u64 key ${JSON.stringify(name)}: ${value} is outside 0 .. 2^64-1`);
+}
+
+function checkI64(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint') throw invalidArgType(`i64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
+  if (BigInt.asIntN(64, value) !== value) throw outOfRange(`i64 key ${JSON.stringify(name)}: ${value} is outside -2^63 .. 2^63-1`);
+}
+
+function checkU32(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw invalidArgType(`u32 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
+  if (value >>> 0 !== value) throw outOfRange(`u32 key ${JSON.stringify(name)}: ${value} is not an integer in 0 .. 2^32-1`);
+}
+
+function checkF64(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
+}
+
+function checkBytes(name: string, size: number, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw invalidArgType(`bytes key ${JSON.stringify(name)}: value must be a Uint8Array, got ${typeof value}`);
+  if (value.length > size) throw outOfRange(`bytes key ${JSON.stringify(name)}: ${value.length} bytes do not fit in ${size}`);
+}
+
 /** What every key exposes: its name, its value's size and its offset in data[]. */
 export abstract class Key {
   readonly name: string;
@@ -36,6 +88,8 @@ export abstract class Key {
   readonly size: number;
   /** Offset of the value in data[] (the same in every thread). */
   readonly offset: number;
+  /** @internal Index of the value's first 8-byte word in this thread's data page (values are 8-aligned). */
+  readonly pageWord: number;
   protected readonly session: Session;
   /**
    * A copy of session.closed that TaskLocalData.close() sets (closeKey): set() checks a field of the key itself,
@@ -44,12 +98,20 @@ export abstract class Key {
   [CLOSED] = false;
 
   /** @internal */
-  constructor(session: Session, info: KeyInfo) {
+  constructor(session: Session, info: KeyInfo, byteOffset: number) {
     this.session = session;
     this.name = info.name;
     this.size = info.size;
     this.offset = info.offset;
+    this.pageWord = byteOffset / 8;
   }
+
+  /**
+   * @internal For run(): `value` checked exactly as set() checks it (same errors), as the bytes set() would store,
+   * zero-padded to the key's room in data[] (size rounded up to 8), as 8-byte little-endian words (a word ≥ 2^63
+   * is stored as its two's complement by a BigInt64Array). Writes nothing.
+   */
+  abstract encode(value: unknown): bigint[];
 
   protected checkOpen(): void {
     if (this[CLOSED]) this.throwClosed();
@@ -58,6 +120,11 @@ export abstract class Key {
   protected throwClosed(): never {
     throw closedError(`key ${JSON.stringify(this.name)}`);
   }
+
+  /** The words of `bytes[0, length)` in the key's room. */
+  protected wordsOf(bytes: Uint8Array, length: number): bigint[] {
+    return wordsOf(bytes, length, roundUpValueSize(this.size));
+  }
 }
 
 /** @internal Called by TaskLocalData.close() for every key it handed out: they throw ERR_TLD_CLOSED from then on. */
@@ -65,26 +132,34 @@ export function closeKey(key: Key): void {
   key[CLOSED] = true;
 }
 
+// Each set() checks the closed flag inline (`if (this[CLOSED]) this.throwClosed()`): a check shared through a
+// base-class method would be one call site for six classes, which V8 makes megamorphic.
+
 /** An unsigned 64-bit integer key (bigint). */
 export class U64Key extends Key {
   declare readonly [VIEW]: BigUint64Array;
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this[VIEW] = new BigUint64Array(page, byteOffset, 1);
   }
 
-  /** Stores `value` (0 .. 2^64−1) in this thread's page. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
+  /**
+   * Stores `value` (0 .. 2^64−1) in this thread's page (inside a run(): the running context's value). Throws
+   * TypeError, RangeError or ERR_TLD_CLOSED.
+   */
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'bigint') throw invalidArgType(`u64 key ${JSON.stringify(this.name)}: value must be a bigint, got ${typeof value}`);
-    // The same check as 0n <= value <= 2^64-1: V8 compiles that to two calls of its BigInt compare builtin,
-    // asUintN(64) to a 64-bit truncation.
-    if (BigInt.asUintN(64, value) !== value) {
-      throw outOfRange(`u64 key ${JSON.stringify(this.name)}: ${value} is outside 0 .. 2^64-1`);
-    }
+    checkU64(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): bigint[] {
+    checkU64(this.name, value);
+    return [value];
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -100,18 +175,22 @@ export class I64Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this[VIEW] = new BigInt64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'bigint') throw invalidArgType(`i64 key ${JSON.stringify(this.name)}: value must be a bigint, got ${typeof value}`);
-    if (BigInt.asIntN(64, value) !== value) { // -2^63 <= value <= 2^63-1 (see U64Key.set)
-      throw outOfRange(`i64 key ${JSON.stringify(this.name)}: ${value} is outside -2^63 .. 2^63-1`);
-    }
+    checkI64(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): bigint[] {
+    checkI64(this.name, value);
+    return [value];
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -127,20 +206,22 @@ export class U32Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this[VIEW] = new Uint32Array(page, byteOffset, 1);
   }
 
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'number') throw invalidArgType(`u32 key ${JSON.stringify(this.name)}: value must be a number, got ${typeof value}`);
-    // For a number, `value >>> 0 === value` holds exactly when it is an integer in 0 .. 2^32-1: one truncation and
-    // one compare instead of Number.isInteger and two compares.
-    if (value >>> 0 !== value) {
-      throw outOfRange(`u32 key ${JSON.stringify(this.name)}: ${value} is not an integer in 0 .. 2^32-1`);
-    }
+    checkU32(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): bigint[] {
+    checkU32(this.name, value);
+    return [BigInt(value)]; // the low 4 bytes (little-endian); the room's other 4 are padding
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -156,15 +237,23 @@ export class F64Key extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this[VIEW] = new Float64Array(page, byteOffset, 1);
   }
 
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(this.name)}: value must be a number, got ${typeof value}`);
+    checkF64(this.name, value);
+    if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  encode(value: unknown): bigint[] {
+    checkF64(this.name, value);
+    f64Scratch[0] = value;
+    return [f64Bits[0] as bigint];
   }
 
   /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
@@ -193,7 +282,7 @@ export class StringKey extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number, truncate: boolean) {
-    super(session, info);
+    super(session, info, byteOffset);
     this[VIEW] = new Uint8Array(page, byteOffset, info.size);
     this.#words = new Int32Array(page, byteOffset, info.size >> 2);
     const scratch = new ArrayBuffer(Math.ceil(info.size / 4) * 4);
@@ -215,25 +304,11 @@ export class StringKey extends Key {
    */
   set(value: string, options?: StringSetOptions): void {
     if (this[CLOSED]) this.throwClosed();
-    if (typeof value !== 'string') throw invalidArgType(`string key ${JSON.stringify(this.name)}: value must be a string, got ${typeof value}`);
-    const scratch = this.#scratch;
-    const length = value.length;
-    let written = -1;
-    // Short ASCII values (ids, tenants, short routes) skip the encoder call: one pass copies the characters into
-    // the scratch buffer and folds a sign bit for any NUL or non-ASCII character into `bad`. Past about 16
-    // characters this JavaScript loop costs more than the call it saves.
-    if (length <= ASCII_PATH_MAX && length < this.size) {
-      let bad = 0;
-      for (let i = 0; i < length; i++) {
-        const c = value.charCodeAt(i);
-        bad |= (c - 1) | (0x7f - c); // negative when c is 0 or above 0x7f
-        scratch[i] = c;
-      }
-      if (bad >= 0) written = length;
-    }
-    if (written < 0) written = this.#encode(value, options);
+    const written = this.#fill(value, options?.truncate);
+    if (current.frame !== null) claimForContext(this);
     // Clear the rest in the scratch buffer, then copy the whole value to the page a word at a time (plain loops:
     // for a few dozen bytes, fill() and set() cost more in calls than they save).
+    const scratch = this.#scratch;
     for (let i = written; i < scratch.length; i++) scratch[i] = 0;
     const words = this.#words;
     const from = this.#scratchWords;
@@ -242,15 +317,42 @@ export class StringKey extends Key {
     for (let i = words.length * 4; i < bytes.length; i++) bytes[i] = scratch[i] as number;
   }
 
+  /** @internal */
+  encode(value: unknown): bigint[] {
+    return this.wordsOf(this.#scratch, this.#fill(value, undefined));
+  }
+
+  /**
+   * Checks `value` and writes its UTF-8 bytes into the scratch buffer (so a refused value leaves the page
+   * untouched); returns how many.
+   */
+  #fill(value: unknown, truncate: boolean | undefined): number {
+    if (typeof value !== 'string') throw invalidArgType(`string key ${JSON.stringify(this.name)}: value must be a string, got ${typeof value}`);
+    const length = value.length;
+    // Short ASCII values (ids, tenants, short routes) skip the encoder call: one pass copies the characters into
+    // the scratch buffer and folds a sign bit for any NUL or non-ASCII character into `bad`. Past about 16
+    // characters this JavaScript loop costs more than the call it saves.
+    if (length <= ASCII_PATH_MAX && length < this.size) {
+      const scratch = this.#scratch;
+      let bad = 0;
+      for (let i = 0; i < length; i++) {
+        const c = value.charCodeAt(i);
+        bad |= (c - 1) | (0x7f - c); // negative when c is 0 or above 0x7f
+        scratch[i] = c;
+      }
+      if (bad >= 0) return length;
+    }
+    return this.#encode(value, truncate);
+  }
+
   /** Encodes `value` into the scratch buffer and returns the bytes written, or throws (the page stays as it was). */
-  #encode(value: string, options: StringSetOptions | undefined): number {
+  #encode(value: string, truncate: boolean | undefined): number {
     if (value.includes('\0')) {
       throw invalidArgValue(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
     }
-    // Encode into the scratch buffer first, so a refused value leaves the page untouched. encodeInto stops at the
-    // last whole character that fits: that is the UTF-8 boundary truncation.
+    // encodeInto stops at the last whole character that fits: that is the UTF-8 boundary truncation.
     const { read, written } = utf8.encodeInto(value, this.#encodeTarget);
-    if (read < value.length && !(options?.truncate ?? this.#truncate)) {
+    if (read < value.length && !(truncate ?? this.#truncate)) {
       throw outOfRange(
         `string key ${JSON.stringify(this.name)}: value needs more than ${this.maxBytes} UTF-8 bytes ` +
           `(the key holds ${this.size} bytes including the terminating NUL): shorten it, create the key larger, ` +
@@ -274,28 +376,35 @@ export class BytesKey extends Key {
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info);
+    super(session, info, byteOffset);
     this[VIEW] = new Uint8Array(page, byteOffset, info.size);
   }
 
   /**
-   * Live view of this thread's value: writes go straight to the page BPF reads. Throws ERR_TLD_CLOSED after
-   * close() (the page may be unmapped then, and the view reads as empty).
+   * Live view of this thread's value: writes go straight to the page BPF reads (asked for inside a run(), it makes
+   * the key part of the running context, so writes until the next await belong to that context). Throws
+   * ERR_TLD_CLOSED after close(); a view taken before stays usable until the thread exits (the page is unmapped
+   * then, and the view reads as empty).
    */
   get view(): Uint8Array {
     this.checkOpen();
+    if (current.frame !== null) claimForContext(this);
     return this[VIEW];
   }
 
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
     if (this[CLOSED]) this.throwClosed();
-    if (!(bytes instanceof Uint8Array)) throw invalidArgType(`bytes key ${JSON.stringify(this.name)}: value must be a Uint8Array, got ${typeof bytes}`);
-    if (bytes.length > this.size) {
-      throw outOfRange(`bytes key ${JSON.stringify(this.name)}: ${bytes.length} bytes do not fit in ${this.size}`);
-    }
+    checkBytes(this.name, this.size, bytes);
+    if (current.frame !== null) claimForContext(this);
     this[VIEW].set(bytes);
     this[VIEW].fill(0, bytes.length);
+  }
+
+  /** @internal */
+  encode(value: unknown): bigint[] {
+    checkBytes(this.name, this.size, value);
+    return this.wordsOf(value, value.length);
   }
 
   /** A copy of this thread's value. Throws ERR_TLD_CLOSED after close(). */

@@ -12,7 +12,8 @@ import {
   layoutFor,
   listKeys,
 } from '@tld/protocol';
-import { closedError, invalidArgType, invalidArgValue } from './errors.js';
+import { type Entry, runWithValues } from './async-context.js';
+import { closedError, invalidArgType, invalidArgValue, unknownKeyError } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
@@ -94,6 +95,9 @@ interface Backing {
   readonly unavailableReason?: TldError;
 }
 
+/** Values for run(): names of keys this TaskLocalData created, to values of each key's type. */
+export type RunValues = Readonly<Record<string, bigint | number | string | Uint8Array>>;
+
 type KeyKind = 'u64' | 'i64' | 'u32' | 'f64' | 'string' | 'bytes';
 
 /**
@@ -110,6 +114,8 @@ export class TaskLocalData {
   readonly #session: Session = { closed: false };
   readonly #backing: Backing;
   readonly #keys = new Map<string, Key>();
+  /** The first key handed out under each name: it decides how run() checks and encodes that name's value. */
+  readonly #byName = new Map<string, Key>();
 
   private constructor(backing: Backing) {
     this.mapId = backing.mapId;
@@ -199,6 +205,32 @@ export class TaskLocalData {
   }
 
   /**
+   * Runs `fn` with `values` as this thread's task local data while `fn`, and every async continuation created
+   * inside it (await, timers, I/O callbacks), runs on this thread; returns what `fn` returns (its promise for an
+   * async `fn`). A nested run() merges its values over the enclosing run's (inner wins); inside a run, set()
+   * changes the run's value and get() reads it; keys no run gives keep the thread's own value. Between callbacks
+   * the page holds the thread's own values. The first call installs async hooks for this thread (see
+   * async-context.ts); a thread that never calls run() has none.
+   * Throws TypeError for a `values` that is not an object or an `fn` that is not a function, ERR_TLD_UNKNOWN_KEY
+   * for a name no key of this TaskLocalData has, the TypeError/RangeError set() throws for a bad value, and
+   * ERR_TLD_CLOSED after close(): always before anything is written or installed.
+   */
+  run<R>(values: RunValues, fn: () => R): R {
+    this.#checkOpen();
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+      throw invalidArgType('run(values, fn): values must be an object from key names to values, like { req_id: 42n }');
+    }
+    if (typeof fn !== 'function') throw invalidArgType('run(values, fn): fn must be a function');
+    const entries: Entry[] = [];
+    for (const name of Object.keys(values)) {
+      const key = this.#byName.get(name);
+      if (key === undefined) throw unknownKeyError(name, [...this.#byName.keys()]);
+      entries.push({ at: key.pageWord, value: key.encode(values[name]) });
+    }
+    return runWithValues(this.#backing.data, entries, fn);
+  }
+
+  /**
    * Ends this TaskLocalData: it and its keys throw ERR_TLD_CLOSED afterwards. Idempotent; never throws.
    * The thread's registration and page stay until the thread exits — the environment's cleanup hook then deletes
    * the element and only afterwards unmaps the page — because native code on the thread may have read
@@ -211,6 +243,7 @@ export class TaskLocalData {
     // Every key this TaskLocalData handed out is in #keys: each keeps its own closed flag for set()'s check.
     for (const key of this.#keys.values()) closeKey(key);
     this.#keys.clear();
+    this.#byName.clear();
   }
 
   #checkOpen(): void {
@@ -241,6 +274,7 @@ export class TaskLocalData {
     }
     const key = make(info, data, dataPageOffset(info.offset, dataStart));
     this.#keys.set(cacheKey, key);
+    if (!this.#byName.has(name)) this.#byName.set(name, key);
     return key;
   }
 }

@@ -1,0 +1,17 @@
+// A worker of async-context-workers.test.ts: its own TaskLocalData, its own contexts (or none) and its own page,
+// checked by the BPF reader on this thread. Imports the built packages, as an application's worker would.
+// workerData: { mapFd, progFd, thread, mode: 'run' | 'none', tasks, rounds }
+import { parentPort, workerData } from 'node:worker_threads';
+import { TaskLocalData, asyncContextMechanism } from '@tld/userspace';
+import { createKeys, runWorkload, setValues, threadValues } from '../async-context-load.mjs';
+
+const { mapFd, progFd, thread, mode, tasks, rounds } = workerData;
+// The main thread installed its hooks before starting this worker: a worker has none until it calls run() itself.
+const mechanismAtStart = asyncContextMechanism() ?? null;
+const tld = TaskLocalData.open({ mapFd });
+const keys = createKeys(tld);
+setValues(keys, threadValues(thread));
+const result = await runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode });
+const mechanism = asyncContextMechanism() ?? null;
+tld.close();
+parentPort?.postMessage({ mechanismAtStart, mechanism, result });
