@@ -135,7 +135,8 @@ function warnOnLoosePin(pinPath: string): void {
   if (uid !== 0 && uid !== euid) {
     process.emitWarning(
       `${pinPath} belongs to uid ${uid}, neither root nor this process's user: whoever pinned it can point any ` +
-        "task's storage at memory of their choosing. Remove it and have root create the map (`pnpm tld map create`)",
+        "task's storage at memory of their choosing. Remove it and have root create the map " +
+        `(\`sudo npx tld map create --pin ${pinPath}\`)`,
       { type: 'TldSecurityWarning', code: 'TLD_PIN_OWNER' },
     );
   }
