@@ -14,6 +14,7 @@
 import { type KeyInfo, roundUpValueSize } from '@tld/protocol';
 import { claimForContext, current } from './async-context.js';
 import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+import { checkBytes, checkF64, checkI64, checkU32, checkU64, f64Bits, f64Scratch, wordsOf } from './key-values.js';
 
 /** State shared by a TaskLocalData and its keys. */
 export interface Session {
@@ -32,54 +33,6 @@ const utf8 = new TextEncoder();
 /** Longest string StringKey.set() checks and copies in JavaScript; longer ones go through TextEncoder. */
 const ASCII_PATH_MAX = 16;
 const utf8Decoder = new TextDecoder();
-
-// For encode(): an f64's bits, and a string's or bytes' room as 8-byte words. Plain arrays of bigints, not typed
-// arrays: a run() per request must not allocate ArrayBuffers (each costs more than the rest of run()).
-const f64Scratch = new Float64Array(1);
-const f64Bits = new BigInt64Array(f64Scratch.buffer);
-let wordScratch = new BigInt64Array(8);
-let byteScratch = new Uint8Array(wordScratch.buffer);
-
-/** `bytes[0, length)` zero-padded to `room` bytes (a multiple of 8), as little-endian 8-byte words. */
-function wordsOf(bytes: Uint8Array, length: number, room: number): bigint[] {
-  if (byteScratch.length < room) {
-    wordScratch = new BigInt64Array(room / 8);
-    byteScratch = new Uint8Array(wordScratch.buffer);
-  }
-  for (let i = 0; i < length; i++) byteScratch[i] = bytes[i] as number;
-  byteScratch.fill(0, length, room);
-  const words = new Array<bigint>(room / 8);
-  for (let i = 0; i < words.length; i++) words[i] = wordScratch[i] as bigint;
-  return words;
-}
-
-// The checks. Range checks compile to a truncation and one compare: `BigInt.asUintN(64, v) === v` means
-// 0n <= v <= 2^64-1 (two BigInt compares would be two builtin calls), and for a number `v >>> 0 === v` means an
-// integer in 0 .. 2^32-1.
-
-function checkU64(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint') throw invalidArgType(`u64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
-  if (BigInt.asUintN(64, value) !== value) throw outOfRange(`u64 key ${JSON.stringify(name)}: ${value} is outside 0 .. 2^64-1`);
-}
-
-function checkI64(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint') throw invalidArgType(`i64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
-  if (BigInt.asIntN(64, value) !== value) throw outOfRange(`i64 key ${JSON.stringify(name)}: ${value} is outside -2^63 .. 2^63-1`);
-}
-
-function checkU32(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number') throw invalidArgType(`u32 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
-  if (value >>> 0 !== value) throw outOfRange(`u32 key ${JSON.stringify(name)}: ${value} is not an integer in 0 .. 2^32-1`);
-}
-
-function checkF64(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
-}
-
-function checkBytes(name: string, size: number, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgType(`bytes key ${JSON.stringify(name)}: value must be a Uint8Array, got ${typeof value}`);
-  if (value.length > size) throw outOfRange(`bytes key ${JSON.stringify(name)}: ${value.length} bytes do not fit in ${size}`);
-}
 
 /** What every key exposes: its name, its value's size and its offset in data[]. */
 export abstract class Key {
