@@ -74,9 +74,11 @@ function validateOptions(options: unknown): OpenOptions {
     throw invalidArgValue(`TaskLocalData.open(): mapFd must be a non-negative integer file descriptor, got ${mapFd}`);
   }
   if (ifUnavailable !== undefined && ifUnavailable !== 'throw' && ifUnavailable !== 'noop') {
-    throw invalidArgValue(`TaskLocalData.open(): ifUnavailable must be 'throw' or 'noop', got ${String(ifUnavailable)}`);
+    // String() of an object without a prototype throws an uncoded TypeError: name only the type of a non-string.
+    const got = typeof ifUnavailable === 'string' ? ifUnavailable : describe(ifUnavailable);
+    throw invalidArgValue(`TaskLocalData.open(): ifUnavailable must be 'throw' or 'noop', got ${got}`);
   }
-  return options as OpenOptions;
+  return options;
 }
 
 /** What a TaskLocalData writes into: the registered pages, or private ones when unavailable. */

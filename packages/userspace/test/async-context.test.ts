@@ -218,7 +218,7 @@ describe('TaskLocalData.run', () => {
       expect(page(), `${name}: set() wrote despite the error`).toEqual(before);
       let ran = false;
       // A good value first: it must not be written either.
-      const error = thrown(() => tld.run({ req_id: 99n, ...values } as never, () => { ran = true; }));
+      const error = thrown(() => tld.run({ req_id: 99n, ...values }, () => { ran = true; }));
       expect(error.constructor, name).toBe(expected.constructor);
       expect(error.message, name).toBe(expected.message);
       expect(ran).toBe(false);
@@ -228,7 +228,7 @@ describe('TaskLocalData.run', () => {
 
   it('an unknown key name, a values that is not an object, an fn that is not a function: typed errors, nothing written', () => {
     const before = page();
-    const unknown = thrown(() => tld.run({ req_id: 1n, tenant: 'acme' } as never, () => 0));
+    const unknown = thrown(() => tld.run({ req_id: 1n, tenant: 'acme' }, () => 0));
     expect(unknown).toMatchObject({ code: 'ERR_TLD_UNKNOWN_KEY' });
     expect(unknown.message).toContain('"tenant"');
     expect(unknown.message).toContain('create the key first');
@@ -244,7 +244,7 @@ describe('TaskLocalData.run', () => {
     const other = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
     try {
       other.u64('only_other');
-      expect(thrown(() => tld.run({ only_other: 1n } as never, () => 0))).toMatchObject({ code: 'ERR_TLD_UNKNOWN_KEY' });
+      expect(thrown(() => tld.run({ only_other: 1n }, () => 0))).toMatchObject({ code: 'ERR_TLD_UNKNOWN_KEY' });
       expect(other.run({ only_other: 5n }, () => other.u64('only_other').get())).toBe(5n);
     } finally {
       other.close();

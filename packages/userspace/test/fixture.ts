@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypedArrayMemory, initDataPage, initMetaPage, layoutFor } from '@tld/protocol';
+import type { NativeBinding } from '../src/native.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const packageDir = dirname(here);
@@ -77,8 +78,9 @@ export const initPage = {
 export const addonPath: string = (require('node-gyp-build') as { path(dir: string): string }).path(packageDir);
 
 /** The native addon, for checks below the public API. */
-export function loadNative(): import('../src/native.js').NativeBinding {
-  return require(addonPath);
+export function loadNative(): NativeBinding {
+  const binding: unknown = require(addonPath);
+  return binding as NativeBinding;
 }
 
 /** Map fds this process holds (each registration keeps a dup). */

@@ -10,7 +10,7 @@ function refusal(pin: string): TldError {
   try {
     inspectPinnedMap(pin);
   } catch (error) {
-    if (error instanceof TldError) return error;
+    if (error instanceof TldError) return error as TldError;
     throw error;
   }
   throw new Error(`inspectPinnedMap(${pin}) did not throw`);

@@ -5,11 +5,25 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LifecycleLayout, gettid } from '@tld/bpf-programs';
 import { TaskLocalData } from '../dist/index.js';
+import { loadAddon } from './addon.mjs';
 
+/**
+ * What lifecycle.test.ts hands each worker.
+ * @typedef {object} LifecycleData
+ * @property {string} pin
+ * @property {number} index
+ * @property {'normal' | 'terminate' | 'throw' | 'unmap'} exit
+ * @property {string} [peerPath] the peer library (test/peer), for 'unmap'
+ */
+
+if (!parentPort) throw new Error('lifecycle-worker.mjs runs as a worker thread of lifecycle.test.ts');
+const port = parentPort;
 const require = createRequire(import.meta.url);
 // The addon file the package loads (node-gyp-build picks it), so the same instance.
-const native = require(require('node-gyp-build').path(new URL('..', import.meta.url).pathname));
-const { pin, index, exit, peerPath } = workerData;
+const native = loadAddon();
+/** @type {unknown} */
+const data = workerData;
+const { pin, index, exit, peerPath } = /** @type {LifecycleData} */ (data);
 
 const tld = TaskLocalData.open({ pinPath: pin });
 const reqId = tld.u64('req_id');
@@ -26,12 +40,16 @@ while (canary.get() !== BigInt(LifecycleLayout.canary) && naps < 5000) {
   Atomics.wait(nap, 0, 0, 1);
   naps++;
 }
+/** @type {{ tid: number, canarySeen: boolean, reqIdIntact: boolean, restored?: boolean }} */
 const report = { tid: gettid(), canarySeen: canary.get() === BigInt(LifecycleLayout.canary), reqIdIntact: reqId.get() === BigInt(index) };
 
 if (exit === 'unmap') {
-  const peer = require(peerPath);
+  if (peerPath === undefined) throw new Error("lifecycle-worker.mjs: exit 'unmap' needs workerData.peerPath");
+  /** @type {unknown} */
+  const loaded = require(peerPath);
+  const peer = /** @type {import('./peer/common.mjs').PeerLibrary} */ (loaded);
   report.restored = peer.unmapAndRestore(native.threadDataPageAddress());
 }
-parentPort.postMessage(report);
+port.postMessage(report);
 if (exit === 'throw') throw new Error(`worker ${index} leaves by an uncaught error`);
 if (exit === 'terminate') await new Promise(() => setInterval(() => {}, 1 << 30));

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type LifecycleWatch, type TaskIterator, LifecycleLayout, gettid, loadTaskIterator, watchLifecycle } from '@tld/bpf-programs';
+import { type LifecycleWatch, type TaskIterator, gettid, loadTaskIterator, watchLifecycle } from '@tld/bpf-programs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
 import { type PinnedMaps, buildPeerLibrary, loadFixtureMaps, loadNative, packageDir } from './fixture.js';

@@ -120,7 +120,7 @@ describe('the library loaded before @tld/userspace with RTLD_GLOBAL: we bind to 
 
   it('a metadata page of its whose header is inconsistent is refused, and left byte-for-byte alone', () => {
     const r = scenario('peer-first', { peerPath: peer({ staticKeys: true, alignedAlloc: true }), flags: 'global', valueSize: 16 });
-    expect(r['badCnt']).toMatchObject({ code: ProtocolErrorCode.BAD_LAYOUT, message: expect.stringContaining('cnt is 200') });
+    expect(r['badCnt']).toMatchObject({ code: ProtocolErrorCode.BAD_LAYOUT, message: expect.stringContaining('cnt is 200') as unknown });
     expect(r['badCntOpen']).toBe(ProtocolErrorCode.BAD_LAYOUT);
     expect(r['badSize']).toBe(ProtocolErrorCode.BAD_LAYOUT);
     expect(r['pageUnchanged']).toBe(true);
@@ -220,7 +220,7 @@ describe('pages installed as tld_data_p by other native code', () => {
 
   it('a read-only page: the kernel cannot pin it (EFAULT), BAD_LAYOUT naming the cause, nothing registered', async () => {
     const r = await installed('readonly');
-    expect(r['open']).toMatchObject({ code: ProtocolErrorCode.BAD_LAYOUT, message: expect.stringContaining('read-only or unmapped') });
+    expect(r['open']).toMatchObject({ code: ProtocolErrorCode.BAD_LAYOUT, message: expect.stringContaining('read-only or unmapped') as unknown });
     expect(r['registrations']).toBe(0);
   });
 });

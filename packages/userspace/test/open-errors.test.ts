@@ -42,7 +42,7 @@ describe('TaskLocalData.open failures', () => {
     expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
     expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'missing', 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
     expect(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') })).toThrow(
-      expect.objectContaining({ name: 'TldError', message: expect.stringContaining('mount -t bpf bpf /sys/fs/bpf') }),
+      expect.objectContaining({ name: 'TldError', message: expect.stringContaining('mount -t bpf bpf /sys/fs/bpf') as unknown }),
     );
   });
 

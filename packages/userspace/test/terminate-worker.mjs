@@ -5,7 +5,10 @@ import { META_CNT_OFFSET, TypedArrayMemory, createKey, layoutFor } from '@tld/pr
 import { workerData } from 'node:worker_threads';
 import { MetaPageMemory } from '../dist/meta-memory.js';
 
-const { buffer, gate, memory, name, size } = workerData;
+/** @type {unknown} */
+const data = workerData;
+const { buffer, gate, memory, name, size } =
+  /** @type {{ buffer: SharedArrayBuffer, gate: Int32Array, memory: 'native' | 'js', name: string, size: number }} */ (data);
 
 /** Tells main the claim happened, then blocks until main terminates this thread. */
 function stopHere() {
@@ -18,6 +21,7 @@ function stopHere() {
 /**
  * Stops when a compare-exchange of cnt has won: a claim made in JavaScript, before the slot is published.
  * @param {number} found @param {number} offset @param {number} expected
+ * @returns {number} found
  */
 function stopIfClaimed(found, offset, expected) {
   if (offset === META_CNT_OFFSET && found === expected) stopHere();
@@ -26,7 +30,7 @@ function stopIfClaimed(found, offset, expected) {
 
 /** Plain Atomics: createKey claims and publishes in separate JavaScript steps. */
 class JsMemory extends TypedArrayMemory {
-  /** @param {number} offset @param {number} expected @param {number} replacement */
+  /** @override @param {number} offset @param {number} expected @param {number} replacement */
   compareExchange16(offset, expected, replacement) {
     return stopIfClaimed(super.compareExchange16(offset, expected, replacement), offset, expected);
   }
@@ -34,12 +38,12 @@ class JsMemory extends TypedArrayMemory {
 
 /** The MetaPageMemory @tld/userspace uses, stopped right after its claim, wherever that claim is made. */
 class NativeMemory extends MetaPageMemory {
-  /** @param {number} offset @param {number} expected @param {number} replacement */
+  /** @override @param {number} offset @param {number} expected @param {number} replacement */
   compareExchange16(offset, expected, replacement) {
     return stopIfClaimed(super.compareExchange16(offset, expected, replacement), offset, expected);
   }
 
-  /** @param {number} expectedCnt @param {number} index @param {Uint8Array} nameField @param {number} valueSize */
+  /** @override @param {number} expectedCnt @param {number} index @param {Uint8Array} nameField @param {number} valueSize */
   claimSlot(expectedCnt, index, nameField, valueSize) {
     const won = super.claimSlot(expectedCnt, index, nameField, valueSize);
     if (won) stopHere(); // before createKey runs another line

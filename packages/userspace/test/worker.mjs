@@ -1,29 +1,39 @@
 // Worker body for workers.test.ts (plain JavaScript: workers cannot load the TypeScript sources).
 // Modes: 'pages' checks the native pages; 'tld' opens TaskLocalData from the built package and sets values;
 // 'race' creates a shared set of keys in its own order the moment every worker is ready.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TypedArrayMemory, initDataPage, initMetaPage } from '@tld/protocol';
+import { loadAddon } from './addon.mjs';
 
-const require = createRequire(import.meta.url);
+/**
+ * What workers.test.ts hands each worker, by mode.
+ * @typedef {{ mode: 'pages', metaMarkOffset: number }
+ *   | { mode: 'tld', pin: string, index: number }
+ *   | { mode: 'race', pin: string, index: number, names: [string, number][], gate: SharedArrayBuffer }} WorkerData
+ */
+
+if (!parentPort) throw new Error('worker.mjs runs as a worker thread of workers.test.ts');
+const port = parentPort;
+/** @type {unknown} */
+const data = workerData;
+const args = /** @type {WorkerData} */ (data);
 // The file the package loads (see test/fixture.ts addonPath), so the worker shares its state.
-const native = require(require('node-gyp-build').path(fileURLToPath(new URL('..', import.meta.url))));
-const { mode, pin, index, metaMarkOffset } = workerData;
+const native = loadAddon();
 
-if (mode === 'pages') {
+if (args.mode === 'pages') {
   const meta = new Uint8Array(native.metaPage((page) => initMetaPage(new TypedArrayMemory(page))));
-  meta[metaMarkOffset] = 0xa5; // main reads this through its own view of the one metadata page
+  meta[args.metaMarkOffset] = 0xa5; // main reads this through its own view of the one metadata page
   native.threadDataPage((page) => initDataPage(new Uint8Array(page)));
-  parentPort.postMessage({
+  port.postMessage({
     tid: native.gettid(),
     meta: native.metaPageAddress(),
     data: native.threadDataPageAddress(),
     start: Number(new BigUint64Array(native.threadDataPage((page) => initDataPage(new Uint8Array(page))))[0]),
   });
   // Stay alive until main has every answer: an exited worker's page is freed and its address may be reused.
-  await new Promise((resolve) => parentPort.once('message', resolve));
-} else if (mode === 'tld') {
+  await new Promise((resolve) => port.once('message', resolve));
+} else if (args.mode === 'tld') {
+  const { pin, index } = args;
   const { TaskLocalData } = await import('../dist/index.js');
   const tld = TaskLocalData.open({ pinPath: pin });
   const reqId = tld.u64('req_id');
@@ -33,8 +43,8 @@ if (mode === 'pages') {
   worker.set(index);
   route.set(`/worker/${index}`);
   // Wait for every worker to have written before reading back: pages are per thread, so nothing may bleed over.
-  await new Promise((resolve) => parentPort.once('message', resolve));
-  parentPort.postMessage({
+  await new Promise((resolve) => port.once('message', resolve));
+  port.postMessage({
     tid: native.gettid(),
     data: native.threadDataPageAddress(),
     registrations: native.registrationCount(),
@@ -42,13 +52,14 @@ if (mode === 'pages') {
     values: { reqId: reqId.get(), worker: worker.get(), route: route.get() },
   });
   // Exit while still registered: the environment cleanup hook must unregister and free the page.
-} else if (mode === 'race') {
+} else if (args.mode === 'race') {
+  const { pin, index, names, gate } = args;
   const { TaskLocalData } = await import('../dist/index.js');
-  const { names, gate } = workerData;
   const tld = TaskLocalData.open({ pinPath: pin });
   const ready = new Int32Array(gate);
   Atomics.add(ready, 1, 1);
   Atomics.wait(ready, 0, 0); // every worker starts creating at the same moment
+  /** @type {Record<string, number>} */
   const offsets = {};
   for (const [name, size] of names) {
     const key = tld.bytes(name, size);
@@ -56,6 +67,6 @@ if (mode === 'pages') {
     offsets[name] = key.offset;
   }
   const own = names.every(([name, size]) => tld.bytes(name, size).get().every((b) => b === index + 1));
-  parentPort.postMessage({ offsets, own });
+  port.postMessage({ offsets, own });
   tld.close();
 }

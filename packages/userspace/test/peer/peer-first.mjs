@@ -2,11 +2,14 @@
 // thread on its first data access; then @tld/userspace loads and opens on the main thread and in workers.
 // args: { peerPath, flags, pins: { v1, v2 }, valueSize: 16 | 24 }.
 import { gettid, loadReader, loadTaskIterator } from '@tld/bpf-programs';
-import { addon, args, bpfView, failure, iterView, loadPeer, metaHeader, report, runWorker } from './common.mjs';
+import { loadAddon } from '../addon.mjs';
+import { args, bpfView, failure, iterView, loadPeer, metaHeader, report, runWorker } from './common.mjs';
 
-const { peerPath, flags, pins, valueSize } = args;
+const { peerPath, flags, pins, valueSize } =
+  /** @type {{ peerPath: string, flags: import('./common.mjs').PeerFlags, pins: { v1: string, v2: string }, valueSize: 16 | 24 }} */ (args);
 const pin = valueSize === 24 ? pins.v2 : pins.v1;
 const names = ['js_req', 'peer_static_id', 'peer_static_tag'];
+/** @type {Record<string, unknown>} */
 const out = {};
 
 const peer = loadPeer(peerPath, flags);
@@ -21,7 +24,7 @@ const bpf = () =>
   reader ? bpfView(reader.read(names), names) : iterView(iterator.readTasks({ pid: process.pid }), gettid(), names);
 
 const { TaskLocalData } = await import('../../dist/index.js');
-const native = addon();
+const native = loadAddon();
 const fd = native.objGet(pin);
 out.peerSet = peer.setU64(fd, staticKeys.peer_static_id, 1111n);
 out.peerRegistrations = peer.registrations();
@@ -36,12 +39,13 @@ if (opened.code === 'none') {
   const tld = TaskLocalData.open({ pinPath: pin });
   out.metaOwned = native.metaPageOwned();
   out.adopted = native.threadDataPageAddress() === peer.dataPageAddress();
-  out.metaHeader = metaHeader(native);
+  const header = metaHeader(native);
+  out.metaHeader = header;
   tld.u64('js_req').set(2222n);
   out.jsTooBig = failure(() => tld.bytes('js_too_big', 64)).code; // the peer's page leaves 64 bytes in all
   // An inconsistent header on a page we did not create: refused, and the page left alone.
   const page = new Uint8Array(native.metaPage(() => {})).slice();
-  const saved = peer.setMetaHeader(200, out.metaHeader.size);
+  const saved = peer.setMetaHeader(200, header.size);
   out.badCnt = failure(() => tld.u64('js_bad_cnt'));
   out.badCntOpen = failure(() => TaskLocalData.open({ pinPath: pin })).code;
   peer.setMetaHeader(saved.cnt, 5000);
