@@ -52,7 +52,7 @@ async function openTld() {
 
 /** @param {number} n */
 async function awaitHops(n) {
-  for (let i = 0; i < n; i++) await null;
+  for (let i = 0; i < n; i++) await Promise.resolve(); // a bare await: one promise-reaction hop
 }
 
 /** @param {number} n @returns {Promise<void>} */
@@ -123,7 +123,7 @@ async function switchTrial() {
   const last = (SETS - 1) & 1023; // the last value set() stored outside the runs
   const read = reader.read(['req_id']).values['req_id'];
   if (reqId.get() !== BigInt(last) || route.get() !== '/thread' || read?.[0] !== (last & 0xff) || read[1] !== last >> 8) {
-    throw new Error(`after the runs the page does not hold the thread values: ${reqId.get()} ${route.get()} ${read}`);
+    throw new Error(`after the runs the page does not hold the thread values: ${reqId.get()} ${route.get()} ${String(read)}`);
   }
   const mechanism = asyncContextMechanism();
   tld.close();
@@ -203,7 +203,7 @@ async function httpLoad(ports, rounds, burstMs) {
   const clients = await Promise.all(ports.map(async (port) => {
     const sockets = Array.from({ length: CONNECTIONS }, () => connect(port, '127.0.0.1'));
     await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
-    const client = { sockets, requests: 0, ms: 0, onResponse: (/** @type {import('node:net').Socket} */ _s) => {} };
+    const client = { sockets, requests: 0, ms: 0, onResponse: /** @type {(socket: import('node:net').Socket) => void} */ (() => {}) };
     for (const socket of sockets) {
       socket.setNoDelay(true);
       let tail = '';
@@ -215,7 +215,7 @@ async function httpLoad(ports, rounds, burstMs) {
     }
     return client;
   }));
-  /** @param {typeof clients[number]} client @param {number} ms */
+  /** @param {typeof clients[number]} client @param {number} ms @returns {Promise<{ done: number, ms: number }>} */
   const burst = (client, ms) => new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     let stop = false;
@@ -236,7 +236,7 @@ async function httpLoad(ports, rounds, burstMs) {
     for (let i = 0; i < clients.length; i++) {
       const client = clients[(i + round) % clients.length];
       if (!client) continue;
-      const { done, ms } = /** @type {{ done: number, ms: number }} */ (await burst(client, burstMs));
+      const { done, ms } = await burst(client, burstMs);
       client.requests += done;
       client.ms += ms;
     }
@@ -250,7 +250,7 @@ function child(args) {
   return fork(SELF, ['--child', ...args], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-/** @param {import('node:child_process').ChildProcess} proc @returns {Promise<any>} */
+/** @param {import('node:child_process').ChildProcess} proc @returns {Promise<unknown>} */
 function nextMessage(proc) {
   return new Promise((resolve, reject) => {
     proc.once('message', resolve);
@@ -264,18 +264,23 @@ function nextMessage(proc) {
  */
 async function httpTrial(modes, rounds, burstMs) {
   const servers = modes.map((mode) => child(['http-server', mode]));
-  const ports = await Promise.all(servers.map(async (server) => (await nextMessage(server)).port));
+  const ports = await Promise.all(
+    servers.map(async (server) => /** @type {{ port: number }} */ (await nextMessage(server)).port),
+  );
   const load = child(['http-load', String(rounds), String(burstMs), ...ports.map(String)]);
   if ((await nextMessage(load)) !== 'warm') throw new Error('the load generator did not warm up');
   servers.forEach((server) => server.send('mark'));
   await Promise.all(servers.map(nextMessage));
   load.send('go');
   /** @type {{ requests: number, ms: number }[]} */
-  const driven = await nextMessage(load);
+  const driven = /** @type {{ requests: number, ms: number }[]} */ (await nextMessage(load));
   servers.forEach((server) => server.send('report'));
   const reports = await Promise.all(servers.map(nextMessage));
-  await Promise.all([...servers, load].map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
-  return driven.map(({ requests, ms }, i) => ({ rps: (requests * 1000) / ms, cpuUsPerRequest: reports[i].cpuUsPerRequest }));
+  await Promise.all([...servers, load].map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve())));
+  return driven.map(({ requests, ms }, i) => ({
+    rps: (requests * 1000) / ms,
+    cpuUsPerRequest: /** @type {{ cpuUsPerRequest: number }} */ (reports[i]).cpuUsPerRequest,
+  }));
 }
 
 // --- the parent: trials and the report ---------------------------------------------------------------------------
@@ -313,7 +318,7 @@ async function main() {
     if (values.only !== 'http') {
       process.stderr.write(`trial ${t}/${trials}: switch\n`);
       const proc = child(['switch']);
-      const result = await nextMessage(proc);
+      const result = /** @type {{ mechanism: string, sample: Record<string, number> }} */ (await nextMessage(proc));
       mechanism = result.mechanism;
       switches.push(result.sample);
     }

@@ -18,6 +18,11 @@ export const NAMES = ['req_id', 'route', 'weight', 'mark'];
 
 /**
  * @typedef {{ req_id: bigint, route: string, weight: number, mark: bigint }} Values
+ * @typedef {object} WorkloadResult
+ * @property {number} checkpoints
+ * @property {number} mismatchCount
+ * @property {string[]} mismatches the first ten mismatches, described
+ * @property {Record<string, number>} byPlace checkpoints per place in the task (await, setTimeout callback, ...)
  * @typedef {{ req_id: import('@tld/userspace').U64Key, route: import('@tld/userspace').StringKey,
  *   weight: import('@tld/userspace').F64Key, mark: import('@tld/userspace').U64Key }} Keys
  */
@@ -32,7 +37,7 @@ export function threadValues(thread) {
   return { req_id: 7n + BigInt(thread), route: `/thread/${thread}`, weight: 0.5 + thread, mark: 0xa5a5_0000_0000_0000n + BigInt(thread) };
 }
 
-/** Task `i`'s values on thread `thread`; `mark` stays the thread's. @param {number} thread @param {number} i */
+/** Task `i`'s values on thread `thread`; `mark` stays the thread's. @param {number} thread @param {number} i @returns {Values} */
 export function taskValues(thread, i) {
   return {
     req_id: 0x1_0000_0000n * BigInt(thread + 1) + BigInt(i), // both halves of the word differ between tasks
@@ -56,6 +61,7 @@ export function setValues(keys, values) {
  * mode 'none': the tasks have no values of their own and expect the thread's everywhere.
  * @param {{ tld: import('@tld/userspace').TaskLocalData, keys: Keys, progFd: number, thread: number,
  *   tasks: number, rounds: number, mode: 'run' | 'set' | 'none' }} options
+ * @returns {Promise<WorkloadResult>}
  */
 export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode }) {
   /** @type {AsyncLocalStorage<Values>} what the test expects: Node's own idea of the running context */
@@ -134,7 +140,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
         keys.weight.set(mine.weight);
       }
       checkpoint('task body');
-      await null;
+      await Promise.resolve(); // a bare await: one promise-reaction hop
       checkpoint('after await');
       await new Promise((resolve) => setTimeout(() => {
         checkpoint('setTimeout callback');

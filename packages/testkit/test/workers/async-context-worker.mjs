@@ -5,7 +5,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { TaskLocalData, asyncContextMechanism } from '@tld/userspace';
 import { createKeys, runWorkload, setValues, threadValues } from '../async-context-load.mjs';
 
-const { mapFd, progFd, thread, mode, tasks, rounds } = workerData;
+if (!parentPort) throw new Error('runs as a worker thread of async-context-workers.test.ts');
+const port = parentPort;
+/** @type {unknown} */
+const data = workerData;
+const { mapFd, progFd, thread, mode, tasks, rounds } =
+  /** @type {{ mapFd: number, progFd: number, thread: number, mode: 'run' | 'none', tasks: number, rounds: number }} */ (data);
 // The main thread installed its hooks before starting this worker: a worker has none until it calls run() itself.
 const mechanismAtStart = asyncContextMechanism() ?? null;
 const tld = TaskLocalData.open({ mapFd });
@@ -14,4 +19,4 @@ setValues(keys, threadValues(thread));
 const result = await runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode });
 const mechanism = asyncContextMechanism() ?? null;
 tld.close();
-parentPort?.postMessage({ mechanismAtStart, mechanism, result });
+port.postMessage({ mechanismAtStart, mechanism, result });
