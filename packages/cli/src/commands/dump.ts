@@ -60,7 +60,7 @@ function watch(seconds: number, refresh: () => void): Promise<void> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       if (error === undefined) resolve();
-      else reject(error instanceof Error ? error : new Error(String(error)));
+      else reject(error instanceof Error ? error : new Error('refreshing failed', { cause: error }));
     };
     const stop = (): void => finish();
     const tick = (): void => {
