@@ -18,11 +18,9 @@
 #define TLD_READER_VALUE_BYTES 64
 /* size of the key "route" that tld_read_cached reads */
 #define TLD_CACHED_ROUTE_BYTES 32
-/* TASK_COMM_LEN: bytes of task->comm in a dump record */
-#define TLD_DUMP_COMM_BYTES 16
 /* kinds of system call tld_trace_end reports (TLD_TRACE_*) */
 #define TLD_TRACE_STEPS 5
-/* TASK_COMM_LEN */
+/* TASK_COMM_LEN: bytes of task->comm in an iterator record */
 #define TLD_ITER_COMM_BYTES 16
 /* what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY */
 #define TLD_LIFECYCLE_CANARY 2081423077
@@ -105,26 +103,6 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, route_cache_after) =
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, tid) == 64, "tld_cached_ctx.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, __pad) == 68, "tld_cached_ctx.__pad");
 
-/* tld_dump.bpf.c: program "tld_dump" (SEC("iter/task")) writes one record per task with an element in
- * tld_data_map, then meta_bytes of the task's metadata page and data_bytes of its data page. */
-struct tld_dump_record {
-	__u32 tid;                              /* task->pid */
-	__u32 tgid;                             /* task->tgid */
-	char comm[TLD_DUMP_COMM_BYTES];         /* task->comm, NUL-terminated */
-	__u32 status;                           /* TLD_READER_* bits: which of storage, data, meta the task has */
-	__u32 meta_bytes;                       /* bytes of the metadata page that follow the record (0 or sizeof) */
-	__u32 data_bytes;                       /* bytes of the data page that follow them (0 or sizeof) */
-	__u32 __pad;
-};
-TLD_STATIC_ASSERT(sizeof(struct tld_dump_record) == 40, "sizeof(struct tld_dump_record)");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, tid) == 0, "tld_dump_record.tid");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, tgid) == 4, "tld_dump_record.tgid");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, comm) == 8, "tld_dump_record.comm");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, status) == 24, "tld_dump_record.status");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, meta_bytes) == 28, "tld_dump_record.meta_bytes");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, data_bytes) == 32, "tld_dump_record.data_bytes");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_dump_record, __pad) == 36, "tld_dump_record.__pad");
-
 /* tld_bench.bpf.c (benchmarks): tld_bench_* time reads in the kernel; tld_trace_* time a thread's system calls. */
 #define TLD_TRACE_PIDFD_OPEN 0x0
 #define TLD_TRACE_MAP_UPDATE 0x1
@@ -153,13 +131,14 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, ns) == 0, "tld_trace_
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, count) == 40, "tld_trace_ctx.count");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, active) == 60, "tld_trace_ctx.active");
 
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task registered in tld_data_map. */
+/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
+ * then meta_bytes of the task's metadata page and data_bytes of its data page. */
 struct tld_iter_record {
 	__u32 tid;                              /* task->pid: the kernel thread id */
 	__u32 tgid;                             /* task->tgid: the process id */
 	__u32 status;                           /* TLD_READER_* bits */
 	__u32 value_start;                      /* start of a 24-byte map value; 0 for the 16-byte value */
-	char comm[TLD_ITER_COMM_BYTES];         /* task->comm */
+	char comm[TLD_ITER_COMM_BYTES];         /* task->comm, NUL-terminated */
 	__u64 start;                            /* the first 8 bytes of the data page (`start` for 16-byte readers) */
 	__u16 meta_cnt;                         /* meta.cnt */
 	__u16 meta_size;                        /* meta.size */

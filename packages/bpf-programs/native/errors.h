@@ -57,7 +57,8 @@ inline Napi::Value ThrowErrno(Napi::Env env, int err, const std::string &what, c
   return env.Undefined();
 }
 
-// Adds mapLookupElem, mapGetNextKey, mapInfo, linkInfo, perfEventOpen and threadCpuTimeNs (native/inspect.cc).
+// Adds mapLookupElem, mapGetNextKey, mapInfo, linkInfo, objGet, perfEventOpen and threadCpuTimeNs
+// (native/inspect.cc).
 void InitInspect(Napi::Env env, Napi::Object exports);
 
 }  // namespace tld_loader

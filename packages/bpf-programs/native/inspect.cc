@@ -1,6 +1,6 @@
 // One-to-one wrappers for reading what attached programs collected and for feeding them events: the map element
 // reads (BPF_MAP_LOOKUP_ELEM, BPF_MAP_GET_NEXT_KEY), object info (BPF_OBJ_GET_INFO_BY_FD for maps and links),
-// perf_event_open(), and the calling thread's CPU clock. src/*.ts validates every argument first.
+// perf_event_open(), opening a pin (BPF_OBJ_GET), and the calling thread's CPU clock. src/*.ts validates every argument first.
 #include <napi.h>
 
 #include <bpf/bpf.h>
@@ -96,6 +96,20 @@ Napi::Value LinkInfo(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// objGet(path: string): number — BPF_OBJ_GET: an fd of the object pinned at `path` (the kernel makes it
+// close-on-exec). The caller closes it.
+Napi::Value ObjGet(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "objGet(path: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return ThrowErrno(env, errno, "BPF_OBJ_GET", "");
+  return Napi::Number::New(env, fd);
+}
+
 // perfEventOpen(type: number, config: number, sampleFreq: number, pid: number, cpu: number): number
 // perf_event_open() of a sampling event at sampleFreq Hz, created disabled (attaching a program enables it) and
 // close-on-exec. Returns the fd.
@@ -138,6 +152,7 @@ void InitInspect(Napi::Env env, Napi::Object exports) {
   exports.Set("mapGetNextKey", Napi::Function::New<MapGetNextKey>(env, "mapGetNextKey"));
   exports.Set("mapInfo", Napi::Function::New<MapInfo>(env, "mapInfo"));
   exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
+  exports.Set("objGet", Napi::Function::New<ObjGet>(env, "objGet"));
   exports.Set("perfEventOpen", Napi::Function::New<PerfEventOpen>(env, "perfEventOpen"));
   exports.Set("threadCpuTimeNs", Napi::Function::New<ThreadCpuTimeNs>(env, "threadCpuTimeNs"));
 }

@@ -69,6 +69,7 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     struct bpf_map *map;
     bpf_object__for_each_map(map, obj_) {
       std::string name = bpf_map__name(map);
+      declared_names_.push_back(name);
       auto it = wanted.find(name);
       auto fd = reused.find(name);
       int err;
@@ -133,13 +134,15 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
     return false;
   }
 
-  // { [mapName]: fd } (internal maps such as .data included under their libbpf names)
+  // { [mapName]: fd } (internal maps such as .data included under their libbpf names). Names are the object's
+  // declarations: bpf_map__reuse_fd() renames a reused map (pinned or by fd) after the kernel's map.
   Napi::Value Maps(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
     Napi::Object out = Napi::Object::New(env);
     struct bpf_map *map;
-    bpf_object__for_each_map(map, obj_) out.Set(bpf_map__name(map), Napi::Number::New(env, bpf_map__fd(map)));
+    size_t i = 0;
+    bpf_object__for_each_map(map, obj_) out.Set(declared_names_[i++], Napi::Number::New(env, bpf_map__fd(map)));
     return out;
   }
 
@@ -251,6 +254,8 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
 
   struct bpf_object *obj_ = nullptr;
   std::vector<std::string> pins_to_create_;
+  // bpf_map__name() of each map right after open, in bpf_object__for_each_map() order.
+  std::vector<std::string> declared_names_;
   std::vector<struct bpf_link *> links_;
 };
 

@@ -40,9 +40,8 @@ const defines: Define[] = [
   },
   { name: 'TLD_READER_VALUE_BYTES', value: 64, comment: 'bytes of each value copied out; the rest of a longer one is not' },
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
-  { name: 'TLD_DUMP_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in a dump record' },
   { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
-  { name: 'TLD_ITER_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN' },
+  { name: 'TLD_ITER_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in an iterator record' },
   { name: 'TLD_LIFECYCLE_CANARY', value: 0x7c0ffee5, comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY' },
 ];
 
@@ -137,16 +136,6 @@ const cachedCtx = struct('tld_cached_ctx', [
   { name: '__pad', type: '__u32' },
 ]);
 
-const dumpRecord = struct('tld_dump_record', [
-  { name: 'tid', type: '__u32', comment: 'task->pid' },
-  { name: 'tgid', type: '__u32', comment: 'task->tgid' },
-  { name: 'comm', type: 'char', count: 'TLD_DUMP_COMM_BYTES', comment: 'task->comm, NUL-terminated' },
-  { name: 'status', type: '__u32', comment: 'TLD_READER_* bits: which of storage, data, meta the task has' },
-  { name: 'meta_bytes', type: '__u32', comment: 'bytes of the metadata page that follow the record (0 or sizeof)' },
-  { name: 'data_bytes', type: '__u32', comment: 'bytes of the data page that follow them (0 or sizeof)' },
-  { name: '__pad', type: '__u32' },
-]);
-
 const benchCtx = struct('tld_bench_ctx', [
   { name: 'iterations', type: '__u32', comment: 'in: iterations of the timed bpf_loop' },
   { name: 'err', type: '__s32', comment: 'out: 0, or a negative errno (bad input, tld_object_init failed, key missing)' },
@@ -169,7 +158,7 @@ const iterRecord = struct('tld_iter_record', [
   { name: 'tgid', type: '__u32', comment: 'task->tgid: the process id' },
   { name: 'status', type: '__u32', comment: 'TLD_READER_* bits' },
   { name: 'value_start', type: '__u32', comment: 'start of a 24-byte map value; 0 for the 16-byte value' },
-  { name: 'comm', type: 'char', count: 'TLD_ITER_COMM_BYTES', comment: 'task->comm' },
+  { name: 'comm', type: 'char', count: 'TLD_ITER_COMM_BYTES', comment: 'task->comm, NUL-terminated' },
   { name: 'start', type: '__u64', comment: 'the first 8 bytes of the data page (`start` for 16-byte readers)' },
   { name: 'meta_cnt', type: '__u16', comment: 'meta.cnt' },
   { name: 'meta_size', type: '__u16', comment: 'meta.size' },
@@ -232,21 +221,6 @@ export const CachedLayout = Object.freeze({
   routeCacheBeforeOffset: at(cachedCtx, 'route_cache_before'),
   routeCacheAfterOffset: at(cachedCtx, 'route_cache_after'),
   tidOffset: at(cachedCtx, 'tid'),
-});
-
-/**
- * struct tld_dump_record (include/tld_reader.h): what tld_dump (SEC("iter/task")) writes per task with an element
- * in tld_data_map, followed by meta_bytes of its metadata page and data_bytes of its data page.
- */
-export const DumpLayout = Object.freeze({
-  recordSize: dumpRecord.size,
-  commBytes: define('TLD_DUMP_COMM_BYTES'),
-  tidOffset: at(dumpRecord, 'tid'),
-  tgidOffset: at(dumpRecord, 'tgid'),
-  commOffset: at(dumpRecord, 'comm'),
-  statusOffset: at(dumpRecord, 'status'),
-  metaBytesOffset: at(dumpRecord, 'meta_bytes'),
-  dataBytesOffset: at(dumpRecord, 'data_bytes'),
 });
 
 /** struct tld_bench_ctx (include/tld_reader.h), as offsets. */
@@ -356,14 +330,12 @@ ${renderStruct(readerKey)}
 ${renderStruct(readerCtx)}
 /* tld_cached.bpf.c: program "tld_read_cached" uses tld_get_data() with two fixed keys. */
 ${renderStruct(cachedCtx)}
-/* tld_dump.bpf.c: program "tld_dump" (SEC("iter/task")) writes one record per task with an element in
- * tld_data_map, then meta_bytes of the task's metadata page and data_bytes of its data page. */
-${renderStruct(dumpRecord)}
 /* tld_bench.bpf.c (benchmarks): tld_bench_* time reads in the kernel; tld_trace_* time a thread's system calls. */
 ${bits('TLD_TRACE_', TraceStep)}
 ${renderStruct(benchCtx)}
 ${renderStruct(traceCtx)}
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task registered in tld_data_map. */
+/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
+ * then meta_bytes of the task's metadata page and data_bytes of its data page. */
 ${renderStruct(iterRecord)}
 /* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
 ${renderStruct(lifecycleCtx)}

@@ -1,12 +1,12 @@
 export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
 export {
-  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, DumpLayout, BenchLayout, TraceLayout, TraceStep,
+  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, BenchLayout, TraceLayout, TraceStep,
   IterRecordLayout, LifecycleLayout, renderReaderHeader, READER_HEADER_COMMAND,
 } from './ctx-layout.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
-  loadObject, unpin, gettid, mapUpdateElem, mapDeleteElem, MapUpdateFlags, testRun,
+  loadObject, unpin, gettid, libbpfVersion, mapUpdateElem, mapDeleteElem, MapUpdateFlags, testRun,
 } from './loader.js';
 export type { LoadedBpfObject, MapPlacement } from './loader.js';
 export { MapType, mapInfo, mapLookupElem, mapGetNextKey, mapEntries } from './inspect.js';
@@ -22,8 +22,6 @@ export {
   readOnThisThread, loadReader, runCachedOnThisThread, loadCachedReader, CACHED_KEYS,
 } from './readers.js';
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
-export { loadDumper, decodeDump, libbpfVersion } from './dump.js';
-export type { Dumper, DumpedThread, DumpedKey } from './dump.js';
 export { loadTaskIterator, decodeTaskRecords } from './iter.js';
 export type { RegisteredTask, TaskKey, TaskIterator } from './iter.js';
 export { watchLifecycle } from './lifecycle.js';

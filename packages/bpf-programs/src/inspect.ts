@@ -29,6 +29,15 @@ export function mapInfo(fd: number): MapInfo {
 }
 
 /**
+ * BPF_OBJ_GET: a new fd of the object pinned at `path`, which the caller closes (fs.closeSync). Throws TypeError,
+ * or BpfSyscallError (ENOENT: nothing pinned there; EACCES: the pin's mode refuses this user).
+ */
+export function objGet(path: string): number {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError('path must be an absolute path');
+  return callNative(`BPF_OBJ_GET(${path})`, () => addon.objGet(path));
+}
+
+/**
  * One `BPF_MAP_LOOKUP_ELEM`: copies the value stored under `key` into `value` (which must hold at least the map's
  * value_size bytes; no info lookup here, so the call stays one syscall). Returns false when there is no such
  * key. Throws TypeError for bad arguments, BpfSyscallError for other kernel errors.

@@ -1,9 +1,15 @@
 // Every thread registered in tld_data_map, as BPF sees it: the iter/task program tld_iter (tld_iter.bpf.c) writes
 // a record per task with an element — its ids, and copies of its metadata and data pages — and this file decodes
-// them. Counting registered threads and dumping their values both use it.
-import { MAP_VALUE_SIZE_V2, type KeyInfo, type MapValueSize, TypedArrayMemory, checkMapValueSize, listKeys } from '@tld/protocol';
+// them. User space cannot read the pages itself: a lookup of a uptr map value returns the pointers zeroed
+// (PROTOCOL.md §1). `tld dump`, `tld map show` and the lifecycle tests all read threads through this.
+import { closeSync } from 'node:fs';
+import {
+  BpfSyscallError, DEFAULT_PIN_PATH, MAP_VALUE_SIZE_V2, ProtocolErrorCode, TldError, TypedArrayMemory, checkMapValueSize,
+  listKeys, type KeyInfo, type MapValueSize,
+} from '@tld/protocol';
 import { IterRecordLayout, ReaderStatus } from './ctx-layout.js';
-import { type MapPlacement, loadObject } from './loader.js';
+import { mapInfo, objGet } from './inspect.js';
+import { type LoadedBpfObject, type MapPlacement, loadObject } from './loader.js';
 import { names, objectPaths } from './objects.js';
 
 /** One key of a registered task with its value's bytes. */
@@ -58,11 +64,11 @@ export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 1
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tasks: RegisteredTask[] = [];
   for (let at = 0; at < bytes.length; ) {
-    if (at + L.size > bytes.length) throw new RangeError(`tld_iter output ends inside a record header at byte ${at}`);
+    if (at + L.size > bytes.length) throw new RangeError(`tld_iter output ends inside a record at byte ${at}`);
     const metaBytes = view.getUint32(at + L.metaBytesOffset, true);
     const dataBytes = view.getUint32(at + L.dataBytesOffset, true);
     const end = at + L.size + metaBytes + dataBytes;
-    if (end > bytes.length) throw new RangeError(`tld_iter output ends inside the record at byte ${at}`);
+    if (end > bytes.length) throw new RangeError(`tld_iter output ends inside the pages of the record at byte ${at}`);
     const status = view.getUint32(at + L.statusOffset, true);
     const comm = bytes.subarray(at + L.commOffset, at + L.commOffset + L.commBytes);
     const nul = comm.indexOf(0);
@@ -92,33 +98,95 @@ export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 1
 
 /** A loaded tld_iter program over one tld_data_map. */
 export interface TaskIterator {
-  /** Value size of the map this iterator reads. */
+  /** fd of the map the iterator reads (a private map's only fd: register threads in it with `{ mapFd }`). */
+  readonly mapFd: number;
+  /** Value size of the map this iterator reads: which build of tld_iter was loaded. */
   readonly valueSize: MapValueSize;
-  /** Every task registered in the map, or only the threads of process `pid`. Throws BpfSyscallError. */
+  /**
+   * Every task registered in the map, or only the threads of process `pid`. Throws TypeError for a bad pid, Error
+   * after close(), BpfSyscallError when the kernel refuses.
+   */
   readTasks(options?: { pid?: number }): RegisteredTask[];
-  /** Closes the object's fds and removes pins it created. Idempotent. */
+  /** Closes the program and its map fd (a pin stays). Idempotent. */
   close(): void;
 }
 
+function checkValueSize(found: number, wanted: MapValueSize | undefined, where: string): MapValueSize {
+  checkMapValueSize(found);
+  if (wanted !== undefined && wanted !== found) {
+    throw new TldError(
+      ProtocolErrorCode.BAD_LAYOUT,
+      `${where} holds ${found}-byte values, not ${wanted}: leave valueSize out to read the map as it is`,
+    );
+  }
+  return found;
+}
+
+/** An fd of the map pinned at `pinPath`, with its value size; throws BpfSyscallError ENOENT when nothing is there. */
+function openPin(pinPath: string, wanted: MapValueSize | undefined): { fd: number; valueSize: MapValueSize } {
+  let fd: number;
+  try {
+    fd = objGet(pinPath);
+  } catch (error) {
+    if (!(error instanceof BpfSyscallError) || error.errnoCode !== 'ENOENT') throw error;
+    throw new BpfSyscallError(
+      error.syscall,
+      error.errno,
+      error.errnoCode,
+      `nothing is pinned at ${pinPath}: pin a tld_data_map there first (npx tld map create --pin ${pinPath})`,
+      { cause: error },
+    );
+  }
+  try {
+    return { fd, valueSize: checkValueSize(mapInfo(fd).valueSize, wanted, pinPath) };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
 /**
- * Loads tld_iter for the map placed by `map` (default: the host's pin, /sys/fs/bpf/tld_data_map, which must
- * exist) with a `valueSize`-byte value (default 16). Throws BpfSyscallError when loading fails, e.g. when the
- * map's value size is not `valueSize`.
+ * Loads tld_iter over the map `map` places (default: the host's pin, /sys/fs/bpf/tld_data_map). The build of the
+ * program is chosen by the map's value size: read from the pin or fd, or `valueSize` (default 16) for a 'private'
+ * map it creates. A pin must exist: nothing is ever pinned. Throws BpfSyscallError (ENOENT when nothing is pinned
+ * at `pinPath`; libbpf's log when loading fails), TldError ERR_TLD_BAD_LAYOUT when the map's values are not 16 or
+ * 24 bytes or not the `valueSize` given.
  */
 export function loadTaskIterator(options: { map?: MapPlacement; valueSize?: MapValueSize } = {}): TaskIterator {
-  const valueSize = options.valueSize ?? 16;
-  checkMapValueSize(valueSize);
+  const map = options.map ?? { pinPath: DEFAULT_PIN_PATH };
+  if (options.valueSize !== undefined) checkMapValueSize(options.valueSize);
+  // The pin is opened once and the object reuses that fd: libbpf never creates a pin, even if the path goes away.
+  let pinned: { fd: number; valueSize: MapValueSize } | undefined;
+  let valueSize: MapValueSize;
+  let placement: MapPlacement = map;
+  if (typeof map === 'object' && 'pinPath' in map) {
+    pinned = openPin(map.pinPath, options.valueSize);
+    valueSize = pinned.valueSize;
+    placement = { mapFd: pinned.fd };
+  } else if (typeof map === 'object' && 'mapFd' in map) {
+    valueSize = checkValueSize(mapInfo(map.mapFd).valueSize, options.valueSize, `map fd ${map.mapFd}`);
+  } else {
+    valueSize = options.valueSize ?? 16;
+  }
   const path = valueSize === MAP_VALUE_SIZE_V2 ? objectPaths.iterV2 : objectPaths.iter;
-  const obj = loadObject(path, { [names.dataMap]: options.map ?? { pinPath: `/sys/fs/bpf/${names.dataMap}` } });
+  let loaded: LoadedBpfObject;
+  try {
+    loaded = loadObject(path, { [names.dataMap]: placement });
+  } finally {
+    if (pinned) closeSync(pinned.fd); // the object holds its own duplicate (bpf_map__reuse_fd)
+  }
   let closed = false;
   return {
+    mapFd: loaded.mapFd(names.dataMap),
     valueSize,
-    readTasks: (readOptions) => decodeTaskRecords(obj.iterate(names.iterProgram, readOptions), valueSize),
+    readTasks(readOptions) {
+      if (closed) throw new Error('the task iterator is closed');
+      return decodeTaskRecords(loaded.iterate(names.iterProgram, readOptions), valueSize);
+    },
     close() {
       if (closed) return;
       closed = true;
-      obj.close();
-      obj.unpinCreated();
+      loaded.close();
     },
   };
 }

@@ -110,7 +110,7 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
     iterate(name, options = {}) {
       const fd = progFd(name);
       const pid = options.pid ?? 0;
-      if (!Number.isInteger(pid) || pid < 0) throw new TypeError('pid must be a process id');
+      if (!Number.isInteger(pid) || pid < 0 || pid > 0x7fff_ffff) throw new TypeError('pid must be a process id');
       return callNative(`iterating with ${name}`, () => addon.iterRead(fd, pid));
     },
     close() {
@@ -127,6 +127,11 @@ export function unpin(path: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/** The libbpf the loader addon runs with, e.g. "v1.1". */
+export function libbpfVersion(): string {
+  return addon.libbpfVersion();
 }
 
 /** Kernel thread id of the calling thread (what BPF reports as task->pid). */

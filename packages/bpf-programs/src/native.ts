@@ -44,6 +44,8 @@ export interface LoaderAddon {
   mapLookupElem(fd: number, key: Uint8Array, value: Uint8Array): boolean;
   mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
   mapInfo(fd: number): NativeMapInfo;
+  /** BPF_OBJ_GET: an fd of the object pinned at `path`; the caller closes it. */
+  objGet(path: string): number;
   linkInfo(fd: number): { type: number; id: number; progId: number };
   perfEventOpen(type: number, config: number, sampleFreq: number, pid: number, cpu: number): number;
   threadCpuTimeNs(): number;

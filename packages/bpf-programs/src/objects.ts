@@ -21,14 +21,12 @@ export const objectPaths = Object.freeze({
    * published.
    */
   routeProfile: built('tld_route_profile.bpf.o'),
-  /**
-   * Program `tld_dump` (SEC("iter/task")): every task with an element in tld_data_map, with its metadata and data
-   * pages (src/dump.ts decodes them).
-   */
-  dump: built('tld_dump.bpf.o'),
   /** Benchmarks: programs `tld_bench_*` (reads timed in the kernel) and the `tld_trace_*` system call timers. */
   bench: built('tld_bench.bpf.o'),
-  /** Program `tld_iter` (iter/task): a record per task registered in tld_data_map (16-byte value). */
+  /**
+   * Program `tld_iter` (iter/task): a record per task with an element in tld_data_map (16-byte value), with copies
+   * of its metadata and data pages (src/iter.ts decodes them).
+   */
   iter: built('tld_iter.bpf.o'),
   /** The same program for a tld_data_map with the 24-byte value. */
   iterV2: built('tld_iter_v2.bpf.o'),
@@ -46,7 +44,6 @@ export const names = Object.freeze({
   keyOwnerMap: 'tld_key_owner',
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
-  dumpProgram: 'tld_dump',
   iterProgram: 'tld_iter',
   canaryWriterProgram: 'tld_canary_writer',
   unmapCheckProgram: 'tld_unmap_check',

@@ -2,7 +2,8 @@
 /*
  * "tld_iter" (iter/task): one record per task that has an element in tld_data_map, for user space to decode
  * (src/iter.ts): struct tld_iter_record, then a copy of the task's metadata page and of its data page as BPF
- * sees them. Counting registered threads and dumping every thread's values both read this.
+ * sees them. User space cannot read the pages itself: a lookup of a uptr map value returns the pointers zeroed
+ * (PROTOCOL.md §1). `tld dump`, `tld map show` and the lifecycle tests all read threads through this.
  * Built twice: for the 16-byte map value here, and for the 24-byte one by tld_iter_v2.bpf.c.
  */
 #include "vmlinux.h"
@@ -71,7 +72,11 @@ int tld_iter(struct bpf_iter__task *ctx)
 		rec.meta_size = meta->size;
 		rec.meta_bytes = sizeof(*meta);
 	}
-	/* A record that does not fit the read buffer is dropped whole and written again by the next read. */
+	/*
+	 * A record that does not fit the read buffer is dropped whole and written again by the next read. The pages
+	 * are user memory the kernel pinned at registration, copied as they are now: a value being stored meanwhile
+	 * may be seen half written.
+	 */
 	bpf_seq_write(seq, &rec, sizeof(rec));
 	if (meta)
 		bpf_seq_write(seq, meta, sizeof(*meta));

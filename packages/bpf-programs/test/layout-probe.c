@@ -16,7 +16,6 @@ int main(void)
 	printf("\"sizeof tld_reader_ctx\": %zu,\n", sizeof(struct tld_reader_ctx));
 	printf("\"sizeof tld_reader_key\": %zu,\n", sizeof(struct tld_reader_key));
 	printf("\"sizeof tld_cached_ctx\": %zu,\n", sizeof(struct tld_cached_ctx));
-	printf("\"sizeof tld_dump_record\": %zu,\n\"commBytes\": %d,\n", sizeof(struct tld_dump_record), TLD_DUMP_COMM_BYTES);
 	F(tld_reader_ctx, nr_keys);
 	F(tld_reader_ctx, status);
 	F(tld_reader_ctx, tid);
@@ -40,12 +39,6 @@ int main(void)
 	F(tld_cached_ctx, route_cache_before);
 	F(tld_cached_ctx, route_cache_after);
 	F(tld_cached_ctx, tid);
-	F(tld_dump_record, tid);
-	F(tld_dump_record, tgid);
-	F(tld_dump_record, comm);
-	F(tld_dump_record, status);
-	F(tld_dump_record, meta_bytes);
-	F(tld_dump_record, data_bytes);
 	printf("\"sizeof tld_iter_record\": %zu,\n\"iterCommBytes\": %d,\n", sizeof(struct tld_iter_record), TLD_ITER_COMM_BYTES);
 	F(tld_iter_record, tid);
 	F(tld_iter_record, tgid);

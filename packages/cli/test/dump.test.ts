@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { loadObject, names, objectPaths } from '@tld/bpf-programs';
 import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Consumer, binPath, json, run, startConsumer } from './helpers.js';
@@ -65,7 +66,7 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
     const text = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]);
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`tid ${consumer.pid}  pid ${consumer.pid}  node\\n  req_id\\s+8B  1001\\n  route\\s+32B  "/main"\\n  weight\\s+8B  1.5\\n`));
-    expect(text.stdout).toMatch(/req_id\s+8B  2002\n\s+route\s+32B  "\/worker"\n\s+weight\s+8B  0.25/);
+    expect(text.stdout).toMatch(/req_id\s+8B {2}2002\n\s+route\s+32B {2}"\/worker"\n\s+weight\s+8B {2}0\.25/);
     expect(text.stdout).toContain(`2 threads in 1 process registered in ${pin}`);
   });
 
@@ -89,5 +90,37 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`npx tld map create --pin ${absent}`);
     expect(run(['map', 'show', '--pin', absent]).status).toBe(1);
+  });
+});
+
+describe.skipIf(!bpf.supported)('tld dump of a map with 24-byte values (struct tld_map_value with start)', () => {
+  const pin = uniquePinPath('dump-v2');
+  let consumer: Consumer;
+
+  beforeAll(async () => {
+    // tld map create makes 16-byte values: the 24-byte map comes from the iterator's own build for it.
+    loadObject(objectPaths.iterV2, { [names.dataMap]: { pinPath: pin } }).close();
+    consumer = await startConsumer(pin);
+  });
+  afterAll(async () => {
+    await consumer?.stop();
+    run(['map', 'rm', '--pin', pin]);
+  });
+
+  it('shows both threads\' values, read at the start the map value carries', () => {
+    const result = run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json']);
+    expect(result.status).toBe(0);
+    const { threads } = json(result) as { threads: Thread[] };
+    expect(threads.map((t) => [t.pid, t.registered])).toEqual([[consumer.pid, true], [consumer.pid, true]]);
+    const main = threads.find((t) => t.tid === consumer.pid);
+    const worker = threads.find((t) => t.tid !== consumer.pid);
+    expect(values(main)).toMatchObject({ req_id: { uint: '1001' }, route: { string: '/main' }, weight: { float: 1.5 } });
+    expect(values(worker)).toMatchObject({ req_id: { uint: '2002' }, route: { string: '/worker' }, weight: { float: 0.25 } });
+    expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([['req_id', 8, 0], ['route', 32, 8], ['weight', 8, 40]]);
+  });
+
+  it('map show counts its registered threads', () => {
+    // The consumer's two threads (tld map show registers its own thread only after counting).
+    expect(json(run(['map', 'show', '--pin', pin, '--json']))).toMatchObject({ ok: true, valueSize: 24, threads: 2, processes: 1 });
   });
 });

@@ -82,7 +82,7 @@ describe('the tarballs', () => {
       ]);
     }
     const objects = listTarball(tarballs['bpf-programs']).filter((f) => f.endsWith('.bpf.o'));
-    expect(objects).toEqual(expect.arrayContaining(['dist/bpf/tld_reader.bpf.o', 'dist/bpf/tld_dump.bpf.o']));
+    expect(objects).toEqual(expect.arrayContaining(['dist/bpf/tld_reader.bpf.o', 'dist/bpf/tld_iter.bpf.o', 'dist/bpf/tld_iter_v2.bpf.o']));
   });
 
   it('the binaries need no library a Node.js host lacks, except libbpf.so.1 for the loader', () => {
@@ -161,12 +161,12 @@ describe('npm install of the tarballs, no compiler on PATH', () => {
     writeFileSync(
       join(dir, 'check.ts'),
       "import { TaskLocalData, inspectPinnedMap, type PinnedMap } from '@tld/userspace';\n" +
-        "import { loadDumper, includeDirs, type DumpedThread } from '@tld/bpf-programs';\n" +
+        "import { loadTaskIterator, includeDirs, type RegisteredTask } from '@tld/bpf-programs';\n" +
         "import { layoutFor, DEFAULT_PIN_PATH } from '@tld/protocol';\n" +
         "import { run, readValue, ExitCode } from '@tld/cli';\n" +
         'const open: (options?: { pinPath?: string }) => TaskLocalData = TaskLocalData.open;\n' +
         'const inspect: (pin: string) => PinnedMap = inspectPinnedMap;\n' +
-        'const threads: (d: ReturnType<typeof loadDumper>) => DumpedThread[] = (d) => d.read();\n' +
+        'const threads: (i: ReturnType<typeof loadTaskIterator>) => RegisteredTask[] = (i) => i.readTasks();\n' +
         'const status: Promise<number> = run([]);\n' +
         'export { open, inspect, threads, status, includeDirs, layoutFor, DEFAULT_PIN_PATH, readValue, ExitCode };\n',
     );

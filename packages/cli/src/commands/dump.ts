@@ -1,9 +1,8 @@
 // tld dump: every thread on the host registered in the map, with its keys and values as BPF sees them, read by
 // the task iterator of @tld/bpf-programs (a user-space lookup would return the page pointers zeroed).
 import { type Command, Option } from 'commander';
-import type { DumpedThread, Dumper } from '@tld/bpf-programs';
-import { MAP_VALUE_SIZE_V1 } from '@tld/protocol';
-import { CliError, ExitCode, type RunState, action, output } from '../output.js';
+import type { RegisteredTask, TaskIterator } from '@tld/bpf-programs';
+import { ExitCode, type RunState, action, output } from '../output.js';
 import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
 import { type ValueReadings, readValue } from '../values.js';
 
@@ -23,13 +22,13 @@ export interface ThreadReport {
   readonly keys: readonly { name: string; size: number; offset: number; value: ValueReadings }[];
 }
 
-function report(thread: DumpedThread): ThreadReport {
+function report(task: RegisteredTask): ThreadReport {
   return {
-    tid: thread.tid,
-    pid: thread.tgid,
-    comm: thread.comm,
-    registered: thread.registered,
-    keys: thread.keys.map((k) => ({ name: k.name, size: k.size, offset: k.offset, value: readValue(k.bytes) })),
+    tid: task.tid,
+    pid: task.tgid,
+    comm: task.comm,
+    registered: task.registered,
+    keys: task.keys.map((k) => ({ name: k.name, size: k.size, offset: k.offset, value: readValue(k.value) })),
   };
 }
 
@@ -46,9 +45,9 @@ function text(pin: string, threads: readonly ThreadReport[]): string {
   return lines.join('\n');
 }
 
-function readOnce(dumper: Dumper, opts: DumpOptions): ThreadReport[] {
-  return dumper
-    .read(opts.pid === undefined ? {} : { pid: opts.pid })
+function readOnce(iterator: TaskIterator, opts: DumpOptions): ThreadReport[] {
+  return iterator
+    .readTasks(opts.pid === undefined ? {} : { pid: opts.pid })
     .map(report)
     .sort((a, b) => a.pid - b.pid || a.tid - b.tid);
 }
@@ -61,7 +60,7 @@ function watch(seconds: number, refresh: () => void): Promise<void> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       if (error === undefined) resolve();
-      else reject(error instanceof Error ? error : new Error(String(error)));
+      else reject(error instanceof Error ? error : new Error('refreshing failed', { cause: error }));
     };
     const stop = (): void => finish();
     const tick = (): void => {
@@ -80,22 +79,15 @@ function watch(seconds: number, refresh: () => void): Promise<void> {
 
 async function dump(opts: DumpOptions): Promise<ExitCode> {
   const { inspectPinnedMap } = await import('@tld/userspace');
-  const { loadDumper } = await import('@tld/bpf-programs');
-  // A typed error naming the fix when the pin is missing or not a task-local-data map.
-  const map = inspectPinnedMap(opts.pin);
-  if (map.valueSize !== MAP_VALUE_SIZE_V1) {
-    // libbpf reuses a pinned map only when it matches the program's definition (tld.bpf.h: 16-byte values).
-    throw new CliError(
-      'ERR_TLD_VALUE_SIZE',
-      `${opts.pin} holds ${map.valueSize}-byte values (a later revision of struct tld_map_value); tld dump reads ` +
-        `maps of ${MAP_VALUE_SIZE_V1}-byte values, as Linux 6.18 and tld map create make them`,
-    );
-  }
-  const dumper = loadDumper({ pinPath: opts.pin });
+  const { loadTaskIterator } = await import('@tld/bpf-programs');
+  // A typed error naming the fix when the pin is missing or not a task-local-data map (16- or 24-byte values).
+  inspectPinnedMap(opts.pin);
+  // The iterator's build follows the pinned map's value size; keys are read at the `start` its readers use.
+  const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
   try {
     const out = output(opts.json, opts.watch !== undefined);
     const print = (): void => {
-      const threads = readOnce(dumper, opts);
+      const threads = readOnce(iterator, opts);
       const time = new Date().toISOString();
       // --watch on a terminal redraws the screen; into a pipe it appends, each refresh headed by its time.
       const head = opts.watch === undefined ? '' : `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${time}\n`;
@@ -104,7 +96,7 @@ async function dump(opts: DumpOptions): Promise<ExitCode> {
     if (opts.watch === undefined) print();
     else await watch(opts.watch === true ? 1 : opts.watch, print);
   } finally {
-    dumper.close();
+    iterator.close();
   }
   return ExitCode.OK;
 }

@@ -98,13 +98,13 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   let threads: { threads: number; processes: number } | undefined;
   let threadsNote = '';
   try {
-    const { loadDumper } = await import('@tld/bpf-programs');
-    const dumper = loadDumper({ pinPath: opts.pin });
+    const { loadTaskIterator } = await import('@tld/bpf-programs');
+    const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
     try {
-      const all = dumper.read().filter((t) => t.registered);
+      const all = iterator.readTasks().filter((t) => t.registered);
       threads = { threads: all.length, processes: new Set(all.map((t) => t.tgid)).size };
     } finally {
-      dumper.close();
+      iterator.close();
     }
   } catch (error) {
     threadsNote = explain(error).message;

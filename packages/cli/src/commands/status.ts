@@ -71,16 +71,19 @@ async function libbpf(): Promise<Check> {
   }
 }
 
-/** Registers this thread in a private map, which only works when the kernel pins its pages as uptrs. */
+/**
+ * Registers this thread in a private map, which only works when the kernel pins its pages as uptrs. The map comes
+ * with the task iterator `tld dump` uses, so loading it also checks that the kernel accepts that program.
+ */
 async function uptr(): Promise<Check> {
   try {
-    const { loadDumper } = await import('@tld/bpf-programs');
+    const { loadTaskIterator } = await import('@tld/bpf-programs');
     const { TaskLocalData } = await import('@tld/userspace');
-    const dumper = loadDumper('private');
+    const iterator = loadTaskIterator({ map: 'private' });
     try {
-      TaskLocalData.open({ mapFd: dumper.mapFd }).close();
+      TaskLocalData.open({ mapFd: iterator.mapFd }).close();
     } finally {
-      dumper.close();
+      iterator.close();
     }
     return ok('uptr', 'the kernel pinned this thread\'s pages in a throw-away task-storage map');
   } catch (error) {

@@ -1,4 +1,4 @@
-// A worker thread of dump.test.ts: registers in the map, sets its values (values.mjs, thread `index`), reports its
+// A worker thread of iter.test.ts: registers in the map, sets its values (values.mjs, thread `index`), reports its
 // tid, and stays registered until told to close (then it exits). workerData: { mapFd, index }
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskLocalData } from '@tld/userspace';
