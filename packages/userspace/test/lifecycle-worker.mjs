@@ -30,8 +30,11 @@ const reqId = tld.u64('req_id');
 const canary = tld.u64(LifecycleLayout.canaryKey);
 const page = tld.u64(LifecycleLayout.pageKey);
 reqId.set(BigInt(index));
-canary.set(0n);
+// The page first: a switch that writes the canary then also records the page (the same visit reads both keys).
+// The other way round, a switch between the two stores wrote the canary but saw no page, and the wait below ended
+// with no later switch while registered: the page was never counted as seen.
 page.set(native.threadDataPageAddress());
+canary.set(0n);
 
 // The writer stores the canary when this thread is switched in or out: sleeping switches it out.
 const nap = new Int32Array(new SharedArrayBuffer(4));
