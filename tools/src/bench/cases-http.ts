@@ -78,7 +78,8 @@ async function serve(kind: ServerKind, phases: Phase[], totals: Totals[], warmMs
     if (kind !== 'none') {
       server.send({ type: 'check' });
       const { check } = await message<{ check: ServerCheck }>(server, 'check');
-      // The last request's values are still in the main thread's page: BPF must see one of the routes.
+      // BPF must see a request's values in the main thread's page: the last request's (set), or those of a run()
+      // the server enters to answer the check (run).
       if (!Object.values(ROUTES).includes(check.route ?? '') || check.reqId === null) {
         throw new Error(`http ${kind}: BPF read route ${check.route}, req_id ${check.reqId} after ${check.requests} requests`);
       }

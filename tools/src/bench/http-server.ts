@@ -76,7 +76,11 @@ process.on('message', (m: { type: string; phase?: Phase }) => {
     const cpu = process.cpuUsage(cpuMark);
     process.send?.({ type: 'usage', cpuUs: cpu.user + cpu.system, requests: requests - requestsMark });
   } else if (m.type === 'check') {
-    const seen = reader?.read(['req_id', 'route']);
+    // Server `tld` keeps the last request's values in the page. Server `run` holds the thread's own values between
+    // requests, so BPF reads there from inside a run() of one more request's values.
+    const read = () => reader?.read(['req_id', 'route']);
+    const seen =
+      kind === 'run' && tld ? tld.run({ req_id: BigInt(requests + 1), route: routeOf('/users/1') }, read) : read();
     const check: ServerCheck = {
       reqId: seen?.values['req_id'] ? String(decodeU64(seen.values['req_id'])) : null,
       route: seen?.values['route'] ? decodeString(seen.values['route']) : null,
