@@ -111,8 +111,7 @@ export function loadBenchPrograms(options: { map?: MapPlacement } = {}): BenchPr
     traceBegin: () => traceOnThisThread(beginFd, 'begin'),
     traceEnd: () => traceOnThisThread(endFd, 'end'),
     close() {
-      obj.close();
-      obj.unpinCreated();
+      obj.dispose();
     },
   };
 }

@@ -35,12 +35,10 @@ export function watchLifecycle(options: { map: MapPlacement }): LifecycleWatch {
     obj.attach(names.canaryWriterProgram);
     obj.attach(names.unmapCheckProgram);
   } catch (error) {
-    obj.close();
-    obj.unpinCreated();
+    obj.dispose();
     throw error;
   }
   const statsFd = obj.progFd(names.lifecycleStatsProgram);
-  let closed = false;
   return {
     stats() {
       const L = LifecycleLayout;
@@ -55,10 +53,7 @@ export function watchLifecycle(options: { map: MapPlacement }): LifecycleWatch {
       };
     },
     close() {
-      if (closed) return;
-      closed = true;
-      obj.close();
-      obj.unpinCreated();
+      obj.dispose();
     },
   };
 }

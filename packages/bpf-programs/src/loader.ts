@@ -37,6 +37,11 @@ export interface LoadedBpfObject {
   /** Removes the pins this load created (those still present). */
   unpinCreated(): void;
   /**
+   * close(), then unpinCreated(), on the first call only: a pin someone else creates at the same path later is
+   * left alone. What an owner of a loaded object calls when done. Idempotent.
+   */
+  dispose(): void;
+  /**
    * Runs the iter program `name` once and returns everything it wrote. A task iterator visits every task of the
    * host, or only the threads of process `pid`. Throws RangeError for an unknown program, BpfSyscallError when
    * attaching or reading fails.
@@ -76,6 +81,7 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
   const maps = Object.freeze(native.maps());
   const progs = Object.freeze(native.progs());
   const createdPins = Object.freeze(native.createdPins());
+  let disposed = false;
   const progFd = (name: string): number => {
     const fd = progs[name];
     if (fd === undefined) throw new RangeError(`no program ${name} in ${path}`);
@@ -115,6 +121,12 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
     },
     close() {
       native.close();
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      native.close();
+      for (const pin of createdPins) unpin(pin);
     },
   };
 }

@@ -104,16 +104,12 @@ interface LoadedProgram {
 
 function loadProgram(path: string, program: string, map: MapPlacement | undefined): LoadedProgram {
   const obj = loadObject(path, { [names.dataMap]: map ?? 'private' });
-  let closed = false;
   return {
     mapFd: obj.mapFd(names.dataMap),
     progFd: obj.progFd(program),
     createdPins: obj.createdPins,
     close() {
-      if (closed) return;
-      closed = true;
-      obj.close();
-      obj.unpinCreated();
+      obj.dispose();
     },
   };
 }

@@ -95,8 +95,7 @@ export function loadRouteProfile(options: RouteProfileOptions): RouteProfile {
     new DataView(config.buffer).setUint32(ProfileLayout.config.tgidOffset, tgid, true);
     mapUpdateElem(obj.mapFd(names.profileConfigMap), new Uint8Array(4), config);
   } catch (error) {
-    obj.close();
-    obj.unpinCreated();
+    obj.dispose();
     throw error;
   }
 
@@ -161,8 +160,7 @@ export function loadRouteProfile(options: RouteProfileOptions): RouteProfile {
       if (closed) return;
       closed = true;
       detach();
-      obj.close();
-      obj.unpinCreated();
+      obj.dispose();
     },
   };
 }

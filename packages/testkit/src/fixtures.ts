@@ -19,16 +19,12 @@ export function loadFixtures(pins: { wrongValueSize?: string; wrongMapType?: str
   if (pins.wrongValueSize) placement[names.wrongValueSizeMap] = { pinPath: pins.wrongValueSize };
   if (pins.wrongMapType) placement[names.wrongMapTypeMap] = { pinPath: pins.wrongMapType };
   const obj = loadObject(objectPaths.fixtures, placement);
-  let closed = false;
   return {
     wrongValueSizeFd: obj.mapFd(names.wrongValueSizeMap),
     wrongMapTypeFd: obj.mapFd(names.wrongMapTypeMap),
     createdPins: obj.createdPins,
     close() {
-      if (closed) return;
-      closed = true;
-      obj.close();
-      obj.unpinCreated();
+      obj.dispose();
     },
   };
 }
