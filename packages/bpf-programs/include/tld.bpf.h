@@ -28,12 +28,37 @@
 
 #include <bpf/bpf_helpers.h>
 #include "tld_layout.h"
+#include "tld_walk_provisional.h"
 
 #ifndef ENODATA
 #define ENODATA 61
 #endif
 #ifndef ENOMEM
 #define ENOMEM 12
+#endif
+#ifndef ENOENT
+#define ENOENT 2
+#endif
+#ifndef EFAULT
+#define EFAULT 14
+#endif
+#ifndef EINVAL
+#define EINVAL 22
+#endif
+#ifndef EAGAIN
+#define EAGAIN 11
+#endif
+#ifndef ESTALE
+#define ESTALE 116
+#endif
+
+/*
+ * The value type of tld_data_map: the 16-byte struct tld_map_value unless the program defines this before the
+ * include (the task iterator reads maps with the 24-byte struct tld_map_value_v2 too: its data and meta
+ * pointers are the same fields at the same offsets).
+ */
+#ifndef TLD_DATA_MAP_VALUE
+#define TLD_DATA_MAP_VALUE struct tld_map_value
 #endif
 
 /* bpf_task_storage_get(F_CREATE) can fail transiently under memory pressure: retry a few times. */
@@ -52,9 +77,12 @@ typedef struct {
 /* Written by the program author: one tld_key_t member per key (see the example above). */
 struct tld_keys;
 
+struct tld_key_owner;
+
 struct tld_object {
-	struct tld_map_value *data_map;
+	TLD_DATA_MAP_VALUE *data_map;
 	struct tld_keys *key_map;
+	struct tld_key_owner *owner; /* NULL under TLD_NO_KEY_MAP */
 };
 
 /*
@@ -67,7 +95,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, int);
-	__type(value, struct tld_map_value);
+	__type(value, TLD_DATA_MAP_VALUE);
 } tld_data_map SEC(".maps") __attribute__((weak));
 
 /*
@@ -97,6 +125,8 @@ struct {
 struct tld_key_owner {
 	__u64 data;
 	__u64 meta;
+	tld_key_t walk; /* the cached position of key TLD_WALK_KEY, for tld_get_context_data() */
+	__u16 __pad[3];
 };
 
 struct {
@@ -126,6 +156,7 @@ struct {
 static __always_inline int __tld_object_init(struct task_struct *task, struct tld_object *obj, __u32 keys_size)
 {
 	obj->key_map = NULL;
+	obj->owner = NULL;
 	obj->data_map = bpf_task_storage_get(&tld_data_map, task, 0, 0);
 	if (!obj->data_map || !obj->data_map->data || !obj->data_map->meta)
 		return -ENODATA;
@@ -142,9 +173,11 @@ static __always_inline int __tld_object_init(struct task_struct *task, struct tl
 		}
 		if (owner->data != data || owner->meta != meta) {
 			__builtin_memset(obj->key_map, 0, keys_size);
+			owner->walk.off = 0;
 			owner->data = data;
 			owner->meta = meta;
 		}
+		obj->owner = owner;
 	}
 #else
 	(void)keys_size;
@@ -362,5 +395,243 @@ static __always_inline long tld_find_key(struct tld_object *obj, struct tld_name
 {
 	return __tld_walk(obj, 0, size_out, __tld_match_query, q);
 }
+
+/*
+ * The current async context's values: a run() of @tld/userspace on a Node.js with AsyncContextFrame keeps its
+ * values in an off-heap record reached from V8's continuation-preserved embedder data (CPED) of the thread, and
+ * publishes once, as key TLD_WALK_KEY of the thread's page, what a reader needs to walk there (struct tld_walk,
+ * PROTOCOL.md). The walk reads user memory of the task; every step is checked, and a step that does not check out
+ * gives no value, never a wrong one. The CPED is a JS Map (V8 OrderedHashMap) from each AsyncLocalStorage to its
+ * store; official Node.js builds have no pointer compression: a word is a 64-bit tagged pointer (low bit 1) or a
+ * Smi (the value in the high 32 bits, the low 32 zero).
+ */
+#define TLD_FROM_PAGE 0    /* the page's value: outside any run, or the run does not set this key */
+#define TLD_FROM_CONTEXT 1 /* the run's value, from its record */
+
+/* Bounds of the walk: a frame holds one entry per AsyncLocalStorage in use, a handful in practice. */
+#ifndef TLD_CTX_MAX_BUCKETS
+#define TLD_CTX_MAX_BUCKETS 1024
+#endif
+#ifndef TLD_CTX_MAX_CHAIN
+#define TLD_CTX_MAX_CHAIN 8
+#endif
+#define TLD_CTX_MAX_ENTRY_WORDS 4
+
+#define __TLD_V8_HEAP_OBJECT(w) (((w) & 1) == 1)
+#define __TLD_V8_IS_SMI(w) (((w) & 0xffffffffULL) == 0)
+#define __TLD_V8_SMI_VALUE(w) ((__s64)(w) >> 32)
+
+/* Where a located record is, and its seqlock word as read with its header. */
+struct tld_ctx_loc {
+	__u64 record;
+	__u64 values;  /* record + values_off */
+	__u64 present; /* record + present_off: one bit per 8-byte word of the values area */
+	__u32 values_size;
+	__u32 seq;
+};
+
+/*
+ * Reads user memory of the current task (remote == 0: bpf_probe_read_user, any tracing program) or of `task`
+ * (remote == 1: bpf_copy_from_user_task, sleepable programs only). `remote` is a constant at every call, so the
+ * helper the program may not call is compiled out.
+ */
+static __always_inline long __tld_user_read(void *dst, __u32 size, __u64 src, struct task_struct *task,
+					    const int remote)
+{
+	if (remote)
+		return bpf_copy_from_user_task(dst, size, (const void *)src, task, 0);
+	return bpf_probe_read_user(dst, size, (const void *)src);
+}
+
+/*
+ * Walks from the task's CPED slot to the record of the innermost run() (struct tld_walk `w` from the task's page).
+ * Returns TLD_FROM_CONTEXT with *loc filled; TLD_FROM_PAGE when no walk is published (version != 1), the slot holds
+ * no frame, or our AsyncLocalStorage is not in the frame (outside any run); -EFAULT when user memory could not be
+ * read; -EINVAL when a word is not what the layout says (tag, Smi, bucket count, bounds, chain too long, record
+ * alignment, magic, self); -ESTALE when the record's run has ended; -EAGAIN when the record is being changed.
+ */
+static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_struct *task, const int remote,
+					    struct tld_ctx_loc *loc)
+{
+	__u64 ent[TLD_CTX_MAX_ENTRY_WORDS] = {};
+	__u64 frame, table, nb, ne, nd, word, hashword, store = 0, rec, magic, entries;
+	__s64 nbuckets, nelements, ndeleted, idx;
+	struct tld_ctx_record hdr;
+	__u32 hash, ew, ek, ev, ec;
+	int step;
+
+	if (*(volatile __u32 *)&w->version != TLD_WALK_VERSION)
+		return TLD_FROM_PAGE;
+	barrier(); /* the version is written last: the facts are read after it */
+	hash = w->als_hash;
+	ew = w->entry_words;
+	ek = w->entry_key;
+	ev = w->entry_value;
+	ec = w->entry_chain;
+	magic = w->record_magic;
+	if (ew == 0 || ew > TLD_CTX_MAX_ENTRY_WORDS || ek >= ew || ev >= ew || ec >= ew || magic == 0)
+		return -EINVAL;
+
+	if (__tld_user_read(&frame, sizeof(frame), w->cped_slot, task, remote))
+		return -EFAULT;
+	if (frame == w->no_frame)
+		return TLD_FROM_PAGE;
+	if (!__TLD_V8_HEAP_OBJECT(frame))
+		return -EINVAL;
+	if (__tld_user_read(&table, sizeof(table), frame - 1 + w->frame_table_off, task, remote))
+		return -EFAULT;
+	if (!__TLD_V8_HEAP_OBJECT(table))
+		return -EINVAL;
+	table -= 1;
+	if (__tld_user_read(&nb, sizeof(nb), table + w->table_nbuckets_off, task, remote) ||
+	    __tld_user_read(&ne, sizeof(ne), table + w->table_nelements_off, task, remote) ||
+	    __tld_user_read(&nd, sizeof(nd), table + w->table_ndeleted_off, task, remote))
+		return -EFAULT;
+	if (!__TLD_V8_IS_SMI(nb) || !__TLD_V8_IS_SMI(ne) || !__TLD_V8_IS_SMI(nd))
+		return -EINVAL;
+	nbuckets = __TLD_V8_SMI_VALUE(nb);
+	nelements = __TLD_V8_SMI_VALUE(ne);
+	ndeleted = __TLD_V8_SMI_VALUE(nd);
+	/* A table has room for 2 entries per bucket, and the bucket count is a power of two. */
+	if (nbuckets < 1 || nbuckets > TLD_CTX_MAX_BUCKETS || (nbuckets & (nbuckets - 1)) || nelements < 0 ||
+	    ndeleted < 0 || nelements + ndeleted > 2 * nbuckets)
+		return -EINVAL;
+	if (__tld_user_read(&word, sizeof(word), table + w->table_buckets_off + 8 * (hash & (nbuckets - 1)), task,
+			    remote))
+		return -EFAULT;
+	entries = table + w->table_buckets_off + 8 * nbuckets;
+
+#pragma unroll
+	for (step = 0; step < TLD_CTX_MAX_CHAIN; step++) {
+		if (!__TLD_V8_IS_SMI(word))
+			return -EINVAL;
+		idx = __TLD_V8_SMI_VALUE(word);
+		if (idx == -1)
+			return TLD_FROM_PAGE; /* the chain ends: our AsyncLocalStorage has no store in this frame */
+		if (idx < 0 || idx >= nelements + ndeleted)
+			return -EINVAL;
+		if (__tld_user_read(ent, ew * 8, entries + (__u64)idx * ew * 8, task, remote))
+			return -EFAULT;
+		/* A deleted entry's key is the hole: a heap object whose hash word does not match. */
+		if (__TLD_V8_HEAP_OBJECT(ent[ek])) {
+			if (__tld_user_read(&hashword, sizeof(hashword), ent[ek] - 1 + w->key_hash_off, task, remote))
+				return -EFAULT;
+			if (hashword == (__u64)hash << 32) {
+				store = ent[ev];
+				break;
+			}
+		}
+		word = ent[ec];
+	}
+	if (!store)
+		return -EINVAL; /* a chain longer than any real frame's */
+	if (!__TLD_V8_HEAP_OBJECT(store))
+		return -EINVAL;
+	if (__tld_user_read(&rec, sizeof(rec), store - 1 + w->store_record_off, task, remote))
+		return -EFAULT;
+	if (rec == 0 || (rec & 7))
+		return -EINVAL;
+	if (__tld_user_read(&hdr, sizeof(hdr), rec, task, remote))
+		return -EFAULT;
+	/* A pointer that lands on a copy of a record, or on anything else, fails one of these. */
+	if (hdr.magic != magic || hdr.self != rec)
+		return -EINVAL;
+	if (hdr.valid != 1)
+		return -ESTALE;
+	if (hdr.seq & 1)
+		return -EAGAIN;
+	if (hdr.values_size > TLD_DATA_BYTES || hdr.values_off < sizeof(hdr) || hdr.present_off < sizeof(hdr))
+		return -EINVAL;
+	loc->record = rec;
+	loc->values = rec + hdr.values_off;
+	loc->present = rec + hdr.present_off;
+	loc->values_size = hdr.values_size;
+	loc->seq = hdr.seq;
+	return TLD_FROM_CONTEXT;
+}
+
+/*
+ * Copies `size` bytes at offset `off` of the values area of a located record into dst, inside the record's
+ * seqlock. Returns TLD_FROM_CONTEXT; TLD_FROM_PAGE when the run does not set the word at `off` (or the area does
+ * not cover the value); -EFAULT, or -EAGAIN when the writer changed the record meanwhile.
+ */
+static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, void *dst, __u32 size,
+					  struct task_struct *task, const int remote)
+{
+	__u32 seq;
+	__u8 bits;
+
+	if (off < 0 || off + size > loc->values_size)
+		return TLD_FROM_PAGE;
+	if (__tld_user_read(&bits, sizeof(bits), loc->present + (off >> 6), task, remote))
+		return -EFAULT;
+	if (!((bits >> ((off >> 3) & 7)) & 1))
+		return TLD_FROM_PAGE;
+	if (__tld_user_read(dst, size, loc->values + off, task, remote))
+		return -EFAULT;
+	if (__tld_user_read(&seq, sizeof(seq), loc->record + __builtin_offsetof(struct tld_ctx_record, seq), task,
+			    remote))
+		return -EFAULT;
+	if (seq != loc->seq)
+		return -EAGAIN;
+	return TLD_FROM_CONTEXT;
+}
+
+#ifndef TLD_NO_KEY_MAP
+/*
+ * The value of the key cached at `cache` as the task's current async context sees it (see tld_get_context_data).
+ * `size` must be a constant.
+ */
+static __always_inline int __tld_get_context_data(struct tld_object *obj, __s16 *cache, const char *name, void *dst,
+						  __u32 size, struct task_struct *task, const int remote)
+{
+	struct tld_data_u *data = obj->data_map->data;
+	struct tld_ctx_loc loc;
+	struct tld_walk *w = NULL;
+	long pos, start;
+	void *page;
+	int r;
+
+	page = data ? __tld_get_data(obj, cache, name, size) : NULL;
+	if (!page) {
+		__builtin_memset(dst, 0, size);
+		return -ENOENT;
+	}
+	pos = *(volatile __s16 *)cache;
+	start = __tld_data_start(data);
+	if (obj->owner)
+		w = __tld_get_data(obj, &obj->owner->walk.off, TLD_WALK_KEY, sizeof(struct tld_walk));
+	r = w ? __tld_ctx_locate(w, task, remote, &loc) : TLD_FROM_PAGE;
+	if (r == TLD_FROM_CONTEXT)
+		r = __tld_ctx_copy(&loc, pos - start, dst, size, task, remote);
+	if (r == TLD_FROM_PAGE) {
+		bpf_probe_read_kernel(dst, size, page);
+		return TLD_FROM_PAGE;
+	}
+	if (r < 0)
+		__builtin_memset(dst, 0, size);
+	return r;
+}
+
+/*
+ * tld_get_context_data(obj, key, name, dst, size) - copies key `name` (size bytes) as the current task's current
+ * async context sees it into dst. Returns TLD_FROM_CONTEXT (1): from the innermost run()'s record;
+ * TLD_FROM_PAGE (0): from the page (outside any run, no walk published, or the run does not set this key);
+ * -ENOENT: no such key (yet) or no page; any other negative value: the walk failed (-EFAULT), found a word that is
+ * not what the layout says (-EINVAL), a run that has ended (-ESTALE) or a record being changed (-EAGAIN): no value,
+ * dst zeroed. `key` is the struct tld_keys member caching the key's position, as for tld_get_data(); `size` must
+ * be a constant. Reads user memory with bpf_probe_read_user(): perf_event, tp_btf, kprobe, raw_tp and syscall
+ * programs running on the task (call tld_object_init() with bpf_get_current_task_btf()).
+ */
+#define tld_get_context_data(obj, key, name, dst, size)                                                     \
+	__tld_get_context_data((obj), &(obj)->key_map->key.off, (name), (dst), (size), NULL, 0)
+
+/*
+ * tld_get_context_data_task(obj, task, key, name, dst, size) - the same for another task, from sleepable programs
+ * (iter.s/task, syscall): reads with bpf_copy_from_user_task(). `obj` comes from tld_object_init(task, ...).
+ */
+#define tld_get_context_data_task(obj, task, key, name, dst, size)                                          \
+	__tld_get_context_data((obj), &(obj)->key_map->key.off, (name), (dst), (size), (task), 1)
+#endif
 
 #endif /* __TLD_BPF_H */

@@ -22,6 +22,14 @@
 #define TLD_TRACE_STEPS 5
 /* TASK_COMM_LEN: bytes of task->comm in an iterator record */
 #define TLD_ITER_COMM_BYTES 16
+/* keys tld_read_context reads through the walk: req_id, route, weight, mark */
+#define TLD_CONTEXT_KEYS 4
+/* size of the key "route" that the context readers read */
+#define TLD_CONTEXT_ROUTE_BYTES 32
+/* readings tld_context_samples holds (a ring: later ones overwrite) */
+#define TLD_CONTEXT_MAX_SAMPLES 65536
+/* bytes of a run record's presence bitmap in an iterator record */
+#define TLD_ITER_PRESENT_BYTES 64
 /* what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY */
 #define TLD_LIFECYCLE_CANARY 2081423077
 /* u64 key tld_canary_writer writes into */
@@ -131,8 +139,9 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, ns) == 0, "tld_trace_
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, count) == 40, "tld_trace_ctx.count");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_trace_ctx, active) == 60, "tld_trace_ctx.active");
 
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
- * then meta_bytes of the task's metadata page and data_bytes of its data page. */
+/* tld_iter.bpf.c: program "tld_iter" (iter.s/task) writes one record per task with an element in tld_data_map,
+ * then meta_bytes of the task's metadata page, data_bytes of its data page and ctx_bytes of the values area of
+ * the record of the run() the task is in (the walk of tld.bpf.h). */
 struct tld_iter_record {
 	__u32 tid;                              /* task->pid: the kernel thread id */
 	__u32 tgid;                             /* task->tgid: the process id */
@@ -144,9 +153,12 @@ struct tld_iter_record {
 	__u16 meta_size;                        /* meta.size */
 	__u32 meta_bytes;                       /* bytes of the metadata page that follow this header */
 	__u32 data_bytes;                       /* bytes of the data page that follow those */
+	__s32 ctx_status;                       /* the walk to the task's current run(): TLD_FROM_* or a negative errno */
+	__u32 ctx_bytes;                        /* bytes of the run record's values area that follow the data page */
 	__u32 __pad;
+	__u8 ctx_present[TLD_ITER_PRESENT_BYTES]; /* the run record's presence bitmap */
 };
-TLD_STATIC_ASSERT(sizeof(struct tld_iter_record) == 56, "sizeof(struct tld_iter_record)");
+TLD_STATIC_ASSERT(sizeof(struct tld_iter_record) == 128, "sizeof(struct tld_iter_record)");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tid) == 0, "tld_iter_record.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tgid) == 4, "tld_iter_record.tgid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, status) == 8, "tld_iter_record.status");
@@ -157,7 +169,64 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_cnt) == 40, "t
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_size) == 42, "tld_iter_record.meta_size");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_bytes) == 44, "tld_iter_record.meta_bytes");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, data_bytes) == 48, "tld_iter_record.data_bytes");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 52, "tld_iter_record.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_status) == 52, "tld_iter_record.ctx_status");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_bytes) == 56, "tld_iter_record.ctx_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 60, "tld_iter_record.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_present) == 64, "tld_iter_record.ctx_present");
+
+/* tld_context.bpf.c: "tld_read_context" reads four fixed keys through tld_get_context_data() on the calling thread;
+ * the sampler programs record readings of a process's threads into tld_context_samples. */
+#define TLD_CONTEXT_SAMPLE_CPU 0x1
+#define TLD_CONTEXT_SAMPLE_IDLE 0x2
+struct tld_context_values {
+	__s32 ret[TLD_CONTEXT_KEYS];            /* tld_get_context_data() of req_id, route, weight, mark */
+	__u64 req_id;
+	__u64 weight;                           /* an f64, as its bits */
+	__u64 mark;
+	char route[TLD_CONTEXT_ROUTE_BYTES];
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_values) == 72, "sizeof(struct tld_context_values)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, ret) == 0, "tld_context_values.ret");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, req_id) == 16, "tld_context_values.req_id");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, weight) == 24, "tld_context_values.weight");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, mark) == 32, "tld_context_values.mark");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, route) == 40, "tld_context_values.route");
+
+struct tld_context_ctx {
+	__u32 remote;                           /* in: 1 = read through tld_get_context_data_task() (bpf_copy_from_user_task) */
+	__s32 init_err;                         /* out: tld_object_init() result */
+	__u32 tid;                              /* out: task->pid */
+	__u32 __pad;
+	struct tld_context_values read;         /* out */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_ctx) == 88, "sizeof(struct tld_context_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, remote) == 0, "tld_context_ctx.remote");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, init_err) == 4, "tld_context_ctx.init_err");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, tid) == 8, "tld_context_ctx.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, __pad) == 12, "tld_context_ctx.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, read) == 16, "tld_context_ctx.read");
+
+struct tld_context_sample {
+	__u64 ns;                               /* bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime) */
+	__u32 tid;
+	__u32 kind;                             /* TLD_CONTEXT_SAMPLE_* */
+	struct tld_context_values read;
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_sample) == 88, "sizeof(struct tld_context_sample)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, ns) == 0, "tld_context_sample.ns");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, tid) == 8, "tld_context_sample.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, kind) == 12, "tld_context_sample.kind");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, read) == 16, "tld_context_sample.read");
+
+struct tld_context_config {
+	__u32 tgid;                             /* in: the process whose threads are read; 0 = none */
+	__u32 __pad;
+	__u64 next;                             /* out: readings taken (the ring index of the next one, unwrapped) */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_config) == 16, "sizeof(struct tld_context_config)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, tgid) == 0, "tld_context_config.tgid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, __pad) == 4, "tld_context_config.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, next) == 8, "tld_context_config.next");
 
 /* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
 struct tld_lifecycle_ctx {

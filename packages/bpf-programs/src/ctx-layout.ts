@@ -42,6 +42,10 @@ const defines: Define[] = [
   { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
   { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
   { name: 'TLD_ITER_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in an iterator record' },
+  { name: 'TLD_CONTEXT_KEYS', value: 4, comment: 'keys tld_read_context reads through the walk: req_id, route, weight, mark' },
+  { name: 'TLD_CONTEXT_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that the context readers read' },
+  { name: 'TLD_CONTEXT_MAX_SAMPLES', value: 65536, comment: 'readings tld_context_samples holds (a ring: later ones overwrite)' },
+  { name: 'TLD_ITER_PRESENT_BYTES', value: 64, comment: "bytes of a run record's presence bitmap in an iterator record" },
   { name: 'TLD_LIFECYCLE_CANARY', value: 0x7c0ffee5, comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY' },
 ];
 
@@ -164,7 +168,41 @@ const iterRecord = struct('tld_iter_record', [
   { name: 'meta_size', type: '__u16', comment: 'meta.size' },
   { name: 'meta_bytes', type: '__u32', comment: 'bytes of the metadata page that follow this header' },
   { name: 'data_bytes', type: '__u32', comment: 'bytes of the data page that follow those' },
+  { name: 'ctx_status', type: '__s32', comment: "the walk to the task's current run(): TLD_FROM_* or a negative errno" },
+  { name: 'ctx_bytes', type: '__u32', comment: "bytes of the run record's values area that follow the data page" },
   { name: '__pad', type: '__u32' },
+  { name: 'ctx_present', type: '__u8', count: 'TLD_ITER_PRESENT_BYTES', comment: "the run record's presence bitmap" },
+]);
+
+/** What the context readers read: one result (TLD_FROM_*, or a negative errno) and value per key. */
+const contextValues = struct('tld_context_values', [
+  { name: 'ret', type: '__s32', count: 'TLD_CONTEXT_KEYS', comment: 'tld_get_context_data() of req_id, route, weight, mark' },
+  { name: 'req_id', type: '__u64' },
+  { name: 'weight', type: '__u64', comment: 'an f64, as its bits' },
+  { name: 'mark', type: '__u64' },
+  { name: 'route', type: 'char', count: 'TLD_CONTEXT_ROUTE_BYTES' },
+]);
+
+const contextCtx = struct('tld_context_ctx', [
+  { name: 'remote', type: '__u32', comment: 'in: 1 = read through tld_get_context_data_task() (bpf_copy_from_user_task)' },
+  { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
+  { name: 'tid', type: '__u32', comment: 'out: task->pid' },
+  { name: '__pad', type: '__u32' },
+  { name: 'read', type: contextValues, comment: 'out' },
+]);
+
+/** One reading of the context sampler (tld_context.bpf.c), for a thread of the watched process. */
+const contextSample = struct('tld_context_sample', [
+  { name: 'ns', type: '__u64', comment: 'bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime)' },
+  { name: 'tid', type: '__u32' },
+  { name: 'kind', type: '__u32', comment: 'TLD_CONTEXT_SAMPLE_*' },
+  { name: 'read', type: contextValues },
+]);
+
+const contextConfig = struct('tld_context_config', [
+  { name: 'tgid', type: '__u32', comment: 'in: the process whose threads are read; 0 = none' },
+  { name: '__pad', type: '__u32' },
+  { name: 'next', type: '__u64', comment: 'out: readings taken (the ring index of the next one, unwrapped)' },
 ]);
 
 const lifecycleCtx = struct('tld_lifecycle_ctx', [
@@ -255,6 +293,48 @@ export const IterRecordLayout = Object.freeze({
   metaSizeOffset: at(iterRecord, 'meta_size'),
   metaBytesOffset: at(iterRecord, 'meta_bytes'),
   dataBytesOffset: at(iterRecord, 'data_bytes'),
+  ctxStatusOffset: at(iterRecord, 'ctx_status'),
+  ctxBytesOffset: at(iterRecord, 'ctx_bytes'),
+  ctxPresentOffset: at(iterRecord, 'ctx_present'),
+  presentBytes: define('TLD_ITER_PRESENT_BYTES'),
+});
+
+/** Where tld_get_context_data() took a value from (its non-negative results). */
+export const ContextFrom = Object.freeze({ PAGE: 0, CONTEXT: 1 });
+
+/** tld_context_sample.kind: which program took the reading. */
+export const ContextSampleKind = Object.freeze({ CPU: 1, IDLE: 2 });
+
+/** struct tld_context_values / tld_context_ctx / tld_context_sample / tld_context_config (include/tld_reader.h). */
+export const ContextLayout = Object.freeze({
+  keys: define('TLD_CONTEXT_KEYS'),
+  routeBytes: define('TLD_CONTEXT_ROUTE_BYTES'),
+  maxSamples: define('TLD_CONTEXT_MAX_SAMPLES'),
+  values: Object.freeze({
+    size: contextValues.size,
+    retOffset: at(contextValues, 'ret'),
+    reqIdOffset: at(contextValues, 'req_id'),
+    weightOffset: at(contextValues, 'weight'),
+    markOffset: at(contextValues, 'mark'),
+    routeOffset: at(contextValues, 'route'),
+  }),
+  ctxSize: contextCtx.size,
+  remoteOffset: at(contextCtx, 'remote'),
+  initErrOffset: at(contextCtx, 'init_err'),
+  tidOffset: at(contextCtx, 'tid'),
+  readOffset: at(contextCtx, 'read'),
+  sample: Object.freeze({
+    size: contextSample.size,
+    nsOffset: at(contextSample, 'ns'),
+    tidOffset: at(contextSample, 'tid'),
+    kindOffset: at(contextSample, 'kind'),
+    readOffset: at(contextSample, 'read'),
+  }),
+  config: Object.freeze({
+    size: contextConfig.size,
+    tgidOffset: at(contextConfig, 'tgid'),
+    nextOffset: at(contextConfig, 'next'),
+  }),
 });
 
 /** struct tld_lifecycle_ctx (include/tld_reader.h) and the keys tld_lifecycle.bpf.c uses. */
@@ -334,9 +414,17 @@ ${renderStruct(cachedCtx)}
 ${bits('TLD_TRACE_', TraceStep)}
 ${renderStruct(benchCtx)}
 ${renderStruct(traceCtx)}
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
- * then meta_bytes of the task's metadata page and data_bytes of its data page. */
+/* tld_iter.bpf.c: program "tld_iter" (iter.s/task) writes one record per task with an element in tld_data_map,
+ * then meta_bytes of the task's metadata page, data_bytes of its data page and ctx_bytes of the values area of
+ * the record of the run() the task is in (the walk of tld.bpf.h). */
 ${renderStruct(iterRecord)}
+/* tld_context.bpf.c: "tld_read_context" reads four fixed keys through tld_get_context_data() on the calling thread;
+ * the sampler programs record readings of a process's threads into tld_context_samples. */
+${bits('TLD_CONTEXT_SAMPLE_', ContextSampleKind)}
+${renderStruct(contextValues)}
+${renderStruct(contextCtx)}
+${renderStruct(contextSample)}
+${renderStruct(contextConfig)}
 /* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
 ${renderStruct(lifecycleCtx)}
 #endif /* __TLD_READER_H */

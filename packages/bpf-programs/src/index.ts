@@ -2,7 +2,8 @@ export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
 export {
   ReaderLayout, ReaderStatus, CachedLayout, CachedFound, BenchLayout, TraceLayout, TraceStep,
-  IterRecordLayout, LifecycleLayout, renderReaderHeader, READER_HEADER_COMMAND,
+  IterRecordLayout, LifecycleLayout, ContextLayout, ContextFrom, ContextSampleKind, renderReaderHeader,
+  READER_HEADER_COMMAND,
 } from './ctx-layout.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
@@ -23,7 +24,9 @@ export {
 } from './readers.js';
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 export { loadTaskIterator, decodeTaskRecords } from './iter.js';
-export type { RegisteredTask, TaskKey, TaskIterator } from './iter.js';
+export type { ContextSource, RegisteredTask, TaskKey, TaskIterator } from './iter.js';
+export { CONTEXT_KEYS, loadContextReader, readContextOnThisThread } from './context.js';
+export type { ContextKey, ContextKeyReading, ContextReading, ContextReader, ContextResult, ContextSample } from './context.js';
 export { watchLifecycle } from './lifecycle.js';
 export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */

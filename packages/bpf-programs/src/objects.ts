@@ -30,6 +30,12 @@ export const objectPaths = Object.freeze({
   iter: built('tld_iter.bpf.o'),
   /** The same program for a tld_data_map with the 24-byte value. */
   iterV2: built('tld_iter_v2.bpf.o'),
+  /**
+   * The context readers (tld_context.bpf.c): `tld_read_context` (SEC("syscall")) reads req_id, route, weight and
+   * mark through tld_get_context_data() on the calling thread; `tld_context_on_cpu` (perf_event) and
+   * `tld_context_on_idle` (tp_btf/sys_enter of epoll waits) record readings of one process's threads.
+   */
+  context: built('tld_context.bpf.o'),
   /** Programs `tld_canary_writer`, `tld_unmap_check` and `tld_lifecycle_stats` for lifecycle tests. */
   lifecycle: built('tld_lifecycle.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
@@ -45,6 +51,11 @@ export const names = Object.freeze({
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
   iterProgram: 'tld_iter',
+  contextProgram: 'tld_read_context',
+  contextCpuProgram: 'tld_context_on_cpu',
+  contextIdleProgram: 'tld_context_on_idle',
+  contextConfigMap: 'tld_context_config',
+  contextSamplesMap: 'tld_context_samples',
   canaryWriterProgram: 'tld_canary_writer',
   unmapCheckProgram: 'tld_unmap_check',
   lifecycleStatsProgram: 'tld_lifecycle_stats',

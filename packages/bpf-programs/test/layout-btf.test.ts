@@ -2,7 +2,7 @@
 // put into each object. Compare every number with the objects' own BTF, so a layout rule the generator gets
 // wrong fails here (test/layout.test.ts checks the same against a host build of the header).
 import { describe, expect, it } from 'vitest';
-import { BenchLayout, CachedLayout, LifecycleLayout, ProfileLayout, TraceLayout, objectPaths } from '../src/index.js';
+import { BenchLayout, CachedLayout, ContextLayout, LifecycleLayout, ProfileLayout, TraceLayout, objectPaths } from '../src/index.js';
 import { arrayLength, btf, offsetOf, struct } from './btf-util.js';
 import { readerLayoutFields } from './reader-layout.js';
 
@@ -49,6 +49,40 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
       routeCacheBeforeOffset: offsetOf(ctx, 'route_cache_before'),
       routeCacheAfterOffset: offsetOf(ctx, 'route_cache_after'),
       tidOffset: offsetOf(ctx, 'tid'),
+    });
+  });
+
+  it('struct tld_context_ctx / tld_context_values / tld_context_sample / tld_context_config in tld_context.bpf.o', () => {
+    const types = btf(objectPaths.context);
+    const ctx = struct(types, 'tld_context_ctx');
+    const values = struct(types, 'tld_context_values');
+    const sample = struct(types, 'tld_context_sample');
+    const config = struct(types, 'tld_context_config');
+    expect(JSON.parse(JSON.stringify(ContextLayout))).toEqual({
+      keys: arrayLength(types, values, 'ret'),
+      routeBytes: arrayLength(types, values, 'route'),
+      maxSamples: ContextLayout.maxSamples, // a map size, not a type: checked by loading the object
+      values: {
+        size: values.size,
+        retOffset: offsetOf(values, 'ret'),
+        reqIdOffset: offsetOf(values, 'req_id'),
+        weightOffset: offsetOf(values, 'weight'),
+        markOffset: offsetOf(values, 'mark'),
+        routeOffset: offsetOf(values, 'route'),
+      },
+      ctxSize: ctx.size,
+      remoteOffset: offsetOf(ctx, 'remote'),
+      initErrOffset: offsetOf(ctx, 'init_err'),
+      tidOffset: offsetOf(ctx, 'tid'),
+      readOffset: offsetOf(ctx, 'read'),
+      sample: {
+        size: sample.size,
+        nsOffset: offsetOf(sample, 'ns'),
+        tidOffset: offsetOf(sample, 'tid'),
+        kindOffset: offsetOf(sample, 'kind'),
+        readOffset: offsetOf(sample, 'read'),
+      },
+      config: { size: config.size, tgidOffset: offsetOf(config, 'tgid'), nextOffset: offsetOf(config, 'next') },
     });
   });
 

@@ -48,7 +48,7 @@ describe('README', () => {
     execFileSync('sh', ['-e', '-c', block('sh', 'clang-19')], { cwd: project, stdio: 'pipe' });
     const types = btf(join(project, 'req_trace.bpf.o'));
     expect(struct(types, 'tld_map_value').size).toBe(16);
-    expect(struct(types, 'tld_key_owner').size).toBe(16);
+    expect(struct(types, 'tld_key_owner').size).toBe(24);
   });
 
   it('includeDirs are the directories holding tld.bpf.h and tld_layout.h', () => {
@@ -56,6 +56,6 @@ describe('README', () => {
     execFileSync('clang-19', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-D__TARGET_ARCH_x86',
       ...includeDirs.flatMap((d) => ['-I', d]), '-I', join(pkg, 'build'),
       '-c', join(pkg, 'examples/req_trace.bpf.c'), '-o', out]);
-    expect(struct(btf(out), 'tld_key_owner').size).toBe(16);
+    expect(struct(btf(out), 'tld_key_owner').size).toBe(24);
   });
 });
