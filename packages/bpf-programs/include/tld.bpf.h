@@ -28,7 +28,6 @@
 
 #include <bpf/bpf_helpers.h>
 #include "tld_layout.h"
-#include "tld_walk_provisional.h"
 
 #ifndef ENODATA
 #define ENODATA 61
@@ -125,7 +124,7 @@ struct {
 struct tld_key_owner {
 	__u64 data;
 	__u64 meta;
-	tld_key_t walk; /* the cached position of key TLD_WALK_KEY, for tld_get_context_data() */
+	tld_key_t walk; /* the cached position of key TLD_WALK_KEY_NAME, for tld_get_context_data() */
 	__u16 __pad[3];
 };
 
@@ -399,8 +398,8 @@ static __always_inline long tld_find_key(struct tld_object *obj, struct tld_name
 /*
  * The current async context's values: a run() of @tld/userspace on a Node.js with AsyncContextFrame keeps its
  * values in an off-heap record reached from V8's continuation-preserved embedder data (CPED) of the thread, and
- * publishes once, as key TLD_WALK_KEY of the thread's page, what a reader needs to walk there (struct tld_walk,
- * PROTOCOL.md). The walk reads user memory of the task; every step is checked, and a step that does not check out
+ * publishes once, as key TLD_WALK_KEY_NAME ("tld.walk") of the thread's page, what a reader needs to walk there
+ * (struct tld_walk, PROTOCOL.md §8). The walk reads user memory of the task; every step is checked, and a step that does not check out
  * gives no value, never a wrong one. The CPED is a JS Map (V8 OrderedHashMap) from each AsyncLocalStorage to its
  * store; official Node.js builds have no pointer compression: a word is a 64-bit tagged pointer (low bit 1) or a
  * Smi (the value in the high 32 bits, the low 32 zero).
@@ -540,7 +539,7 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 		return -ESTALE;
 	if (hdr.seq & 1)
 		return -EAGAIN;
-	if (hdr.values_size > TLD_DATA_BYTES || hdr.values_off < sizeof(hdr) || hdr.present_off < sizeof(hdr))
+	if (hdr.values_size > TLD_CTX_RECORD_MAX_VALUES || hdr.values_off < sizeof(hdr) || hdr.present_off < sizeof(hdr))
 		return -EINVAL;
 	loc->record = rec;
 	loc->values = rec + hdr.values_off;
@@ -600,7 +599,7 @@ static __always_inline int __tld_get_context_data(struct tld_object *obj, __s16 
 	pos = *(volatile __s16 *)cache;
 	start = __tld_data_start(data);
 	if (obj->owner)
-		w = __tld_get_data(obj, &obj->owner->walk.off, TLD_WALK_KEY, sizeof(struct tld_walk));
+		w = __tld_get_data(obj, &obj->owner->walk.off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
 	r = w ? __tld_ctx_locate(w, task, remote, &loc) : TLD_FROM_PAGE;
 	if (r == TLD_FROM_CONTEXT)
 		r = __tld_ctx_copy(&loc, pos - start, dst, size, task, remote);

@@ -41,7 +41,7 @@ static __always_inline int copy_context(TLD_DATA_MAP_VALUE *v, struct task_struc
 	__u32 n, bitmap, seq;
 	int r;
 
-	w = __tld_get_data(&obj, &walk_off, TLD_WALK_KEY, sizeof(struct tld_walk));
+	w = __tld_get_data(&obj, &walk_off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
 	if (!w)
 		return TLD_FROM_PAGE;
 	r = __tld_ctx_locate(w, task, 1, &loc);
@@ -49,7 +49,7 @@ static __always_inline int copy_context(TLD_DATA_MAP_VALUE *v, struct task_struc
 		return r;
 	n = loc.values_size;
 	bitmap = (n / 8 + 7) / 8;
-	if (n > TLD_DATA_BYTES || bitmap > TLD_ITER_PRESENT_BYTES)
+	if (n > TLD_CTX_RECORD_MAX_VALUES || n > TLD_DATA_BYTES || bitmap > TLD_ITER_PRESENT_BYTES)
 		return -EINVAL;
 	if (bitmap && bpf_copy_from_user_task(rec->ctx_present, bitmap, (const void *)loc.present, task, 0))
 		return -EFAULT;

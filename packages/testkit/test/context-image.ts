@@ -3,7 +3,9 @@
 // the stores, our run record and a decoy record with other values, laid out with the V8 offsets the facts
 // publish, in pages mapped at known addresses; and the facts themselves as key `tld.walk` of a registered page.
 // Every word can be changed afterwards, so a test can corrupt one thing at a time.
-import { WalkLayout, RecordLayout } from './context-layout.js';
+import {
+  CTX_RECORD, type WalkFacts, ctxRecordLayout, encodeWalk, initCtxRecord, presentBit,
+} from '@tld/protocol';
 import { mapPage, unmapPage, type OwnPage } from './own-pages.js';
 
 /** V8 layout facts of official 64-bit Node.js builds (no pointer compression); the reader takes them from `tld.walk`. */
@@ -37,8 +39,9 @@ const AT = Object.freeze({
   undefined: 0x800,
 });
 
-/** Offsets inside the record page: our record, and the decoy record. */
-const RECORD = Object.freeze({ ours: 0, decoy: 2048, presentOff: 64, valuesOff: 128 });
+/** Where our record and the decoy record are in the record page; both cover 1024 bytes of values. */
+const LAYOUT = ctxRecordLayout(1024);
+const RECORD = Object.freeze({ ours: 0, decoy: 2048, presentOff: LAYOUT.presentOff, valuesOff: LAYOUT.valuesOff });
 
 export const smi = (v: number): bigint => BigInt.asUintN(64, BigInt(v) << 32n);
 
@@ -51,7 +54,7 @@ export interface ContextImage {
   heapWord(offset: number, value?: bigint): bigint;
   /** A word of the record page. */
   recordWord(offset: number, value?: bigint): bigint;
-  /** The 32-bit `field` of our record. */
+  /** The seqlock word or the valid byte of our record. */
   record32(field: 'seq' | 'valid', value: number): void;
   /** Sets or clears the presence bit of the 8-byte word at values offset `off` of our record. */
   present(off: number, set: boolean): void;
@@ -67,24 +70,8 @@ export interface ContextImage {
   unmap(): void;
 }
 
-export interface Facts {
-  version: number;
-  cpedSlot: bigint;
-  noFrame: bigint;
-  alsHash: number;
-  recordMagic: bigint;
-  keyHashOff: number;
-  frameTableOff: number;
-  nelementsOff: number;
-  ndeletedOff: number;
-  nbucketsOff: number;
-  bucketsOff: number;
-  entryWords: number;
-  entryKey: number;
-  entryValue: number;
-  entryChain: number;
-  storeRecordOff: number;
-}
+/** The published facts, and the version stored with them. */
+export type Facts = WalkFacts & { version: number };
 
 /** Builds the image: the slot holds the frame; our AsyncLocalStorage's store reaches our record. */
 export function buildImage(): ContextImage {
@@ -127,45 +114,24 @@ export function buildImage(): ContextImage {
   heapWord(AT.store + V8.storeRecordOff, recordAddress);
   heapWord(AT.decoyStore + V8.storeRecordOff, decoyAddress);
 
-  const header = (at: number, self: bigint, valuesSize: number): void => {
-    rv.setBigUint64(at + RecordLayout.magic, RECORD_MAGIC, true);
-    rv.setBigUint64(at + RecordLayout.self, self, true);
-    rv.setUint32(at + RecordLayout.seq, 2, true);
-    rv.setUint32(at + RecordLayout.valuesOff, RECORD.valuesOff, true);
-    rv.setUint32(at + RecordLayout.valuesSize, valuesSize, true);
-    rv.setUint32(at + RecordLayout.presentOff, RECORD.presentOff, true);
-    rv.setUint32(at + RecordLayout.valid, 1, true); // last, as the writer does
+  const header = (at: number, self: bigint): void => {
+    const view = new DataView(records.buffer, at);
+    initCtxRecord(view, LAYOUT, RECORD_MAGIC, self);
+    view.setUint32(CTX_RECORD.SEQ, 2, true);
+    view.setUint8(CTX_RECORD.VALID, 1); // last, as the writer does
   };
-  header(RECORD.ours, recordAddress, 1024);
-  header(RECORD.decoy, decoyAddress, 1024);
+  header(RECORD.ours, recordAddress);
+  header(RECORD.decoy, decoyAddress);
 
   const facts = (overrides: Partial<Facts> = {}): Uint8Array => {
-    const f: Facts = {
+    const { version, ...f }: Facts = {
       version: 1, cpedSlot: heap.address + BigInt(AT.slot), noFrame: tagged(AT.undefined), alsHash: ALS_HASH,
       recordMagic: RECORD_MAGIC, keyHashOff: V8.keyHashOff, frameTableOff: V8.frameTableOff,
-      nelementsOff: V8.nelementsOff, ndeletedOff: V8.ndeletedOff, nbucketsOff: V8.nbucketsOff, bucketsOff: V8.bucketsOff,
-      entryWords: V8.entryWords, entryKey: V8.entryKey, entryValue: V8.entryValue, entryChain: V8.entryChain,
-      storeRecordOff: V8.storeRecordOff, ...overrides,
+      tableNelementsOff: V8.nelementsOff, tableNdeletedOff: V8.ndeletedOff, tableNbucketsOff: V8.nbucketsOff,
+      tableBucketsOff: V8.bucketsOff, entryWords: V8.entryWords, entryKey: V8.entryKey, entryValue: V8.entryValue,
+      entryChain: V8.entryChain, storeRecordOff: V8.storeRecordOff, ...overrides,
     };
-    const bytes = new Uint8Array(WalkLayout.size);
-    const v = new DataView(bytes.buffer);
-    v.setBigUint64(WalkLayout.cpedSlot, f.cpedSlot, true);
-    v.setBigUint64(WalkLayout.noFrame, f.noFrame, true);
-    v.setUint32(WalkLayout.alsHash, f.alsHash, true);
-    v.setBigUint64(WalkLayout.recordMagic, f.recordMagic, true);
-    v.setUint16(WalkLayout.keyHashOff, f.keyHashOff, true);
-    v.setUint16(WalkLayout.frameTableOff, f.frameTableOff, true);
-    v.setUint16(WalkLayout.tableNelementsOff, f.nelementsOff, true);
-    v.setUint16(WalkLayout.tableNdeletedOff, f.ndeletedOff, true);
-    v.setUint16(WalkLayout.tableNbucketsOff, f.nbucketsOff, true);
-    v.setUint16(WalkLayout.tableBucketsOff, f.bucketsOff, true);
-    v.setUint16(WalkLayout.entryWords, f.entryWords, true);
-    v.setUint16(WalkLayout.entryKey, f.entryKey, true);
-    v.setUint16(WalkLayout.entryValue, f.entryValue, true);
-    v.setUint16(WalkLayout.entryChain, f.entryChain, true);
-    v.setUint16(WalkLayout.storeRecordOff, f.storeRecordOff, true);
-    v.setUint32(WalkLayout.version, f.version, true);
-    return bytes;
+    return encodeWalk(f, version);
   };
 
   return {
@@ -175,13 +141,13 @@ export function buildImage(): ContextImage {
     heapWord,
     recordWord,
     record32(field, value) {
-      rv.setUint32(RECORD.ours + (field === 'seq' ? RecordLayout.seq : RecordLayout.valid), value, true);
+      if (field === 'seq') rv.setUint32(RECORD.ours + CTX_RECORD.SEQ, value, true);
+      else rv.setUint8(RECORD.ours + CTX_RECORD.VALID, value);
     },
     present(off, set) {
-      const word = off >> 3;
-      const at = RECORD.ours + RECORD.presentOff + (word >> 3);
-      const bit = 1 << (word & 7);
-      rv.setUint8(at, set ? rv.getUint8(at) | bit : rv.getUint8(at) & ~bit);
+      const { byte, mask } = presentBit(LAYOUT, off);
+      const at = RECORD.ours + byte;
+      rv.setUint8(at, set ? rv.getUint8(at) | mask : rv.getUint8(at) & ~mask);
     },
     value(off, bytes, which = 'ours') {
       records.bytes.set(bytes, (which === 'ours' ? RECORD.ours : RECORD.decoy) + RECORD.valuesOff + off);

@@ -4,13 +4,12 @@
 // value at all (a negative result, the destination zeroed), never the page's, the decoy's or a half-checked one.
 // Deterministic: the control for the proof that runs real Node.js contexts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DATA_START } from '@tld/protocol';
+import { CTX_RECORD, DATA_START, WALK_KEY_NAME, WALK_SIZE } from '@tld/protocol';
 import {
   ContextLayout, type ContextReader, type ContextResult, loadContextReader, testRun,
 } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
 import { type ContextImage, type Facts, ALS_HASH, V8, buildImage, smi } from './context-image.js';
-import { RecordLayout, WalkLayout } from './context-layout.js';
 import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
 
 const support = bpfSupport();
@@ -40,7 +39,7 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
   let off: Record<string, number>;
 
   const publish = (overrides: Partial<Facts> = {}): void => {
-    pages.data.bytes.set(image.facts(overrides), pages.at['tld.walk'] ?? -1);
+    pages.data.bytes.set(image.facts(overrides), pages.at[WALK_KEY_NAME] ?? -1);
   };
 
   beforeEach(() => {
@@ -51,7 +50,7 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
       { name: 'route', size: ContextLayout.routeBytes, value: PAGE.route },
       { name: 'weight', size: 8, value: f64(PAGE.weight) },
       { name: 'mark', size: 8, value: PAGE.mark },
-      { name: 'tld.walk', size: WalkLayout.size, value: '' },
+      { name: WALK_KEY_NAME, size: WALK_SIZE, value: '' },
     ]);
     off = Object.fromEntries(Object.entries(pages.at).map(([name, at]) => [name, at - DATA_START]));
     const at = (name: string): number => off[name] ?? -1;
@@ -158,8 +157,8 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     ['the record pointer is misaligned', EINVAL, () => image.heapWord(image.AT.store + V8.storeRecordOff, image.recordAddress + 4n)],
     ['the record pointer is NULL', EINVAL, () => image.heapWord(image.AT.store + V8.storeRecordOff, 0n)],
     ['the record pointer is unreadable', EFAULT, () => image.heapWord(image.AT.store + V8.storeRecordOff, 0x1000n)],
-    ['the record magic differs', EINVAL, () => image.recordWord(RecordLayout.magic, 0x1234n)],
-    ['the record is not at its own address (self)', EINVAL, () => image.recordWord(RecordLayout.self, image.recordAddress + 8n)],
+    ['the record magic differs', EINVAL, () => image.recordWord(CTX_RECORD.MAGIC, 0x1234n)],
+    ['the record is not at its own address (self)', EINVAL, () => image.recordWord(CTX_RECORD.SELF, image.recordAddress + 8n)],
     ['the store leads to a copy of the record', EINVAL, () => {
       const copyAt = image.RECORD.decoy + 512;
       image.records.bytes.copyWithin(copyAt, 0, 1024);
@@ -168,7 +167,7 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     ['the run has ended (valid 0)', ESTALE, () => image.record32('valid', 0)],
     ['the writer is changing the record (seq odd)', EAGAIN, () => image.record32('seq', 3)],
     ['the values area is larger than a page', EINVAL, () => {
-      new DataView(image.records.buffer).setUint32(RecordLayout.valuesSize, 8192, true);
+      new DataView(image.records.buffer).setUint32(CTX_RECORD.VALUES_SIZE, 8192, true);
     }],
     ['the entry_words fact is 0', EINVAL, () => publish({ entryWords: 0 })],
     ['the entry_key fact is outside the entry', EINVAL, () => publish({ entryKey: 3 })],
