@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CTX_RECORD, DATA_START, WALK_KEY_NAME, WALK_SIZE } from '@tld/protocol';
 import {
-  ContextLayout, type ContextReader, type ContextResult, loadContextReader, testRun,
+  ContextLayout, type ContextReader, type ContextResult, gettid, loadContextReader, loadTaskIterator, testRun,
 } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
 import { type ContextImage, type Facts, ALS_HASH, V8, buildImage, smi } from './context-image.js';
@@ -131,6 +131,41 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     } finally {
       if (unregister(other.mapFd)) unmapPages(bare);
       other.close();
+    }
+  });
+
+  it("the task iterator (tld dump) shows the run's values beside the page's, and no value for a corrupt walk", () => {
+    const iterator = loadTaskIterator({ map: { mapFd: reader.mapFd } });
+    try {
+      const mine = (): NonNullable<ReturnType<typeof iterator.readTasks>[number]> => {
+        const task = iterator.readTasks({ pid: process.pid }).find((t) => t.tid === gettid());
+        if (!task) throw new Error('this thread is not in the iterator output');
+        return task;
+      };
+      const keys = (t: ReturnType<typeof mine>): Record<string, [string, string, string | undefined]> =>
+        Object.fromEntries(t.keys.filter((k) => k.name !== WALK_KEY_NAME).map((k) => [k.name, [
+          k.context.from, Buffer.from(k.value).toString('hex'), k.context.value && Buffer.from(k.context.value).toString('hex'),
+        ]]));
+      const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+      const page = { req_id: hex(u64Bytes(PAGE.req_id)), route: hex(text(PAGE.route, 32)), weight: hex(u64Bytes(f64(PAGE.weight))), mark: hex(u64Bytes(PAGE.mark)) };
+      let task = mine();
+      expect(task.contextStatus).toBe(1);
+      expect(keys(task)).toEqual({
+        req_id: ['context', page.req_id, hex(u64Bytes(RUN.req_id))],
+        route: ['context', page.route, hex(text(RUN.route, 32))],
+        weight: ['context', page.weight, hex(u64Bytes(f64(RUN.weight)))],
+        mark: ['page', page.mark, page.mark],
+      });
+      image.record32('valid', 0);
+      task = mine();
+      expect(task.contextStatus).toBe(-ESTALE);
+      expect(Object.values(keys(task)).map(([from, , value]) => [from, value])).toEqual(Array(4).fill(['none', undefined]));
+      image.heapWord(image.AT.slot, image.tagged(image.AT.undefined));
+      task = mine();
+      expect(task.contextStatus).toBe(0);
+      expect(Object.values(keys(task)).map(([from]) => from)).toEqual(Array(4).fill('page'));
+    } finally {
+      iterator.close();
     }
   });
 
