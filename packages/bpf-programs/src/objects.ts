@@ -40,6 +40,8 @@ export const objectPaths = Object.freeze({
   lifecycle: built('tld_lifecycle.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
+  /** The README example of tld_get_context_data() (examples/route_sample.bpf.c): perf_event program `on_sample`. */
+  routeSample: built('examples/route_sample.bpf.o'),
 });
 
 /** Names of programs and maps inside the objects. */

@@ -165,6 +165,31 @@ COLD_ITER(1, "bench_00")
 COLD_ITER(16, "bench_15")
 COLD_ITER(63, "bench_62")
 
+/*
+ * The walk to the current async context: tld_get_context_data() of bench_00, which user space runs inside a run()
+ * that sets it, so every iteration walks from the CPED slot to the run's record and copies the value from there.
+ * A value from anywhere else ends the loop with an error (-ENOMSG when it came from the page).
+ */
+#ifndef ENOMSG
+#define ENOMSG 42
+#endif
+static long context_1(__u32 i, struct loop_state *st)
+{
+	struct tld_object obj;
+	__u64 v;
+	int r;
+
+	if (object(&obj, st))
+		return 1;
+	r = tld_get_context_data(&obj, k[0], "bench_00", &v, sizeof(v));
+	if (r != TLD_FROM_CONTEXT) {
+		st->err = r < 0 ? r : -ENOMSG;
+		return 1;
+	}
+	st->sum += v;
+	return 0;
+}
+
 /* Program tld_bench_<kind>_<keys>: `iterations` iterations of <kind>_<keys>, timed in the kernel. */
 #define BENCH(kind, n)                                                  \
 	SEC("syscall") int tld_bench_##kind##_##n(struct tld_bench_ctx *ctx) \
@@ -193,6 +218,7 @@ BENCH(cached, 16)
 BENCH(cold, 1)
 BENCH(cold, 16)
 BENCH(cold, 63)
+BENCH(context, 1)
 
 /* Per traced thread: the system call in progress and the time spent so far in each kind. */
 struct trace_state {
