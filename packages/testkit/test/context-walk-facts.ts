@@ -1,0 +1,22 @@
+// The walk facts a thread publishes (key `tld.walk`, struct tld_walk), read and changed from JavaScript: whether
+// run() on this thread uses the walk, and the proof's control, which corrupts them.
+import type { TaskLocalData } from '@tld/userspace';
+import { WALK_KEY_NAME, WALK_SIZE, WALK_VERSION, type WalkFacts, decodeWalk, encodeWalk } from '@tld/protocol';
+
+function factsKey(tld: TaskLocalData): ReturnType<TaskLocalData['bytes']> {
+  return tld.bytes(WALK_KEY_NAME, WALK_SIZE);
+}
+
+/** Whether this thread published valid walk facts (its run() keeps values in records BPF walks to). */
+export function walkInUse(tld: TaskLocalData): boolean {
+  return decodeWalk(factsKey(tld).get()).version === WALK_VERSION;
+}
+
+/** Replaces some of this thread's published facts (outside any run); returns a function that restores them. */
+export function corruptFacts(tld: TaskLocalData, overrides: Partial<WalkFacts>): () => void {
+  const key = factsKey(tld);
+  const before = key.get().slice();
+  const { version, ...facts } = decodeWalk(before);
+  key.set(encodeWalk({ ...facts, ...overrides }, version));
+  return () => key.set(before);
+}
