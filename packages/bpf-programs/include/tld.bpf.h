@@ -420,13 +420,35 @@ static __always_inline long tld_find_key(struct tld_object *obj, struct tld_name
 #define __TLD_V8_IS_SMI(w) (((w) & 0xffffffffULL) == 0)
 #define __TLD_V8_SMI_VALUE(w) ((__s64)(w) >> 32)
 
-/* Where a located record is, and its seqlock word as read with its header. */
+/*
+ * bpf_probe_read_user() costs about 70 ns a call on the machines we measured, so the walk reads in few, larger
+ * pieces: one window of the table (its counts, buckets and first three entries: a frame of up to 3 stores), and the
+ * record's header with the first word of its presence bitmap. The window lies inside the table object: V8's
+ * smallest OrderedHashMap (2 buckets, 4 entries) is 152 bytes. Words past it (a frame of more stores) are read one
+ * by one.
+ */
+#define TLD_CTX_TABLE_WINDOW 112
+
+struct __tld_table_window {
+	__u64 base; /* user address of w[0] */
+	__u64 w[TLD_CTX_TABLE_WINDOW / 8];
+};
+
+/* Where a located record is, and its seqlock word and first bitmap word as read with its header. */
 struct tld_ctx_loc {
 	__u64 record;
 	__u64 values;  /* record + values_off */
 	__u64 present; /* record + present_off: one bit per 8-byte word of the values area */
+	__u64 bits0;   /* the bitmap's first word (words 0-63 of the values area), when bits0_ok */
+	__u32 bits0_ok;
 	__u32 values_size;
 	__u32 seq;
+};
+
+/* The record header and the bitmap word after it, read at once. */
+struct __tld_record_head {
+	struct tld_ctx_record hdr;
+	__u64 bits0;
 };
 
 /*
@@ -442,6 +464,23 @@ static __always_inline long __tld_user_read(void *dst, __u32 size, __u64 src, st
 	return bpf_probe_read_user(dst, size, (const void *)src);
 }
 
+/* The table word at user address `addr`: from the window when it holds it, else read. */
+static __always_inline long __tld_table_word(struct __tld_table_window *tw, __u64 addr, __u64 *out,
+					     struct task_struct *task, const int remote)
+{
+	__u64 d = addr - tw->base;
+
+	if (addr >= tw->base && !(d & 7) && d < TLD_CTX_TABLE_WINDOW) {
+		d /= 8;
+		barrier_var(d);
+		if (d < TLD_CTX_TABLE_WINDOW / 8) {
+			*out = tw->w[d];
+			return 0;
+		}
+	}
+	return __tld_user_read(out, sizeof(*out), addr, task, remote);
+}
+
 /*
  * Walks from the task's CPED slot to the record of the innermost run() (struct tld_walk `w` from the task's page).
  * Returns TLD_FROM_CONTEXT with *loc filled; TLD_FROM_PAGE when no walk is published (version != 1), the slot holds
@@ -452,10 +491,13 @@ static __always_inline long __tld_user_read(void *dst, __u32 size, __u64 src, st
 static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_struct *task, const int remote,
 					    struct tld_ctx_loc *loc)
 {
-	__u64 ent[TLD_CTX_MAX_ENTRY_WORDS] = {};
-	__u64 frame, table, nb, ne, nd, word, hashword, store = 0, rec, magic, entries;
+	/* The table window is done with before the record's head is read: they share the stack. */
+	union {
+		struct __tld_table_window tw;
+		struct __tld_record_head head;
+	} u;
+		__u64 frame, table, nb, ne, nd, word, key, hashword, store = 0, rec, magic, entries, entry, lo;
 	__s64 nbuckets, nelements, ndeleted, idx;
-	struct tld_ctx_record hdr;
 	__u32 hash, ew, ek, ev, ec;
 	int step;
 
@@ -482,9 +524,18 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	if (!__TLD_V8_HEAP_OBJECT(table))
 		return -EINVAL;
 	table -= 1;
-	if (__tld_user_read(&nb, sizeof(nb), table + w->table_nbuckets_off, task, remote) ||
-	    __tld_user_read(&ne, sizeof(ne), table + w->table_nelements_off, task, remote) ||
-	    __tld_user_read(&nd, sizeof(nd), table + w->table_ndeleted_off, task, remote))
+	/* The window starts at the first of the three counts; the buckets and entries follow them in V8's layout. */
+	lo = w->table_nelements_off;
+	if (w->table_ndeleted_off < lo)
+		lo = w->table_ndeleted_off;
+	if (w->table_nbuckets_off < lo)
+		lo = w->table_nbuckets_off;
+	u.tw.base = table + lo;
+	if (__tld_user_read(u.tw.w, sizeof(u.tw.w), u.tw.base, task, remote))
+		return -EFAULT;
+	if (__tld_table_word(&u.tw, table + w->table_nbuckets_off, &nb, task, remote) ||
+	    __tld_table_word(&u.tw, table + w->table_nelements_off, &ne, task, remote) ||
+	    __tld_table_word(&u.tw, table + w->table_ndeleted_off, &nd, task, remote))
 		return -EFAULT;
 	if (!__TLD_V8_IS_SMI(nb) || !__TLD_V8_IS_SMI(ne) || !__TLD_V8_IS_SMI(nd))
 		return -EINVAL;
@@ -495,8 +546,7 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	if (nbuckets < 1 || nbuckets > TLD_CTX_MAX_BUCKETS || (nbuckets & (nbuckets - 1)) || nelements < 0 ||
 	    ndeleted < 0 || nelements + ndeleted > 2 * nbuckets)
 		return -EINVAL;
-	if (__tld_user_read(&word, sizeof(word), table + w->table_buckets_off + 8 * (hash & (nbuckets - 1)), task,
-			    remote))
+	if (__tld_table_word(&u.tw, table + w->table_buckets_off + 8 * (hash & (nbuckets - 1)), &word, task, remote))
 		return -EFAULT;
 	entries = table + w->table_buckets_off + 8 * nbuckets;
 
@@ -509,18 +559,23 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 			return TLD_FROM_PAGE; /* the chain ends: our AsyncLocalStorage has no store in this frame */
 		if (idx < 0 || idx >= nelements + ndeleted)
 			return -EINVAL;
-		if (__tld_user_read(ent, ew * 8, entries + (__u64)idx * ew * 8, task, remote))
+		entry = entries + (__u64)idx * ew * 8;
+		if (__tld_table_word(&u.tw, entry + 8 * ek, &key, task, remote))
 			return -EFAULT;
 		/* A deleted entry's key is the hole: a heap object whose hash word does not match. */
-		if (__TLD_V8_HEAP_OBJECT(ent[ek])) {
-			if (__tld_user_read(&hashword, sizeof(hashword), ent[ek] - 1 + w->key_hash_off, task, remote))
+		if (__TLD_V8_HEAP_OBJECT(key)) {
+			if (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task, remote))
 				return -EFAULT;
 			if (hashword == (__u64)hash << 32) {
-				store = ent[ev];
+				if (__tld_table_word(&u.tw, entry + 8 * ev, &store, task, remote))
+					return -EFAULT;
+				if (!store)
+					return -EINVAL;
 				break;
 			}
 		}
-		word = ent[ec];
+		if (__tld_table_word(&u.tw, entry + 8 * ec, &word, task, remote))
+			return -EFAULT;
 	}
 	if (!store)
 		return -EINVAL; /* a chain longer than any real frame's */
@@ -530,23 +585,47 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 		return -EFAULT;
 	if (rec == 0 || (rec & 7))
 		return -EINVAL;
-	if (__tld_user_read(&hdr, sizeof(hdr), rec, task, remote))
+	loc->bits0_ok = !__tld_user_read(&u.head, sizeof(u.head), rec, task, remote);
+	if (!loc->bits0_ok && __tld_user_read(&u.head.hdr, sizeof(u.head.hdr), rec, task, remote))
 		return -EFAULT;
 	/* A pointer that lands on a copy of a record, or on anything else, fails one of these. */
-	if (hdr.magic != magic || hdr.self != rec)
+	if (u.head.hdr.magic != magic || u.head.hdr.self != rec)
 		return -EINVAL;
-	if (hdr.valid != 1)
+	if (u.head.hdr.valid != 1)
 		return -ESTALE;
-	if (hdr.seq & 1)
+	if (u.head.hdr.seq & 1)
 		return -EAGAIN;
-	if (hdr.values_size > TLD_CTX_RECORD_MAX_VALUES || hdr.values_off < sizeof(hdr) || hdr.present_off < sizeof(hdr))
+	if (u.head.hdr.values_size > TLD_CTX_RECORD_MAX_VALUES || u.head.hdr.values_off < sizeof(u.head.hdr) ||
+	    u.head.hdr.present_off < sizeof(u.head.hdr))
 		return -EINVAL;
+	/* The word after the header is the bitmap's first only where the bitmap starts there. */
+	loc->bits0_ok = loc->bits0_ok && u.head.hdr.present_off == sizeof(u.head.hdr) && u.head.hdr.values_size;
+	loc->bits0 = u.head.bits0;
 	loc->record = rec;
-	loc->values = rec + hdr.values_off;
-	loc->present = rec + hdr.present_off;
-	loc->values_size = hdr.values_size;
-	loc->seq = hdr.seq;
+	loc->values = rec + u.head.hdr.values_off;
+	loc->present = rec + u.head.hdr.present_off;
+	loc->values_size = u.head.hdr.values_size;
+	loc->seq = u.head.hdr.seq;
 	return TLD_FROM_CONTEXT;
+}
+
+/*
+ * The walk as a BPF subprogram: its stack (the table window, the record head) is its own, not repeated in the
+ * caller's frame for every key the caller reads. The current-task walk is a global function, which the verifier
+ * checks once for the program whatever calls it (a static one is checked again at every call, with every result
+ * it can return); weak, so that several units including this header link into one object.
+ */
+__attribute__((weak, noinline)) int __tld_ctx_locate_current(struct tld_walk *w, struct tld_ctx_loc *loc)
+{
+	if (!w || !loc)
+		return -EINVAL;
+	return __tld_ctx_locate(w, NULL, 0, loc);
+}
+
+static __noinline __attribute__((unused)) int __tld_ctx_locate_task(struct tld_walk *w, struct task_struct *task,
+								   struct tld_ctx_loc *loc)
+{
+	return __tld_ctx_locate(w, task, 1, loc);
 }
 
 /*
@@ -562,12 +641,18 @@ static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, voi
 
 	if (off < 0 || off + size > loc->values_size)
 		return TLD_FROM_PAGE;
-	if (__tld_user_read(&bits, sizeof(bits), loc->present + (off >> 6), task, remote))
-		return -EFAULT;
-	if (!((bits >> ((off >> 3) & 7)) & 1))
-		return TLD_FROM_PAGE;
+	if (loc->bits0_ok && off < 512) {
+		if (!((loc->bits0 >> (off >> 3)) & 1))
+			return TLD_FROM_PAGE;
+	} else {
+		if (__tld_user_read(&bits, sizeof(bits), loc->present + (off >> 6), task, remote))
+			return -EFAULT;
+		if (!((bits >> ((off >> 3) & 7)) & 1))
+			return TLD_FROM_PAGE;
+	}
 	if (__tld_user_read(dst, size, loc->values + off, task, remote))
 		return -EFAULT;
+	/* After the copy: a writer that changed the record meanwhile has moved seq on (PROTOCOL.md §8). */
 	if (__tld_user_read(&seq, sizeof(seq), loc->record + __builtin_offsetof(struct tld_ctx_record, seq), task,
 			    remote))
 		return -EFAULT;
@@ -593,22 +678,32 @@ static __always_inline int __tld_get_context_data(struct tld_object *obj, __s16 
 
 	page = data ? __tld_get_data(obj, cache, name, size) : NULL;
 	if (!page) {
-		__builtin_memset(dst, 0, size);
+		bpf_probe_read_kernel(dst, size, NULL); /* zeroes dst, see below */
 		return -ENOENT;
 	}
 	pos = *(volatile __s16 *)cache;
 	start = __tld_data_start(data);
 	if (obj->owner)
 		w = __tld_get_data(obj, &obj->owner->walk.off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
-	r = w ? __tld_ctx_locate(w, task, remote, &loc) : TLD_FROM_PAGE;
-	if (r == TLD_FROM_CONTEXT)
+	if (!w)
+		r = TLD_FROM_PAGE;
+	else if (remote)
+		r = __tld_ctx_locate_task(w, task, &loc);
+	else
+		r = __tld_ctx_locate_current(w, &loc);
+	if (r > TLD_FROM_CONTEXT || r < -4095)
+		r = -EINVAL; /* no such result of the walk */
+	if (r == TLD_FROM_CONTEXT) {
 		r = __tld_ctx_copy(&loc, pos - start, dst, size, task, remote);
-	if (r == TLD_FROM_PAGE) {
-		bpf_probe_read_kernel(dst, size, page);
-		return TLD_FROM_PAGE;
+		if (r == TLD_FROM_CONTEXT)
+			return TLD_FROM_CONTEXT;
 	}
-	if (r < 0)
-		__builtin_memset(dst, 0, size);
+	/*
+	 * Every other path ends in this one call, which writes dst: the page's value, or zeros (reading NULL fails and
+	 * zeroes the destination). The verifier cannot always tell these paths apart (to it a global function returns
+	 * any number), and a memset the compiler may drop would leave it a path where the caller reads dst unwritten.
+	 */
+	bpf_probe_read_kernel(dst, size, r == TLD_FROM_PAGE ? page : NULL);
 	return r;
 }
 

@@ -174,7 +174,8 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_bytes) == 56, "
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 60, "tld_iter_record.__pad");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_present) == 64, "tld_iter_record.ctx_present");
 
-/* tld_context.bpf.c: "tld_read_context" reads four fixed keys through tld_get_context_data() on the calling thread;
+/* tld_context.bpf.c: "tld_read_context" (and "tld_read_context_task", through tld_get_context_data_task()) reads
+ * four fixed keys through tld_get_context_data() on the calling thread;
  * the sampler programs record readings of a process's threads into tld_context_samples. */
 #define TLD_CONTEXT_SAMPLE_CPU 0x1
 #define TLD_CONTEXT_SAMPLE_IDLE 0x2
@@ -193,18 +194,14 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, mark) == 32, "tl
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, route) == 40, "tld_context_values.route");
 
 struct tld_context_ctx {
-	__u32 remote;                           /* in: 1 = read through tld_get_context_data_task() (bpf_copy_from_user_task) */
 	__s32 init_err;                         /* out: tld_object_init() result */
 	__u32 tid;                              /* out: task->pid */
-	__u32 __pad;
 	struct tld_context_values read;         /* out */
 };
-TLD_STATIC_ASSERT(sizeof(struct tld_context_ctx) == 88, "sizeof(struct tld_context_ctx)");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, remote) == 0, "tld_context_ctx.remote");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, init_err) == 4, "tld_context_ctx.init_err");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, tid) == 8, "tld_context_ctx.tid");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, __pad) == 12, "tld_context_ctx.__pad");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, read) == 16, "tld_context_ctx.read");
+TLD_STATIC_ASSERT(sizeof(struct tld_context_ctx) == 80, "sizeof(struct tld_context_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, init_err) == 0, "tld_context_ctx.init_err");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, tid) == 4, "tld_context_ctx.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, read) == 8, "tld_context_ctx.read");
 
 struct tld_context_sample {
 	__u64 ns;                               /* bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime) */

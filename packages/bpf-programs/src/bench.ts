@@ -24,6 +24,8 @@ export const BENCH_CONFIGS = Object.freeze({
    * inside a run() that sets bench_00 (ENOMSG when the value came from the page instead)
    */
   context: [1],
+  /** tld_object_init(), the lookup of tld.walk and one bpf_probe_read_user() of the CPED slot it names */
+  user: [1],
 } as const);
 
 export type BenchKind = keyof typeof BENCH_CONFIGS;

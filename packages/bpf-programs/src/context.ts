@@ -65,14 +65,13 @@ export interface ContextResult extends ContextReading {
 }
 
 /**
- * Runs tld_read_context (fd `progFd`) on the calling thread: bpf_probe_read_user(), or bpf_copy_from_user_task()
- * with `remote`. Throws BpfSyscallError when BPF_PROG_TEST_RUN fails.
+ * Runs tld_read_context (fd `progFd`; or tld_read_context_task, which reads with bpf_copy_from_user_task()) on the
+ * calling thread. Throws BpfSyscallError when BPF_PROG_TEST_RUN fails.
  */
-export function readContextOnThisThread(progFd: number, options: { remote?: boolean } = {}): ContextResult {
+export function readContextOnThisThread(progFd: number): ContextResult {
   const L = ContextLayout;
   const ctx = new Uint8Array(L.ctxSize);
   const view = new DataView(ctx.buffer);
-  view.setUint32(L.remoteOffset, options.remote === true ? 1 : 0, true);
   testRun(progFd, ctx, 'BPF_PROG_TEST_RUN(tld_read_context)');
   return {
     ...decodeValues(ctx, L.readOffset),
@@ -87,7 +86,9 @@ export interface ContextReader {
   readonly mapFd: number;
   /** fd of tld_read_context, for readContextOnThisThread() on any thread of the process (e.g. a worker). */
   readonly progFd: number;
-  /** readContextOnThisThread(progFd, options). */
+  /** fd of tld_read_context_task (tld_get_context_data_task(): bpf_copy_from_user_task()). */
+  readonly taskProgFd: number;
+  /** readContextOnThisThread() of tld_read_context, or of tld_read_context_task with `remote`. */
   read(options?: { remote?: boolean }): ContextResult;
   /**
    * Starts sampling the threads of process `tgid`: a CPU-clock perf event of `sampleHz` on every online CPU, and
@@ -118,6 +119,7 @@ export interface ContextSample extends ContextReading {
 export function loadContextReader(options: { map?: MapPlacement } = {}): ContextReader {
   const obj = loadObject(objectPaths.context, { [names.dataMap]: options.map ?? 'private' });
   const progFd = obj.progFd(names.contextProgram);
+  const taskProgFd = obj.progFd(names.contextTaskProgram);
   const configFd = obj.mapFd(names.contextConfigMap);
   const C = ContextLayout.config;
   let links: BpfLink[] = [];
@@ -135,7 +137,8 @@ export function loadContextReader(options: { map?: MapPlacement } = {}): Context
   return {
     mapFd: obj.mapFd(names.dataMap),
     progFd,
-    read: (readOptions) => readContextOnThisThread(progFd, readOptions),
+    taskProgFd,
+    read: (readOptions) => readContextOnThisThread(readOptions?.remote === true ? taskProgFd : progFd),
     watch({ tgid, sampleHz }) {
       if (!Number.isSafeInteger(tgid) || tgid <= 0) throw new TypeError('tgid must be a process id');
       if (links.length > 0) throw new Error('the context sampler is already watching');

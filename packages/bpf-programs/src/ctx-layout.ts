@@ -184,10 +184,8 @@ const contextValues = struct('tld_context_values', [
 ]);
 
 const contextCtx = struct('tld_context_ctx', [
-  { name: 'remote', type: '__u32', comment: 'in: 1 = read through tld_get_context_data_task() (bpf_copy_from_user_task)' },
   { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
   { name: 'tid', type: '__u32', comment: 'out: task->pid' },
-  { name: '__pad', type: '__u32' },
   { name: 'read', type: contextValues, comment: 'out' },
 ]);
 
@@ -319,7 +317,6 @@ export const ContextLayout = Object.freeze({
     routeOffset: at(contextValues, 'route'),
   }),
   ctxSize: contextCtx.size,
-  remoteOffset: at(contextCtx, 'remote'),
   initErrOffset: at(contextCtx, 'init_err'),
   tidOffset: at(contextCtx, 'tid'),
   readOffset: at(contextCtx, 'read'),
@@ -418,7 +415,8 @@ ${renderStruct(traceCtx)}
  * then meta_bytes of the task's metadata page, data_bytes of its data page and ctx_bytes of the values area of
  * the record of the run() the task is in (the walk of tld.bpf.h). */
 ${renderStruct(iterRecord)}
-/* tld_context.bpf.c: "tld_read_context" reads four fixed keys through tld_get_context_data() on the calling thread;
+/* tld_context.bpf.c: "tld_read_context" (and "tld_read_context_task", through tld_get_context_data_task()) reads
+ * four fixed keys through tld_get_context_data() on the calling thread;
  * the sampler programs record readings of a process's threads into tld_context_samples. */
 ${bits('TLD_CONTEXT_SAMPLE_', ContextSampleKind)}
 ${renderStruct(contextValues)}

@@ -54,6 +54,7 @@ export const names = Object.freeze({
   cachedProgram: 'tld_read_cached',
   iterProgram: 'tld_iter',
   contextProgram: 'tld_read_context',
+  contextTaskProgram: 'tld_read_context_task',
   contextCpuProgram: 'tld_context_on_cpu',
   contextIdleProgram: 'tld_context_on_idle',
   contextConfigMap: 'tld_context_config',

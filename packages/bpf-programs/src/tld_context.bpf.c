@@ -5,7 +5,8 @@
  * (u64).
  *
  * "tld_read_context" (SEC("syscall"), BPF_PROG_TEST_RUN on a thread; ctx_in = struct tld_context_ctx): reads them
- * for the calling thread, with bpf_probe_read_user() or, when ctx->remote is 1, bpf_copy_from_user_task().
+ * for the calling thread with bpf_probe_read_user(); "tld_read_context_task" the same with bpf_copy_from_user_task()
+ * (tld_get_context_data_task(), what sleepable programs reading other tasks use).
  *
  * "tld_context_on_cpu" (perf_event: a CPU-clock sample of whatever runs) and "tld_context_on_idle"
  * (tp_btf/sys_enter of epoll_wait, epoll_pwait, epoll_pwait2: an event loop going idle between callbacks) record a
@@ -58,8 +59,8 @@ static __always_inline void read_keys(struct tld_object *obj, struct tld_context
 	}
 }
 
-SEC("syscall")
-int tld_read_context(struct tld_context_ctx *ctx)
+/* Both programs: the calling thread's four keys, read one way or the other. */
+static __always_inline int read_context(struct tld_context_ctx *ctx, const int remote)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct tld_context_values out = {};
@@ -71,12 +72,21 @@ int tld_read_context(struct tld_context_ctx *ctx)
 	ctx->init_err = err;
 	if (err)
 		return 0;
-	if (ctx->remote)
-		read_keys(&obj, &out, task, 1);
-	else
-		read_keys(&obj, &out, task, 0);
+	read_keys(&obj, &out, task, remote);
 	__builtin_memcpy(&ctx->read, &out, sizeof(out));
 	return 0;
+}
+
+SEC("syscall")
+int tld_read_context(struct tld_context_ctx *ctx)
+{
+	return read_context(ctx, 0);
+}
+
+SEC("syscall")
+int tld_read_context_task(struct tld_context_ctx *ctx)
+{
+	return read_context(ctx, 1);
 }
 
 /* One reading of the current task into the ring, when it belongs to the watched process and is registered. */

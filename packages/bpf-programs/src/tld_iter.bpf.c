@@ -44,7 +44,7 @@ static __always_inline int copy_context(TLD_DATA_MAP_VALUE *v, struct task_struc
 	w = __tld_get_data(&obj, &walk_off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
 	if (!w)
 		return TLD_FROM_PAGE;
-	r = __tld_ctx_locate(w, task, 1, &loc);
+	r = __tld_ctx_locate_task(w, task, &loc);
 	if (r != TLD_FROM_CONTEXT)
 		return r;
 	n = loc.values_size;

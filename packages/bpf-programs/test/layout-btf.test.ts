@@ -71,7 +71,6 @@ describe('src/ctx-layout.ts agrees with the BTF of the built objects', () => {
         routeOffset: offsetOf(values, 'route'),
       },
       ctxSize: ctx.size,
-      remoteOffset: offsetOf(ctx, 'remote'),
       initErrOffset: offsetOf(ctx, 'init_err'),
       tidOffset: offsetOf(ctx, 'tid'),
       readOffset: offsetOf(ctx, 'read'),
