@@ -5,12 +5,12 @@
 // Deterministic: the control for the proof that runs real Node.js contexts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CTX_RECORD, DATA_START, WALK_KEY_NAME, WALK_SIZE } from '@tld/protocol';
+import { gettid, loadTaskIterator, testRun } from '@tld/bpf-programs';
 import {
-  ContextLayout, type ContextReader, type ContextResult, gettid, loadContextReader, loadTaskIterator, testRun,
-} from '@tld/bpf-programs';
-import { bpfSupport } from '@tld/testkit';
+  ContextLayout, type ContextReader, type ContextResult, type OwnPages, bpfSupport, loadContextReader, pagesWith,
+  register, unmapPages, unregister,
+} from '@tld/testkit';
 import { type ContextImage, type Facts, ALS_HASH, V8, buildImage, smi } from './context-image.js';
-import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
 
 const support = bpfSupport();
 const EFAULT = 14;

@@ -13,8 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData, asyncContextMechanism } from '@tld/userspace';
-import { type ContextReader, type ContextSample, loadContextReader } from '@tld/bpf-programs';
-import { bpfSupport } from '@tld/testkit';
+import { type ContextReader, type ContextSample, bpfSupport, loadContextReader } from '@tld/testkit';
 import {
   type Keys, type SpinWindow, type WorkloadResult, createKeys, runWorkload, setValues, threadValues,
 } from './async-context-load.mjs';

@@ -1,14 +1,15 @@
 // What BPF reads of a thread's values through the walk to its current async context (tld_get_context_data() of
-// tld.bpf.h; tld_context.bpf.c): on the calling thread (tld_read_context), and for every thread of one process,
+// tld.bpf.h; bpf/tld_context.bpf.c), for the tests that prove the walk: on the calling thread (tld_read_context), and for every thread of one process,
 // sampled on the CPU clock and whenever a thread's event loop goes idle (tld_context_on_cpu, tld_context_on_idle).
 // The keys are fixed at compile time: req_id (u64), route (a string of ContextLayout.routeBytes), weight (f64) and
 // mark (u64).
 import { decodeF64, decodeString } from '@tld/protocol';
-import { ContextFrom, ContextLayout, ContextSampleKind } from './ctx-layout.js';
-import { mapLookupElem, type BpfLink } from './inspect.js';
-import { type MapPlacement, loadObject, mapUpdateElem, testRun } from './loader.js';
+import {
+  type BpfLink, ContextFrom, type MapPlacement, loadObject, mapLookupElem, mapUpdateElem, names as bpfNames,
+  onlineCpus, perfEventOpen, testRun,
+} from '@tld/bpf-programs';
+import { ContextLayout, ContextSampleKind } from './layout.js';
 import { names, objectPaths } from './objects.js';
-import { onlineCpus, perfEventOpen } from './perf.js';
 
 /** The keys the context readers read, in the order of `ret`. */
 export const CONTEXT_KEYS = Object.freeze(['req_id', 'route', 'weight', 'mark'] as const);
@@ -117,7 +118,7 @@ export interface ContextSample extends ContextReading {
  * Throws BpfSyscallError when loading fails.
  */
 export function loadContextReader(options: { map?: MapPlacement } = {}): ContextReader {
-  const obj = loadObject(objectPaths.context, { [names.dataMap]: options.map ?? 'private' });
+  const obj = loadObject(objectPaths.context, { [bpfNames.dataMap]: options.map ?? 'private' });
   const progFd = obj.progFd(names.contextProgram);
   const taskProgFd = obj.progFd(names.contextTaskProgram);
   const configFd = obj.mapFd(names.contextConfigMap);
@@ -135,7 +136,7 @@ export function loadContextReader(options: { map?: MapPlacement } = {}): Context
     links = [];
   };
   return {
-    mapFd: obj.mapFd(names.dataMap),
+    mapFd: obj.mapFd(bpfNames.dataMap),
     progFd,
     taskProgFd,
     read: (readOptions) => readContextOnThisThread(readOptions?.remote === true ? taskProgFd : progFd),

@@ -10,7 +10,8 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeF64, decodeString, decodeU64 } from '@tld/protocol';
-import { gettid, readContextOnThisThread, readOnThisThread } from '@tld/bpf-programs';
+import { gettid, readOnThisThread } from '@tld/bpf-programs';
+import { readContextOnThisThread } from '@tld/testkit';
 
 export const ROUTE_SIZE = 32;
 /** Keys the reader reads: three given to every run(), `mark` never given to any. */

@@ -6,7 +6,7 @@
 import {
   CTX_RECORD, type WalkFacts, ctxRecordLayout, encodeWalk, initCtxRecord, presentBit,
 } from '@tld/protocol';
-import { mapPage, unmapPage, type OwnPage } from './own-pages.js';
+import { mapPage, unmapPage, type OwnPage } from '@tld/testkit';
 
 /** V8 layout facts of official 64-bit Node.js builds (no pointer compression); the reader takes them from `tld.walk`. */
 export const V8 = Object.freeze({
