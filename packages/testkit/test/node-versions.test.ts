@@ -38,6 +38,7 @@ const CONFIGS = [
   { major: 22, flags: '--experimental-async-context-frame', mechanism: 'context-frame+async-hooks' },
   { major: 24, flags: '', mechanism: 'context-frame' },
   { major: 24, flags: '--no-async-context-frame', mechanism: 'async-hooks' },
+  { major: 26, flags: '', mechanism: 'context-frame' },
 ];
 
 /** Runs `files` of the package in `dir` with vitest on `bin`; returns its output (throws with it on failure). */

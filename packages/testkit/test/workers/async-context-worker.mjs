@@ -13,7 +13,7 @@ const { mapFd, progFd, thread, mode, tasks, rounds } =
   /** @type {{ mapFd: number, progFd: number, thread: number, mode: 'run' | 'none', tasks: number, rounds: number }} */ (data);
 // The main thread installed its hooks before starting this worker: a worker has none until it calls run() itself.
 const mechanismAtStart = asyncContextMechanism() ?? null;
-const tld = TaskLocalData.open({ mapFd });
+const tld = TaskLocalData.open({ mapFd, asyncContext: 'page' });
 const keys = createKeys(tld);
 setValues(keys, threadValues(thread));
 const result = await runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode });
