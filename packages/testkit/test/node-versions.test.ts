@@ -1,4 +1,4 @@
-// The async-context tests on Node.js 22 and 24 as well, with and without AsyncContextFrame: run() picks its hooks
+// The async-context tests on Node.js 22, 24 and 26 as well, with and without AsyncContextFrame: run() picks its hooks
 // by feature detection, and each Node.js version and mode takes another path. tools/setup installs the binaries
 // under .cache/node (npm's node-linux-<arch> packages); the addons are Node-API, so the same build loads.
 // Without them the tests skip, except under TLD_REQUIRE_BPF=1 (CI, where tools/setup ran): there they fail.

@@ -23,8 +23,9 @@ constexpr size_t kIsolateScanBytes = 8192;
 constexpr int kObjectScanWords = 16;
 // A JS object starts with map, properties-or-hash, elements: the identity hash lives in one of these.
 constexpr int kJsObjectHeaderWords = 3;
-// An ArrayBuffer's fields (lengths, data pointer, extension, flags) come before its embedder fields.
-constexpr int kArrayBufferWords = 10;
+// A typed array's fields (buffer, byte offset and length, length, data pointer, base pointer) come before its
+// embedder fields.
+constexpr int kViewWords = 10;
 constexpr int kMaxBuckets = 1024;
 constexpr int kMaxChain = 8;
 
@@ -134,6 +135,10 @@ int FindWord(Addr object, Addr wanted, int scan_words) {
     found = i * 8;
   }
   return found;
+}
+
+Addr ViewData(v8::Local<v8::Uint8Array> view) {
+  return reinterpret_cast<Addr>(view->Buffer()->Data()) + view->ByteOffset();
 }
 
 struct Failure {
@@ -254,13 +259,13 @@ void Discover(const v8::FunctionCallbackInfo<v8::Value>& info) {
     set("reason", v8::String::NewFromUtf8(isolate, reason.c_str()).ToLocalChecked());
     info.GetReturnValue().Set(result);
   };
-  if (info.Length() < 7 || !info[0]->IsObject() || !info[1]->IsArrayBuffer() || !info[2]->IsArrayBuffer() ||
+  if (info.Length() < 7 || !info[0]->IsObject() || !info[1]->IsUint8Array() || !info[2]->IsUint8Array() ||
       !info[3]->IsMap() || !info[4]->IsArray() || !info[5]->IsArray() || !info[6]->IsObject()) {
     return fail_with("discover() was called with the wrong arguments");
   }
   v8::Local<v8::Object> als = info[0].As<v8::Object>();
-  v8::Local<v8::ArrayBuffer> store = info[1].As<v8::ArrayBuffer>();
-  v8::Local<v8::ArrayBuffer> other = info[2].As<v8::ArrayBuffer>();
+  v8::Local<v8::Uint8Array> store = info[1].As<v8::Uint8Array>();
+  v8::Local<v8::Uint8Array> other = info[2].As<v8::Uint8Array>();
   Facts f;
   Failure fail;
   int cped_offset = 0;
@@ -288,12 +293,13 @@ void Discover(const v8::FunctionCallbackInfo<v8::Value>& info) {
     return fail_with("another object does not keep its identity hash where the AsyncLocalStorage does");
   }
 
-  // The store's record address: the ArrayBuffer's data pointer, in one word, at the same offset in two of them.
-  Addr data = reinterpret_cast<Addr>(store->Data());
-  f.store_record_off = FindWord(TaggedOf(store), data, kArrayBufferWords);
-  if (data == 0 || f.store_record_off < 0 ||
-      FindWord(TaggedOf(other), reinterpret_cast<Addr>(other->Data()), kArrayBufferWords) != f.store_record_off) {
-    return fail_with("an ArrayBuffer's data pointer was not found at one offset of the object");
+  // The store's record address: the view's data pointer (its buffer's data + its byte offset), in one word, at the
+  // same offset in two views at different offsets.
+  Addr data = ViewData(store);
+  f.store_record_off = FindWord(TaggedOf(store), data, kViewWords);
+  if (data == 0 || f.store_record_off < 0 || ViewData(other) == data ||
+      FindWord(TaggedOf(other), ViewData(other), kViewWords) != f.store_record_off) {
+    return fail_with("a Uint8Array's data pointer was not found at one offset of the object");
   }
 
   // The whole walk, as a reader does it, from the slot to the store's data.
@@ -324,15 +330,11 @@ void Discover(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(result);
 }
 
-// stampSelf(buffer, offset): writes the ArrayBuffer's data address as a u64 at `offset` of its data (a record's
-// `self` field). One call per run().
-void StampSelf(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  if (info.Length() < 2 || !info[0]->IsArrayBuffer() || !info[1]->IsUint32()) return;
-  v8::Local<v8::ArrayBuffer> buffer = info[0].As<v8::ArrayBuffer>();
-  uint32_t offset = info[1].As<v8::Uint32>()->Value();
-  if (static_cast<size_t>(offset) + 8 > buffer->ByteLength()) return;
-  Addr address = reinterpret_cast<Addr>(buffer->Data());
-  std::memcpy(static_cast<char*>(buffer->Data()) + offset, &address, sizeof(address));
+// dataAddress(buffer): the address of an ArrayBuffer's data (a record slab's base; its records' `self`).
+void DataAddress(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  if (info.Length() < 1 || !info[0]->IsArrayBuffer()) return;
+  Addr address = reinterpret_cast<Addr>(info[0].As<v8::ArrayBuffer>()->Data());
+  info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), address));
 }
 
 // walk(facts): the reader's walk over this thread's memory, for tests and `tld dump`-style checks. Returns the
@@ -392,6 +394,6 @@ NODE_MODULE_INIT(/* exports, module, context */) {
         .Check();
   };
   add("discover", Discover);
-  add("stampSelf", StampSelf);
+  add("dataAddress", DataAddress);
   add("walk", Walk);
 }

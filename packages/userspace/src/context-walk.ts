@@ -3,13 +3,12 @@
 // AsyncLocalStorage.run(record); V8 carries the record along every continuation, and a reader that may read user
 // memory walks from the thread's CPED slot to it. No async_hooks, no promise hooks, on any thread.
 import { CTX_RECORD, type CtxRecordLayout, WALK_KEY_NAME, WALK_SIZE, ctxRecordLayout, encodeWalk, roundUpValueSize } from '@tld/protocol';
-import { type ThreadWalk, RecordBuffer, threadWalk } from './v8-walk.js';
+import { unknownKeyError } from './errors.js';
+import type { Key } from './keys.js';
+import { type ThreadWalk, threadWalk } from './v8-walk.js';
 
-/** One key's value for a walk run: `value` words for the record's value words from `at` (= key offset / 8) on. */
-export interface WalkEntry {
-  readonly at: number;
-  readonly value: bigint[];
-}
+/** What a record needs of a key: where its value sits, and how to check and write a value. */
+type RecordKey = Pick<Key, 'name' | 'offset' | 'size' | 'writeRun'>;
 
 type Ready = Extract<ThreadWalk, { ok: true }>;
 
@@ -19,12 +18,14 @@ const state: {
   /** Bytes of data[] the keys this thread handed out end within: a record's values area covers them. */
   extent: number;
   magic: bigint;
-  /** The magic as the record's BigInt64Array stores it. */
-  magicWord: bigint;
+  /** The magic in u32 halves, as a record's header stores it. */
+  magicLo: number;
+  magicHi: number;
   published: ArrayBuffer | undefined;
-} = { walk: undefined, extent: 0, magic: 0n, magicWord: 0n, published: undefined };
+} = { walk: undefined, extent: 0, magic: 0n, magicLo: 0, magicHi: 0, published: undefined };
 state.magic = randomMagic();
-state.magicWord = BigInt.asIntN(64, state.magic);
+state.magicLo = Number(state.magic & 0xffff_ffffn);
+state.magicHi = Number(state.magic >> 32n);
 
 function randomMagic(): bigint {
   const words = new BigUint64Array(1);
@@ -33,26 +34,72 @@ function randomMagic(): bigint {
 }
 
 const VALID = CTX_RECORD.VALID;
-const SEQ_INDEX = CTX_RECORD.SEQ / 4;
-const MAGIC_WORD = CTX_RECORD.MAGIC / 8;
-const OFFSETS_WORD = CTX_RECORD.VALUES_OFF / 8; // values_off | values_size << 32
-const PRESENT_WORD = CTX_RECORD.PRESENT_OFF / 8; // present_off | reserved << 32
+// Header fields as u32 indexes from the record's start (little-endian halves of the u64s).
+const SEQ = CTX_RECORD.SEQ >>> 2;
+const MAGIC = CTX_RECORD.MAGIC >>> 2;
+const SELF = CTX_RECORD.SELF >>> 2;
+const VALUES_OFF = CTX_RECORD.VALUES_OFF >>> 2;
+const VALUES_SIZE = CTX_RECORD.VALUES_SIZE >>> 2;
+const PRESENT_OFF = CTX_RECORD.PRESENT_OFF >>> 2;
+const TWO_32 = 2 ** 32;
 
-interface CachedLayout extends CtxRecordLayout {
-  readonly offsetsWord: bigint;
-  readonly presentWord: bigint;
+/**
+ * Records are carved from 64 KiB slabs (ArrayBuffers), never reused: a record is a Uint8Array over its part of a
+ * slab, and that view is the run's AsyncLocalStorage store, so a slab lives while any frame can reach one of its
+ * records. One ArrayBuffer per run() would cost about a microsecond (allocation and V8's external-memory
+ * accounting); a view costs tens of nanoseconds.
+ */
+const SLAB_BYTES = 64 * 1024;
+
+/** Views over a slab that keys write their values through (Key.writeRun), indexed from the slab's start. */
+export interface RecordMemory {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i64: BigInt64Array;
+  readonly f64: Float64Array;
 }
-const layouts = new Map<number, CachedLayout>();
 
-function layoutFor(valuesSize: number): CachedLayout {
+interface Slab extends RecordMemory {
+  readonly buffer: ArrayBuffer;
+  readonly i32: Int32Array;
+  /** The slab's address, in u32 halves. */
+  readonly baseLo: number;
+  readonly baseHi: number;
+  used: number;
+}
+const slabOf = new WeakMap<ArrayBufferLike, Slab>();
+let current: Slab | undefined;
+
+function newSlab(walk: Ready): Slab {
+  const buffer = new ArrayBuffer(SLAB_BYTES);
+  const base = walk.addon.dataAddress(buffer);
+  const slab: Slab = {
+    buffer,
+    u8: new Uint8Array(buffer),
+    u32: new Uint32Array(buffer),
+    i32: new Int32Array(buffer),
+    i64: new BigInt64Array(buffer),
+    f64: new Float64Array(buffer),
+    baseLo: Number(base & 0xffff_ffffn),
+    baseHi: Number(base >> 32n),
+    used: 0,
+  };
+  slabOf.set(buffer, slab);
+  return slab;
+}
+
+/** A fresh, zeroed, 8-aligned stretch of `size` bytes. */
+function allocate(walk: Ready, size: number): Slab {
+  if (current === undefined || current.used + size > SLAB_BYTES) current = newSlab(walk);
+  return current;
+}
+
+const layouts = new Map<number, CtxRecordLayout>();
+
+function layoutFor(valuesSize: number): CtxRecordLayout {
   let layout = layouts.get(valuesSize);
   if (layout === undefined) {
-    const base = ctxRecordLayout(valuesSize);
-    layout = {
-      ...base,
-      offsetsWord: BigInt(base.valuesOff) | (BigInt(base.valuesSize) << 32n),
-      presentWord: BigInt(base.presentOff),
-    };
+    layout = ctxRecordLayout(valuesSize);
     layouts.set(valuesSize, layout);
   }
   return layout;
@@ -94,121 +141,159 @@ export function publishWalk(walk: Ready, page: ArrayBuffer, byteOffset: number):
 /** The key name the facts are published under (re-exported for TaskLocalData). */
 export const WALK_KEY = { name: WALK_KEY_NAME, size: WALK_SIZE } as const;
 
-/** The record of the run the current async context belongs to, while that run is live; else undefined. */
-export function liveRecord(): RecordBuffer | undefined {
+/** The record (view) of the run the current async context belongs to, while that run is live; else undefined. */
+export function liveRecord(): Uint8Array | undefined {
   const record = (state.walk as Ready).als.getStore();
-  if (record === undefined) return undefined;
-  const bytes = record.bytes as Uint8Array;
-  return bytes[VALID] === 1 ? record : undefined;
+  return record !== undefined && record[VALID] === 1 ? record : undefined;
 }
 
-/** Runs `fn` in a new run whose record holds `entries` merged over the enclosing live run's values. */
-export function runInRecord<R>(walk: Ready, entries: readonly WalkEntry[], fn: () => R): R {
+/** Sets the presence bits of a key's words (its room: size rounded up to 8) in the bitmap at byte `presentAt`. */
+function markPresent(bytes: Uint8Array, presentAt: number, offset: number, size: number): void {
+  const end = (offset + roundUpValueSize(size)) >>> 3;
+  for (let word = offset >>> 3; word < end; word++) setBit(bytes, presentAt + (word >>> 3), 1 << (word & 7));
+}
+
+/**
+ * Runs `fn` in a new run whose record holds `values` (names of keys in `byName`) merged over the enclosing live
+ * run's values. Every value is checked as set() checks it before the record can be seen; a bad one throws and
+ * leaves nothing behind.
+ */
+export function runInRecord<R>(walk: Ready, byName: ReadonlyMap<string, RecordKey>, values: Readonly<Record<string, unknown>>, fn: () => R): R {
   const parent = liveRecord();
+  const parentSlab = parent === undefined ? undefined : (slabOf.get(parent.buffer) as Slab);
+  const parentAt = parent === undefined ? 0 : parent.byteOffset >>> 2;
   let valuesSize = state.extent;
-  if (parent !== undefined && parent.valuesSize > valuesSize) valuesSize = parent.valuesSize;
+  if (parentSlab !== undefined && (parentSlab.u32[parentAt + VALUES_SIZE] as number) > valuesSize) {
+    valuesSize = parentSlab.u32[parentAt + VALUES_SIZE] as number;
+  }
   const layout = layoutFor(valuesSize);
-  const record = new RecordBuffer(layout.size);
-  const words = new BigInt64Array(record);
-  const bytes = new Uint8Array(record);
-  record.words = words;
-  record.bytes = bytes;
-  record.valuesOff = layout.valuesOff;
-  record.valuesSize = valuesSize;
-  record.presentOff = layout.presentOff;
-  words[MAGIC_WORD] = state.magicWord;
-  words[OFFSETS_WORD] = layout.offsetsWord;
-  words[PRESENT_WORD] = layout.presentWord;
-  walk.addon.stampSelf(record, CTX_RECORD.SELF);
-  if (parent !== undefined) {
-    const from = parent.bytes as Uint8Array;
-    bytes.set(from.subarray(parent.presentOff, parent.valuesOff), layout.presentOff);
-    bytes.set(from.subarray(parent.valuesOff, parent.valuesOff + parent.valuesSize), layout.valuesOff);
+  const slab = allocate(walk, layout.size);
+  const off = slab.used;
+  const u32 = slab.u32;
+  const at = off >>> 2;
+  if (parentSlab !== undefined) {
+    // The enclosing run's bitmap and values, word by word (both areas are 8-aligned, ours at least as large).
+    const from = parentSlab.u32;
+    const fromValues = parentAt + ((from[parentAt + VALUES_OFF] as number) >>> 2);
+    const fromPresent = parentAt + ((from[parentAt + PRESENT_OFF] as number) >>> 2);
+    const count = (from[parentAt + VALUES_SIZE] as number) >>> 2;
+    const present = fromValues - fromPresent;
+    for (let i = 0; i < present; i++) u32[at + (layout.presentOff >>> 2) + i] = from[fromPresent + i] as number;
+    for (let i = 0; i < count; i++) u32[at + (layout.valuesOff >>> 2) + i] = from[fromValues + i] as number;
   }
-  const base = layout.valuesOff >>> 3;
-  const presentOff = layout.presentOff;
-  for (let e = 0; e < entries.length; e++) {
-    const { at, value } = entries[e] as WalkEntry;
-    for (let i = 0; i < value.length; i++) {
-      const word = at + i;
-      words[base + word] = value[i] as bigint;
-      setBit(bytes, presentOff + (word >>> 3), 1 << (word & 7));
-    }
-  }
-  // Nothing can reach the record before als.run() installs its frame; valid is still stored last.
-  Atomics.store(bytes, VALID, 1);
-  let result: R;
+  const valuesAt = off + layout.valuesOff;
+  const presentAt = off + layout.presentOff;
+  const names = Object.keys(values);
   try {
-    result = walk.als.run(record, fn);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const key = byName.get(name);
+      if (key === undefined) throw unknownKeyError(name, [...byName.keys()]);
+      key.writeRun(values[name], slab, valuesAt + key.offset);
+      markPresent(slab.u8, presentAt, key.offset, key.size);
+    }
   } catch (error) {
-    Atomics.store(bytes, VALID, 0);
+    slab.u8.fill(0, off, off + layout.size); // the stretch stays fresh for the next run
     throw error;
   }
-  if (result instanceof Promise) {
-    // The run ends when the promise settles; the caller gets a promise that settles the same way, just after.
-    const end = (): void => void Atomics.store(bytes, VALID, 0);
-    return result.then(
-      (value: unknown) => {
-        end();
-        return value;
-      },
-      (error: unknown) => {
-        end();
-        throw error;
-      },
-    ) as R;
+  slab.used += layout.size;
+  u32[at + MAGIC] = state.magicLo;
+  u32[at + MAGIC + 1] = state.magicHi;
+  const selfLo = slab.baseLo + off; // the record's address, low half, with at most one carry into the high half
+  u32[at + SELF] = selfLo >= TWO_32 ? selfLo - TWO_32 : selfLo;
+  u32[at + SELF + 1] = selfLo >= TWO_32 ? slab.baseHi + 1 : slab.baseHi;
+  u32[at + VALUES_OFF] = layout.valuesOff;
+  u32[at + VALUES_SIZE] = valuesSize;
+  u32[at + PRESENT_OFF] = layout.presentOff;
+  const record = new Uint8Array(slab.buffer, off, layout.size);
+  // Nothing can reach the record before als.run() installs its frame; valid is still stored last.
+  Atomics.store(record, VALID, 1);
+  let result: R;
+  try {
+    result = walk.als.run(record, callWatched, fn);
+  } catch (error) {
+    Atomics.store(record, VALID, 0);
+    throw error;
   }
-  Atomics.store(bytes, VALID, 0);
+  if (!(result instanceof Promise)) Atomics.store(record, VALID, 0);
   return result;
 }
 
 /**
- * set() inside a live run: the value words go into the run's record under its seqlock, with their presence bits.
- * false when the key lies beyond the record (created after the run started): the caller stores into the page.
+ * Calls `fn` inside the run; an async fn's run ends when its promise settles. The reactions are registered inside
+ * the run, so they run in it and find the record as the store (no closure per run); the caller gets a promise that
+ * settles the same way, just after.
  */
-export function writeInRecord(record: RecordBuffer, offset: number, value: bigint[]): boolean {
-  if (offset + value.length * 8 > record.valuesSize) return false;
-  const words = record.words as BigInt64Array;
-  const bytes = record.bytes as Uint8Array;
-  const seq = (record.seq ??= new Int32Array(record, 0, SEQ_INDEX + 1));
-  const count = Atomics.load(seq, SEQ_INDEX);
-  Atomics.store(seq, SEQ_INDEX, count + 1); // odd: a reader that sees it (or a change of it) retries or gives up
-  const base = (record.valuesOff + offset) >>> 3;
-  const at = offset >>> 3;
-  for (let i = 0; i < value.length; i++) {
-    words[base + i] = value[i] as bigint;
-    setBit(bytes, record.presentOff + ((at + i) >>> 3), 1 << ((at + i) & 7));
+function callWatched<R>(fn: () => R): R {
+  const result = fn();
+  return result instanceof Promise ? (result.then(endFulfilled, endRejected) as R) : result;
+}
+
+function endRun(): void {
+  const record = (state.walk as Ready).als.getStore();
+  if (record !== undefined) Atomics.store(record, VALID, 0);
+}
+
+function endFulfilled(value: unknown): unknown {
+  endRun();
+  return value;
+}
+
+function endRejected(error: unknown): never {
+  endRun();
+  throw error;
+}
+
+/**
+ * set() inside a live run: the key checks and writes its value into the run's record under the record's seqlock,
+ * and its words become the run's. false when the key lies beyond the record (created after the run started): the
+ * caller stores into the page.
+ */
+export function writeInRecord(record: Uint8Array, key: RecordKey, value: unknown, truncate: boolean | undefined): boolean {
+  const slab = slabOf.get(record.buffer) as Slab;
+  const at = record.byteOffset >>> 2;
+  if (key.offset + roundUpValueSize(key.size) > (slab.u32[at + VALUES_SIZE] as number)) return false;
+  const seq = at + SEQ;
+  const count = Atomics.load(slab.i32, seq);
+  Atomics.store(slab.i32, seq, count + 1); // odd: a reader that sees it (or a change of it) gives no value
+  try {
+    key.writeRun(value, slab, record.byteOffset + (slab.u32[at + VALUES_OFF] as number) + key.offset, truncate);
+    markPresent(slab.u8, record.byteOffset + (slab.u32[at + PRESENT_OFF] as number), key.offset, key.size);
+  } finally {
+    Atomics.store(slab.i32, seq, count + 2);
   }
-  Atomics.store(seq, SEQ_INDEX, count + 2);
   return true;
 }
 
 /** get() inside a live run: the key's bytes in the record when the run sets it, else undefined (the page's). */
-export function readInRecord(record: RecordBuffer, offset: number, size: number): Uint8Array | undefined {
-  if (offset + size > record.valuesSize) return undefined;
-  const bytes = record.bytes as Uint8Array;
+export function readInRecord(record: Uint8Array, offset: number, size: number): Uint8Array | undefined {
+  const slab = slabOf.get(record.buffer) as Slab;
+  const at = record.byteOffset >>> 2;
+  if (offset + size > (slab.u32[at + VALUES_SIZE] as number)) return undefined;
   const word = offset >>> 3;
-  if (((bytes[record.presentOff + (word >>> 3)] as number) & (1 << (word & 7))) === 0) return undefined;
-  const start = record.valuesOff + offset;
-  return bytes.subarray(start, start + size);
+  const presentOff = slab.u32[at + PRESENT_OFF] as number;
+  if (((record[presentOff + (word >>> 3)] as number) & (1 << (word & 7))) === 0) return undefined;
+  const start = (slab.u32[at + VALUES_OFF] as number) + offset;
+  return record.subarray(start, start + size);
 }
 
 /**
  * BytesKey.view inside a live run: the record's bytes of the key, its words marked present; a key the run did not
  * set starts from `initial` (the page's value, as page-mode run() would show it).
  */
-export function viewInRecord(record: RecordBuffer, offset: number, size: number, initial: Uint8Array): Uint8Array | undefined {
+export function viewInRecord(record: Uint8Array, offset: number, size: number, initial: Uint8Array): Uint8Array | undefined {
+  const slab = slabOf.get(record.buffer) as Slab;
+  const at = record.byteOffset >>> 2;
   const room = roundUpValueSize(size);
-  if (offset + room > record.valuesSize) return undefined;
-  const bytes = record.bytes as Uint8Array;
-  const start = record.valuesOff + offset;
-  const fresh = readInRecord(record, offset, size) === undefined;
-  for (let word = offset >>> 3; word < (offset + room) >>> 3; word++) setBit(bytes, record.presentOff + (word >>> 3), 1 << (word & 7));
-  if (fresh) {
-    bytes.fill(0, start, start + room);
-    bytes.set(initial.subarray(0, size), start);
+  if (offset + room > (slab.u32[at + VALUES_SIZE] as number)) return undefined;
+  const start = (slab.u32[at + VALUES_OFF] as number) + offset;
+  const presentOff = slab.u32[at + PRESENT_OFF] as number;
+  if (readInRecord(record, offset, size) === undefined) {
+    record.fill(0, start, start + room);
+    record.set(initial.subarray(0, size), start);
   }
-  return bytes.subarray(start, start + size);
+  for (let word = offset >>> 3; word < (offset + room) >>> 3; word++) setBit(record, presentOff + (word >>> 3), 1 << (word & 7));
+  return record.subarray(start, start + size);
 }
 
 /** For tests and tools: the thread's walk, discovering it if needed. */

@@ -13,7 +13,7 @@
 // async-context.ts) set() first makes the key part of the running context; outside any run it is the plain store.
 import { type KeyInfo, roundUpValueSize } from '@tld/protocol';
 import { claimForContext, current } from './async-context.js';
-import { liveRecord, readInRecord, viewInRecord, writeInRecord } from './context-walk.js';
+import { type RecordMemory, liveRecord, readInRecord, viewInRecord, writeInRecord } from './context-walk.js';
 import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 import { checkBytes, checkF64, checkI64, checkU32, checkU64, f64Bits, f64Scratch, wordsOf } from './key-values.js';
 
@@ -73,14 +73,20 @@ export abstract class Key {
    */
   abstract decode(bytes: Uint8Array): unknown;
 
+  /**
+   * @internal Walk mechanism: checks `value` as set() does (same errors) and writes it into a record at byte `at`
+   * (8-aligned; the key's room, size rounded up to 8, is all written). Writes nothing when the check fails.
+   */
+  abstract writeRun(value: unknown, memory: RecordMemory, at: number, truncate?: boolean): void;
+
   protected checkOpen(): void {
     if (this[CLOSED]) this.throwClosed();
   }
 
   /** Walk mechanism: set() inside a live run stores into the run's record (checked as set() checks). */
-  protected setInRun(value: unknown): boolean {
+  protected setInRun(value: unknown, truncate?: boolean): boolean {
     const record = liveRecord();
-    return record !== undefined && writeInRecord(record, this.offset, this.encode(value));
+    return record !== undefined && writeInRecord(record, this, value, truncate);
   }
 
   /** Walk mechanism: the run's bytes of this key, or undefined. */
@@ -130,6 +136,12 @@ export class U64Key extends Key {
   }
 
   /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkU64(this.name, value);
+    memory.i64[at >>> 3] = value;
+  }
+
+  /** @internal */
   decode(bytes: Uint8Array): bigint {
     return new BigUint64Array(bytes.slice(0, 8).buffer)[0] as bigint;
   }
@@ -168,6 +180,12 @@ export class I64Key extends Key {
     checkI64(this.name, value);
     if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkI64(this.name, value);
+    memory.i64[at >>> 3] = value;
   }
 
   /** @internal */
@@ -212,6 +230,13 @@ export class U32Key extends Key {
   }
 
   /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkU32(this.name, value);
+    memory.u32[at >>> 2] = value;
+    memory.u32[(at >>> 2) + 1] = 0;
+  }
+
+  /** @internal */
   decode(bytes: Uint8Array): number {
     return new Uint32Array(bytes.slice(0, 4).buffer)[0] as number;
   }
@@ -250,6 +275,12 @@ export class F64Key extends Key {
     checkF64(this.name, value);
     if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkF64(this.name, value);
+    memory.f64[at >>> 3] = value;
   }
 
   /** @internal */
@@ -316,8 +347,8 @@ export class StringKey extends Key {
    */
   set(value: string, options?: StringSetOptions): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(value, options?.truncate)) return;
     const written = this.#fill(value, options?.truncate);
-    if (current.walk && this.#setInRun(written)) return;
     if (current.frame !== null) claimForContext(this);
     // Clear the rest in the scratch buffer, then copy the whole value to the page a word at a time (plain loops:
     // for a few dozen bytes, fill() and set() cost more in calls than they save).
@@ -335,10 +366,14 @@ export class StringKey extends Key {
     return this.wordsOf(this.#scratch, this.#fill(value, undefined));
   }
 
-  /** Walk mechanism: the already checked and encoded value (in the scratch buffer) into the live run's record. */
-  #setInRun(written: number): boolean {
-    const record = liveRecord();
-    return record !== undefined && writeInRecord(record, this.offset, this.wordsOf(this.#scratch, written));
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number, truncate?: boolean): void {
+    const written = this.#fill(value, truncate);
+    const scratch = this.#scratch;
+    const room = roundUpValueSize(this.size);
+    const bytes = memory.u8;
+    for (let i = 0; i < written; i++) bytes[at + i] = scratch[i] as number;
+    for (let i = written; i < room; i++) bytes[at + i] = 0;
   }
 
   /** @internal */
@@ -440,6 +475,15 @@ export class BytesKey extends Key {
   encode(value: unknown): bigint[] {
     checkBytes(this.name, this.size, value);
     return this.wordsOf(value, value.length);
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkBytes(this.name, this.size, value);
+    const bytes = memory.u8;
+    const room = roundUpValueSize(this.size);
+    for (let i = 0; i < value.length; i++) bytes[at + i] = value[i] as number;
+    for (let i = value.length; i < room; i++) bytes[at + i] = 0;
   }
 
   /** @internal */

@@ -13,7 +13,7 @@ import {
   listKeys,
 } from '@tld/protocol';
 import { type Entry, current, noteWalkRun, runWithValues } from './async-context.js';
-import { WALK_KEY, noteKeyExtent, publishWalk, runInRecord, useWalk, type WalkEntry } from './context-walk.js';
+import { WALK_KEY, noteKeyExtent, publishWalk, runInRecord, useWalk } from './context-walk.js';
 import { closedError, invalidArgType, invalidArgValue, noWalkError, unknownKeyError } from './errors.js';
 import { threadWalk } from './v8-walk.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
@@ -264,16 +264,15 @@ export class TaskLocalData {
       throw invalidArgType('run(values, fn): values must be an object from key names to values, like { req_id: 42n }');
     }
     if (typeof fn !== 'function') throw invalidArgType('run(values, fn): fn must be a function');
-    const walk = this.asyncContext === 'walk';
-    const entries: Entry[] & WalkEntry[] = [];
+    if (this.asyncContext === 'walk') {
+      noteWalkRun();
+      return runInRecord(threadWalk() as Extract<ReturnType<typeof threadWalk>, { ok: true }>, this.#byName, values, fn);
+    }
+    const entries: Entry[] = [];
     for (const name of Object.keys(values)) {
       const key = this.#byName.get(name);
       if (key === undefined) throw unknownKeyError(name, [...this.#byName.keys()]);
-      entries.push({ at: walk ? key.offset / 8 : key.pageWord, value: key.encode(values[name]) });
-    }
-    if (walk) {
-      noteWalkRun();
-      return runInRecord(threadWalk() as Extract<ReturnType<typeof threadWalk>, { ok: true }>, entries, fn);
+      entries.push({ at: key.pageWord, value: key.encode(values[name]) });
     }
     return runWithValues(this.#backing.data, entries, fn);
   }

@@ -15,32 +15,21 @@ export interface DiscoveredFacts extends Omit<WalkFacts, 'recordMagic'> {
 interface WalkAddon {
   discover(
     als: object,
-    store: ArrayBuffer,
-    other: ArrayBuffer,
+    store: Uint8Array,
+    other: Uint8Array,
     map: Map<object, object>,
     keys: object[],
     values: object[],
     deleted: object,
   ): DiscoveredFacts | { reason: string };
-  stampSelf(buffer: ArrayBuffer, offset: number): void;
+  /** Address of an ArrayBuffer's data. */
+  dataAddress(buffer: ArrayBuffer): bigint;
   walk(facts: Uint8Array): bigint;
-}
-
-/** The record of one run(): an ArrayBuffer (its backing store is the record) that is the run's store. */
-export class RecordBuffer extends ArrayBuffer {
-  /** @internal Views made on first use by set()/get() inside the run. */
-  words: BigInt64Array | undefined;
-  bytes: Uint8Array | undefined;
-  seq: Int32Array | undefined;
-  /** @internal Byte offsets of the values area and bitmap, and its size. */
-  valuesOff = 0;
-  valuesSize = 0;
-  presentOff = 0;
 }
 
 /** This thread's walk: its AsyncLocalStorage, the addon and the verified facts, or why there is none. */
 export type ThreadWalk =
-  | { readonly ok: true; readonly als: AsyncLocalStorage<RecordBuffer>; readonly addon: WalkAddon; readonly facts: DiscoveredFacts }
+  | { readonly ok: true; readonly als: AsyncLocalStorage<Uint8Array>; readonly addon: WalkAddon; readonly facts: DiscoveredFacts }
   | { readonly ok: false; readonly reason: string };
 
 let thread: ThreadWalk | undefined;
@@ -100,11 +89,13 @@ function discover(): ThreadWalk {
   }
   const addon = loadAddon();
   if (typeof addon === 'string') return { ok: false, reason: addon };
-  const als = new AsyncLocalStorage<RecordBuffer>();
-  // A store of the class every run() uses, another to confirm the offset, and a Map with known keys and values
-  // (one deleted, enough for chains) that the addon reads back through the layout it found.
-  const store = new RecordBuffer(64);
-  const other = new RecordBuffer(64);
+  const als = new AsyncLocalStorage<Uint8Array>();
+  // A store like every run()'s (a Uint8Array over a slab), another at another offset to confirm where the data
+  // pointer sits, and a Map with known keys and values (one deleted, enough for chains) that the addon reads back
+  // through the layout it found.
+  const slab = new ArrayBuffer(256);
+  const store = new Uint8Array(slab, 64, 64);
+  const other = new Uint8Array(slab, 136, 64);
   const keys = Array.from({ length: 24 }, () => ({}));
   const values = keys.map((_, i) => ({ i }));
   const deleted = {};
