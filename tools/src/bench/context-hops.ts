@@ -13,9 +13,10 @@ const tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'walk' });
 const reqId = tld.u64('req_id');
 
 let sink = 0;
+const resolved = Promise.resolve();
 async function hops(n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    await null;
+    await resolved;
     sink = (sink + i) | 0;
   }
 }
@@ -53,7 +54,7 @@ for (let r = 0; r < rounds; r++) {
 }
 // The run really was one: inside it get() gives the run's value.
 const seen = await tld.run({ req_id: 43n }, async () => {
-  await null;
+  await resolved;
   return reqId.get();
 });
 if (seen !== 43n || tld.asyncContext !== 'walk') throw new Error(`context-hops: run() gave ${seen} by ${tld.asyncContext}`);
