@@ -22,6 +22,7 @@ const STABLE_NAMES = [
   'bpf cached read 4 keys', 'bpf cached read 16 keys',
   'registration', 'registration pidfd', 'registration map update', 'registration pages',
   'key creation', 'http baseline', 'http set per request',
+  'http als per request', 'http run per request', 'await hop', 'await hop inside run',
 ];
 
 describe('pnpm bench --quick', () => {

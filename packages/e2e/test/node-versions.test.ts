@@ -1,4 +1,4 @@
-// The async-context tests on Node.js 22 and 24 as well, with and without AsyncContextFrame: run() picks its hooks
+// The async-context tests on Node.js 22, 24 and 26 as well, with and without AsyncContextFrame: run() picks its hooks
 // by feature detection, and each Node.js version and mode takes another path. tools/setup installs the binaries
 // under .cache/node (npm's node-linux-<arch> packages); the addons are Node-API, so the same build loads.
 // Without them the tests skip, except under TLD_REQUIRE_BPF=1 (CI, where tools/setup ran): there they fail.
@@ -38,6 +38,7 @@ const CONFIGS = [
   { major: 22, flags: '--experimental-async-context-frame', mechanism: 'context-frame+async-hooks' },
   { major: 24, flags: '', mechanism: 'context-frame' },
   { major: 24, flags: '--no-async-context-frame', mechanism: 'async-hooks' },
+  { major: 26, flags: '', mechanism: 'context-frame' },
 ];
 
 /** Runs `files` of the package in `dir` with vitest on `bin`; returns its output (throws with it on failure). */

@@ -86,7 +86,7 @@ struct tld_walk {
 	__u32 als_hash;          /* @4: identity hash of the writer's AsyncLocalStorage (the frame's key) */
 	__u64 cped_slot;         /* @8: address of the Isolate's continuation-preserved embedder data slot */
 	__u64 no_frame;          /* @16: tagged value the slot holds outside any context (undefined) */
-	__u64 record_magic;      /* @24: random per process: a record's magic */
+	__u64 record_magic;      /* @24: random per thread: the magic of this thread's records */
 	__u16 key_hash_off;      /* @32: offset in the key object of the word holding Smi(als_hash) */
 	__u16 frame_table_off;   /* @34: offset of the table field in the frame (a JSMap) */
 	__u16 table_nelements_off; /* @36: OrderedHashMap: Smi number of elements */

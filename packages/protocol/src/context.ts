@@ -67,7 +67,7 @@ export const WALK_STRUCT: StructTable = defineStruct('tld_walk', 56, [
   { name: 'als_hash', type: 'u32', offset: 4, doc: "identity hash of the writer's AsyncLocalStorage (the frame's key)" },
   { name: 'cped_slot', type: 'u64', offset: 8, doc: "address of the Isolate's continuation-preserved embedder data slot" },
   { name: 'no_frame', type: 'u64', offset: 16, doc: 'tagged value the slot holds outside any context (undefined)' },
-  { name: 'record_magic', type: 'u64', offset: 24, doc: "random per process: a record's magic" },
+  { name: 'record_magic', type: 'u64', offset: 24, doc: "random per thread: the magic of this thread's records" },
   { name: 'key_hash_off', type: 'u16', offset: 32, doc: 'offset in the key object of the word holding Smi(als_hash)' },
   { name: 'frame_table_off', type: 'u16', offset: 34, doc: 'offset of the table field in the frame (a JSMap)' },
   { name: 'table_nelements_off', type: 'u16', offset: 36, doc: 'OrderedHashMap: Smi number of elements' },

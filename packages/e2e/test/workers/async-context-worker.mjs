@@ -14,7 +14,7 @@ const { mapFd, progFd, thread, mode, tasks, rounds, reader, spinMs } =
    *   reader?: 'page' | 'context', spinMs?: number }} */ (data);
 // The main thread installed its hooks before starting this worker: a worker has none until it calls run() itself.
 const mechanismAtStart = asyncContextMechanism() ?? null;
-const tld = TaskLocalData.open({ mapFd });
+const tld = TaskLocalData.open({ mapFd, asyncContext: 'page' });
 const keys = createKeys(tld);
 setValues(keys, threadValues(thread));
 const result = await runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode, reader, spinMs });
