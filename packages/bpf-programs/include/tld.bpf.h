@@ -579,6 +579,9 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	}
 	if (!store)
 		return -EINVAL; /* a chain longer than any real frame's */
+	/* Node leaves a run by a frame that maps our AsyncLocalStorage to undefined: outside our runs. */
+	if (store == w->no_frame)
+		return TLD_FROM_PAGE;
 	if (!__TLD_V8_HEAP_OBJECT(store))
 		return -EINVAL;
 	if (__tld_user_read(&rec, sizeof(rec), store - 1 + w->store_record_off, task, remote))

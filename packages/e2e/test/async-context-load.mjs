@@ -25,8 +25,11 @@ export const NAMES = ['req_id', 'route', 'weight', 'mark'];
  * @property {string[]} mismatches the first ten mismatches, described
  * @property {Record<string, number>} byPlace checkpoints per place in the task (await, setTimeout callback, ...)
  * @property {number} noValueCount reader 'context': checkpoints where the walk gave no value for some key
+ * @property {number} inRunCheckpoints checkpoints inside a task's context
  * @property {number} tid the thread's kernel id
  * @property {SpinWindow[]} windows with `spinMs`: when this thread was busy inside a task's run, and whose
+ * @property {bigint} began process.hrtime.bigint() when the workload started (the thread's own values set)
+ * @property {bigint} ended ... and when it ended
  * @typedef {{ start: bigint, end: bigint, tid: number, req_id: bigint }} SpinWindow
  * @typedef {{ req_id: import('@tld/userspace').U64Key, route: import('@tld/userspace').StringKey,
  *   weight: import('@tld/userspace').F64Key, mark: import('@tld/userspace').U64Key }} Keys
@@ -65,14 +68,16 @@ export function setValues(keys, values) {
  * mode 'set': each task calls set() with its values when it starts (what a program without run() would do);
  * mode 'none': the tasks have no values of their own and expect the thread's everywhere.
  * reader 'page' (default): progFd is tld_read, which reads the page; 'context': progFd is tld_read_context, which
- * walks to the running context's record (tld_get_context_data()): inside a run the run's keys must come from the
- * record and `mark` from the page, outside any run every key from the page. `spinMs`: at each 'task body'
+ * walks to the running context's record (tld_get_context_data()): where run() uses the walk, inside a run the run's
+ * keys must come from the record and `mark` from the page, outside any run every key from the page; where it
+ * mirrors values into the page (asyncContext 'page'), every key from the page. `spinMs`: at each 'task body'
  * checkpoint the task keeps the CPU that long and records the window (CLOCK_MONOTONIC), for samplers.
  * @param {{ tld: import('@tld/userspace').TaskLocalData, keys: Keys, progFd: number, thread: number,
  *   tasks: number, rounds: number, mode: 'run' | 'set' | 'none', reader?: 'page' | 'context', spinMs?: number }} options
  * @returns {Promise<WorkloadResult>}
  */
 export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode, reader = 'page', spinMs = 0 }) {
+  const began = process.hrtime.bigint();
   /** @type {AsyncLocalStorage<Values>} what the test expects: Node's own idea of the running context */
   const expected = new AsyncLocalStorage();
   const own = threadValues(thread);
@@ -86,6 +91,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
   /** @type {Record<string, number>} */
   const byPlace = {};
   let noValueCount = 0;
+  let inRunCheckpoints = 0;
   const tid = gettid();
   /** @type {SpinWindow[]} */
   const windows = [];
@@ -107,7 +113,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
     const r = readContextOnThisThread(progFd);
     if (r.req_id === undefined || r.route === undefined || r.weight === undefined || r.mark === undefined) return undefined;
     // Where each value came from is part of what is checked: a run's keys from its record, the rest from the page.
-    const run = inRun && mode === 'run' ? 'context' : 'page';
+    const run = inRun && mode === 'run' && tld.asyncContext === 'walk' ? 'context' : 'page';
     if (r.keys.req_id.from !== run || r.keys.route.from !== run || r.keys.weight.from !== run || r.keys.mark.from !== 'page') {
       return { req_id: -1n, route: `from ${r.keys.req_id.from}/${r.keys.route.from}/${r.keys.weight.from}/${r.keys.mark.from}`, weight: NaN, mark: -1n };
     }
@@ -120,6 +126,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
     const want = store ?? own;
     const got = read(store !== undefined);
     checkpoints += 1;
+    if (store !== undefined) inRunCheckpoints += 1;
     byPlace[place] = (byPlace[place] ?? 0) + 1;
     if (got === undefined) {
       noValueCount += 1;
@@ -234,7 +241,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
     await new Promise((resolve) => server.close(() => resolve(undefined)));
     await rm(dir, { recursive: true, force: true });
   }
-  return { checkpoints, mismatchCount, mismatches, byPlace, noValueCount, tid, windows };
+  return { checkpoints, mismatchCount, mismatches, byPlace, noValueCount, inRunCheckpoints, tid, windows, began, ended: process.hrtime.bigint() };
 }
 
 /** @param {Values} v */

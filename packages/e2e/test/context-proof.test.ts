@@ -14,10 +14,11 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData, asyncContextMechanism } from '@tld/userspace';
 import { type ContextReader, type ContextSample, bpfSupport, loadContextReader } from '@tld/testkit';
+import { WALK_KEY_NAME, type WalkFacts } from '@tld/protocol';
 import {
   type Keys, type SpinWindow, type WorkloadResult, createKeys, runWorkload, setValues, threadValues,
 } from './async-context-load.mjs';
-import { walkInUse } from './context-walk-facts.js';
+import { corruptFacts, walkInUse } from './context-walk-facts.js';
 
 const support = bpfSupport();
 const MAIN_TASKS = 128;
@@ -35,6 +36,8 @@ function runWorker(data: Record<string, unknown>): Promise<WorkloadResult> {
 }
 
 interface Verdicts {
+  /** Page mechanism only: CPU samples outside busy windows, which may land while hooks rewrite the page. */
+  unjudged: number;
   cpu: number;
   idle: number;
   inWindow: number;
@@ -44,13 +47,15 @@ interface Verdicts {
 }
 
 /**
- * Judges each sample of a thread of `threads` (tid → thread index and task count): a wrong value is one that is
- * neither the thread's own values (all from the page) nor one task's tuple (its keys from the record, mark from
- * the page), or not the task whose busy window the sample fell in, or not the thread's own at an idle entry.
+ * Judges each sample of a thread of `threads` (tid → thread index, task count, and while it holds its own values):
+ * a wrong value is one that is neither the thread's own values nor one task's tuple, or comes from the wrong place
+ * (with the walk: a task's keys from its record and mark from the page, the thread's own all from the page; with
+ * the page mechanism: everything from the page), or is not the task whose busy window the sample fell in, or not
+ * the thread's own at an idle entry.
  */
-function judge(samples: readonly ContextSample[], threads: Map<number, { thread: number; tasks: number }>,
-  windows: readonly SpinWindow[]): Verdicts {
-  const v: Verdicts = { cpu: 0, idle: 0, inWindow: 0, noValue: 0, wrong: 0, examples: [] };
+function judge(samples: readonly ContextSample[], threads: Map<number, { thread: number; tasks: number; from: bigint; to: bigint }>,
+  windows: readonly SpinWindow[], walk: boolean): Verdicts {
+  const v: Verdicts = { unjudged: 0, cpu: 0, idle: 0, inWindow: 0, noValue: 0, wrong: 0, examples: [] };
   const wrong = (s: ContextSample, why: string): void => {
     v.wrong += 1;
     if (v.examples.length < 10) {
@@ -60,89 +65,100 @@ function judge(samples: readonly ContextSample[], threads: Map<number, { thread:
   };
   for (const s of samples) {
     const t = threads.get(s.tid);
-    if (!t) continue;
+    // A thread is judged while it holds its own values: not while a worker starts or closes its page.
+    if (!t || s.ns < t.from || s.ns > t.to) continue;
     if (s.kind === 'cpu') v.cpu += 1;
     else v.idle += 1;
     const window = s.kind === 'cpu' ? windows.find((w) => w.tid === s.tid && w.start <= s.ns && s.ns <= w.end) : undefined;
     if (window) v.inWindow += 1;
+    // The page mechanism rewrites the page word by word at each switch: a sample can see it half done. (The walk
+    // has no such moment: its readings are all judged.)
+    if (!walk && s.kind === 'cpu' && !window) {
+      v.unjudged += 1;
+      continue;
+    }
     if (Object.values(s.keys).some((k) => k.ret < 0)) {
       v.noValue += 1;
       continue;
     }
     const own = threadValues(t.thread);
     const from = [s.keys.req_id.from, s.keys.route.from, s.keys.weight.from, s.keys.mark.from].join('/');
-    let task: bigint | undefined;
-    if (from === 'page/page/page/page') {
-      if (s.req_id !== own.req_id || s.route !== own.route || s.weight !== own.weight || s.mark !== own.mark) {
-        wrong(s, "from the page but not the thread's own values");
-        continue;
-      }
-    } else if (from === 'context/context/context/page') {
-      const i = Number((s.req_id ?? 0n) - 0x1_0000_0000n * BigInt(t.thread + 1));
-      const weight = i + t.thread / 8;
-      if (!(i >= 0 && i < t.tasks) || s.route !== `/t${t.thread}/task/${i}` ||
-        (s.weight !== weight && s.weight !== weight + 1000) || s.mark !== own.mark) {
-        wrong(s, 'from a record but not one task of this thread');
-        continue;
-      }
-      task = s.req_id;
-    } else {
-      wrong(s, 'keys from mixed sources');
+    const i = Number((s.req_id ?? 0n) - 0x1_0000_0000n * BigInt(t.thread + 1));
+    const weight = i + t.thread / 8;
+    const isOwn = s.req_id === own.req_id && s.route === own.route && s.weight === own.weight && s.mark === own.mark;
+    const isTask = i >= 0 && i < t.tasks && s.route === `/t${t.thread}/task/${i}` &&
+      (s.weight === weight || s.weight === weight + 1000) && s.mark === own.mark;
+    if (!isOwn && !isTask) {
+      wrong(s, "neither the thread's own values nor one task's of this thread");
       continue;
     }
-    if (window && task !== window.req_id) wrong(s, `in the busy window of task ${window.req_id}`);
-    if (s.kind === 'idle' && task !== undefined) wrong(s, 'a run\'s values while the event loop enters epoll_wait');
+    const want = !walk || isOwn ? 'page/page/page/page' : 'context/context/context/page';
+    if (from !== want) wrong(s, `read from ${from}, not ${want}`);
+    else if (window && (!isTask || s.req_id !== window.req_id)) wrong(s, `in the busy window of task ${window.req_id}`);
+    else if (s.kind === 'idle' && !isOwn) wrong(s, "a run's values while the event loop enters epoll_wait");
   }
   return v;
 }
 
-describe.skipIf(!support.supported)('BPF follows the async context to the run record (the walk)', () => {
-  let reader: ContextReader;
-  let tld: TaskLocalData;
+// One reader and TaskLocalData for the file: which mechanism run() uses here decides which tests exist (the walk
+// on Node 24, 26 and 22 with --experimental-async-context-frame; the page elsewhere). node-versions.test.ts runs
+// this file on each of them.
+const reader = support.supported ? loadContextReader({ map: 'private' }) : undefined;
+const tld = reader ? TaskLocalData.open({ mapFd: reader.mapFd }) : undefined;
+const walk = tld?.asyncContext === 'walk';
+
+describe.skipIf(!reader || !tld)('BPF follows the async context to the run record (the walk)', () => {
+  const r = reader as ContextReader;
+  const t = tld as TaskLocalData;
   let keys: Keys;
   beforeAll(() => {
-    reader = loadContextReader({ map: 'private' });
-    tld = TaskLocalData.open({ mapFd: reader.mapFd });
-    keys = createKeys(tld);
+    keys = createKeys(t);
     setValues(keys, threadValues(0));
   });
   afterAll(() => {
-    reader?.close();
-    tld?.close();
+    t.close();
+    r.close();
   });
 
   it(`${MAIN_TASKS} + 2 × ${WORKER_TASKS} tasks on three threads: checkpoints, CPU samples and idle readings, 0 wrong`, async () => {
-    tld.run({ req_id: 1n }, () => undefined);
-    expect(walkInUse(tld)).toBe(true);
-    reader.watch({ tgid: process.pid, sampleHz: SAMPLE_HZ });
+    t.run({ req_id: 1n }, () => undefined);
+    expect(walkInUse(t)).toBe(walk);
+    r.watch({ tgid: process.pid, sampleHz: SAMPLE_HZ });
     let results: WorkloadResult[];
+    let unwatched = 0n;
     try {
-      const worker = { mapFd: reader.mapFd, progFd: reader.progFd, tasks: WORKER_TASKS, rounds: 4, mode: 'run', reader: 'context', spinMs: 1 };
+      const worker = {
+        mapFd: r.mapFd, progFd: r.progFd, tasks: WORKER_TASKS, rounds: 4, mode: 'run', reader: 'context', spinMs: 1,
+        asyncContext: 'auto',
+      };
       results = await Promise.all([
-        runWorkload({ tld, keys, progFd: reader.progFd, thread: 0, tasks: MAIN_TASKS, rounds: 8, mode: 'run', reader: 'context', spinMs: 1 }),
+        runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: MAIN_TASKS, rounds: 8, mode: 'run', reader: 'context', spinMs: 1 }),
         runWorker({ ...worker, thread: 1 }),
         runWorker({ ...worker, thread: 2 }),
       ]);
       // Idle between callbacks: the loop enters epoll_wait with no context.
       for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     } finally {
-      reader.unwatch();
+      r.unwatch();
+      unwatched = process.hrtime.bigint();
     }
     const [main] = results;
-    const threads = new Map(results.map((r, thread) => [r.tid, { thread, tasks: thread === 0 ? MAIN_TASKS : WORKER_TASKS }]));
-    const verdicts = judge(reader.samples(), threads, results.flatMap((r) => r.windows));
-    const checkpoints = results.reduce((n, r) => n + r.checkpoints, 0);
+    const threads = new Map(results.map((w, thread) => [w.tid, {
+      thread, tasks: thread === 0 ? MAIN_TASKS : WORKER_TASKS, from: w.began, to: thread === 0 ? unwatched : w.ended,
+    }]));
+    const verdicts = judge(r.samples(), threads, results.flatMap((w) => w.windows), walk);
+    const checkpoints = results.reduce((n, w) => n + w.checkpoints, 0);
     console.info(
-      `walk on Node ${process.version} (${asyncContextMechanism()}): ${checkpoints} checkpoints ` +
-        `(${results.map((r) => r.mismatchCount).join('+')} wrong, ${results.map((r) => r.noValueCount).join('+')} no value); ` +
+      `${walk ? 'walk' : 'page'} on Node ${process.version} (${asyncContextMechanism()}): ${checkpoints} checkpoints ` +
+        `(${results.map((w) => w.mismatchCount).join('+')} wrong, ${results.map((w) => w.noValueCount).join('+')} no value); ` +
         `samples: ${verdicts.cpu} cpu (${verdicts.inWindow} in busy windows), ${verdicts.idle} idle, ` +
-        `${verdicts.noValue} no value, ${verdicts.wrong} wrong`,
+        `${verdicts.noValue} no value, ${verdicts.wrong} wrong${walk ? '' : `, ${verdicts.unjudged} not judged (page mechanism)`}`,
     );
     expect(main?.checkpoints).toBeGreaterThanOrEqual(10_000);
-    for (const r of results) {
-      expect(r.mismatches).toEqual([]);
-      expect(r.mismatchCount).toBe(0);
-      expect(r.noValueCount).toBe(0);
+    for (const w of results) {
+      expect(w.mismatches, `thread tid ${w.tid}`).toEqual([]);
+      expect(w.mismatchCount).toBe(0);
+      expect(w.noValueCount).toBe(0);
     }
     expect(verdicts.examples).toEqual([]);
     expect(verdicts.wrong).toBe(0);
@@ -150,4 +166,46 @@ describe.skipIf(!support.supported)('BPF follows the async context to the run re
     expect(verdicts.inWindow).toBeGreaterThan(0);
     expect(verdicts.idle).toBeGreaterThan(0);
   }, 240_000);
+
+  // The control: facts that lead the walk astray must give no value inside the runs, never the page's (the thread's
+  // own values, wrong inside a run) or another run's. (A wrong als_hash or table_buckets_off makes the lookup miss
+  // our AsyncLocalStorage, which reads as outside any run: PROTOCOL.md §8.)
+  const CORRUPTIONS: Array<[string, (f: WalkFacts) => Partial<WalkFacts>]> = [
+    ['cped_slot points at unmapped memory', () => ({ cpedSlot: 8n })],
+    ['frame_table_off is off by a word', (f) => ({ frameTableOff: f.frameTableOff + 8 })],
+    ['store_record_off is off by a word', (f) => ({ storeRecordOff: f.storeRecordOff + 8 })],
+    ['record_magic is not the records\' magic', (f) => ({ recordMagic: f.recordMagic ^ 0x5a5an })],
+    ['entry_words is 0', () => ({ entryWords: 0 })],
+  ];
+  // Registered only where run() uses the walk: without it there are no facts to corrupt (the test below instead).
+  for (const [what, corrupt] of walk ? CORRUPTIONS : []) {
+    it(`control: ${what}: no value inside every run, no wrong value anywhere`, async () => {
+      const restore = corruptFacts(t, corrupt);
+      let result: WorkloadResult;
+      try {
+        result = await runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: 16, rounds: 2, mode: 'run', reader: 'context' });
+      } finally {
+        restore();
+      }
+      expect(result.mismatches.filter((m) => !m.endsWith('BPF read no value'))).toEqual([]);
+      expect(result.mismatchCount).toBe(0);
+      expect(result.inRunCheckpoints).toBeGreaterThan(100);
+      expect(result.noValueCount).toBeGreaterThanOrEqual(result.inRunCheckpoints);
+      // Restored: the same readers read the runs' values again.
+      const after = await runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: 4, rounds: 1, mode: 'run', reader: 'context' });
+      expect([after.mismatchCount, after.noValueCount]).toEqual([0, 0]);
+    }, 60_000);
+  }
+
+  if (!walk) {
+    it(`without the walk (${t.asyncContextReason ?? 'page mechanism'}): no facts published, every key read from the page run() keeps`, async () => {
+      expect(t.keys().map((k) => k.name)).not.toContain(WALK_KEY_NAME);
+      const inside = await t.run({ req_id: 99n, route: '/page/mode' }, async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return r.read();
+      });
+      expect([inside.keys.req_id.from, inside.keys.route.from, inside.keys.mark.from]).toEqual(['page', 'page', 'page']);
+      expect([inside.req_id, inside.route, inside.mark]).toEqual([99n, '/page/mode', threadValues(0).mark]);
+    });
+  }
 });

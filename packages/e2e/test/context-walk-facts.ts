@@ -7,16 +7,19 @@ function factsKey(tld: TaskLocalData): ReturnType<TaskLocalData['bytes']> {
   return tld.bytes(WALK_KEY_NAME, WALK_SIZE);
 }
 
-/** Whether this thread published valid walk facts (its run() keeps values in records BPF walks to). */
+/** Whether run() uses the walk on this thread and its page holds valid facts (version stored). */
 export function walkInUse(tld: TaskLocalData): boolean {
-  return decodeWalk(factsKey(tld).get()).version === WALK_VERSION;
+  return tld.asyncContext === 'walk' && decodeWalk(factsKey(tld).get()).version === WALK_VERSION;
 }
 
-/** Replaces some of this thread's published facts (outside any run); returns a function that restores them. */
-export function corruptFacts(tld: TaskLocalData, overrides: Partial<WalkFacts>): () => void {
+/**
+ * Replaces some of this thread's published facts (call it outside any run: set() inside one writes the run's
+ * record); `change` gets the facts as published. Returns a function that restores them.
+ */
+export function corruptFacts(tld: TaskLocalData, change: (facts: WalkFacts) => Partial<WalkFacts>): () => void {
   const key = factsKey(tld);
   const before = key.get().slice();
   const { version, ...facts } = decodeWalk(before);
-  key.set(encodeWalk({ ...facts, ...overrides }, version));
+  key.set(encodeWalk({ ...facts, ...change(facts) }, version));
   return () => key.set(before);
 }
