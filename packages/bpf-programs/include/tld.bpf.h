@@ -655,7 +655,14 @@ static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, voi
 	}
 	if (__tld_user_read(dst, size, loc->values + off, task, remote))
 		return -EFAULT;
-	/* After the copy: a writer that changed the record meanwhile has moved seq on (PROTOCOL.md §8). */
+	/*
+	 * Only the thread that runs a run's code writes its record. Reading the current task, that thread is stopped
+	 * here (in the kernel, or interrupted): an even seq read with the header stays even, and the value copied is
+	 * the one it covers. Another task may be running on another CPU: read seq again after the copy, as a seqlock
+	 * reader does (PROTOCOL.md §8).
+	 */
+	if (!remote)
+		return TLD_FROM_CONTEXT;
 	if (__tld_user_read(&seq, sizeof(seq), loc->record + __builtin_offsetof(struct tld_ctx_record, seq), task,
 			    remote))
 		return -EFAULT;

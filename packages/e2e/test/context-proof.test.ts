@@ -14,7 +14,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData, asyncContextMechanism } from '@tld/userspace';
 import { type ContextReader, type ContextSample, bpfSupport, loadContextReader } from '@tld/testkit';
-import { WALK_KEY_NAME, type WalkFacts } from '@tld/protocol';
+import { WALK_KEY_NAME, type WalkFacts, decodeString, decodeU64 } from '@tld/protocol';
+import { loadTaskIterator } from '@tld/bpf-programs';
 import {
   type Keys, type SpinWindow, type WorkloadResult, createKeys, runWorkload, setValues, threadValues,
 } from './async-context-load.mjs';
@@ -195,6 +196,36 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
       const after = await runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: 4, rounds: 1, mode: 'run', reader: 'context' });
       expect([after.mismatchCount, after.noValueCount]).toEqual([0, 0]);
     }, 60_000);
+  }
+
+  if (walk) {
+    it('the task iterator (tld dump) finds a worker blocked inside a run: the run\'s values beside the page\'s', async () => {
+      const flag = new SharedArrayBuffer(4);
+      const worker = new Worker(new URL('./workers/context-run-worker.mjs', import.meta.url), { workerData: { mapFd: r.mapFd, flag } });
+      const iterator = loadTaskIterator({ map: { mapFd: r.mapFd } });
+      try {
+        const started = await new Promise<{ tid: number; asyncContext: string }>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+        expect(started.asyncContext).toBe('walk');
+        const task = iterator.readTasks({ pid: process.pid }).find((k) => k.tid === started.tid);
+        expect(task?.contextStatus).toBe(1);
+        const keyed = Object.fromEntries((task?.keys ?? []).filter((k) => k.name !== WALK_KEY_NAME).map((k) => [k.name, k]));
+        const own = threadValues(5);
+        expect([keyed['req_id']?.context.from, keyed['route']?.context.from, keyed['mark']?.context.from]).toEqual(['context', 'context', 'page']);
+        expect(decodeU64(keyed['req_id']?.context.value)).toBe(0x5eedn);
+        expect(decodeString(keyed['route']?.context.value)).toBe('/blocked/in/run');
+        expect(decodeU64(keyed['mark']?.context.value)).toBe(own.mark);
+        // Beside them, the page keeps the thread's own values.
+        expect([decodeU64(keyed['req_id']?.value), decodeString(keyed['route']?.value)]).toEqual([own.req_id, own.route]);
+      } finally {
+        iterator.close();
+        Atomics.store(new Int32Array(flag), 0, 1);
+        Atomics.notify(new Int32Array(flag), 0);
+        await new Promise((resolve) => worker.once('exit', resolve));
+      }
+    });
   }
 
   if (!walk) {

@@ -1,5 +1,6 @@
-// The measurements of the `bpf` case (cases-bpf.ts), in the process that takes them: this module runs in the
-// trial's process, or as a child forked on a Node.js whose run() uses the walk (then it sends its measurements back).
+// The measurements of the `bpf` case (cases-bpf.ts), in the process that takes them: the trial's process measures
+// the page rows, and a child forked on a Node.js whose run() uses the walk measures the walk's rows and sends them
+// back (the facts the walk needs take a slot of the page, and the cold read of slot 63 needs them all).
 // tld_bench.bpf.o's programs run a bpf_loop of reads on this thread and time it with bpf_ktime_get_ns(). One
 // iteration is what one program run does to read task local data: find the task's storage, then read 1, 4 or 16
 // keys. The cached and cold reads go through tld_get_data(); the baseline loads the same values at offsets fixed at
@@ -64,8 +65,9 @@ function perIteration(c: Config): bigint {
 }
 
 function measure(programs: BenchPrograms, tld: TaskLocalData, options: TrialOptions, on: string): Measurement[] {
-  // Without the walk (run() by the page mechanism) there is nothing to walk to.
-  const configs = CONFIGS.filter((c) => c.walk !== true || tld.asyncContext === 'walk');
+  // The walk's rows where run() uses the walk; the others where it does not: they need all 63 slots of the page,
+  // and the walk's facts take one.
+  const configs = CONFIGS.filter((c) => (c.walk === true) === (tld.asyncContext === 'walk'));
   const iterations = new Map<Config, number>();
   const samples = new Map<Config, number[]>(configs.map((c) => [c, []]));
   const exec = (c: Config, n: number): BenchRun =>
@@ -102,15 +104,18 @@ function measure(programs: BenchPrograms, tld: TaskLocalData, options: TrialOpti
 }
 
 /**
- * Loads the programs, creates the keys in a TaskLocalData of their map and measures every configuration this
- * Node.js can run; `on` names the Node.js in each row's description when it is not the runner's.
+ * Loads the programs, creates the keys in a TaskLocalData of their map and measures the rows of one mechanism:
+ * 'page' every row but the walk's, 'walk' the walk's (`bpf context read`, `bpf user read`). `on` names the Node.js
+ * in each row's description when it is not the runner's.
  */
-export function measureBpfReads(options: TrialOptions, on = ''): Measurement[] {
+export function measureBpfReads(options: TrialOptions, mechanism: 'page' | 'walk', on = ''): Measurement[] {
   const programs = loadBenchPrograms();
   try {
-    const tld = TaskLocalData.open({ mapFd: programs.mapFd });
+    const tld = TaskLocalData.open({ mapFd: programs.mapFd, asyncContext: mechanism });
     try {
-      BENCH_KEY_NAMES.forEach((name, i) => tld.u64(name).set(valueOf(i)));
+      // With the walk, tld.walk takes a slot: the 62 keys that still fit (the walk's rows read bench_00).
+      const names = mechanism === 'walk' ? BENCH_KEY_NAMES.slice(0, -1) : BENCH_KEY_NAMES;
+      names.forEach((name, i) => tld.u64(name).set(valueOf(i)));
       return measure(programs, tld, options, on);
     } finally {
       tld.close();
@@ -124,7 +129,7 @@ export function measureBpfReads(options: TrialOptions, on = ''): Measurement[] {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [optionsJson, on] = process.argv.slice(2);
   if (!optionsJson || !process.send) throw new Error('usage: bpf-reads.js <options JSON> <on> (forked by cases-bpf.js)');
-  const measurements = measureBpfReads(JSON.parse(optionsJson) as TrialOptions, on ?? '');
+  const measurements = measureBpfReads(JSON.parse(optionsJson) as TrialOptions, 'walk', on ?? '');
   process.send({ type: 'result', measurements }, () => process.disconnect());
 }
 

@@ -1,7 +1,8 @@
 // The BPF side, measured in the kernel (bpf-reads.ts): tld_get_data() cached and cold against a fixed-offset load,
-// and tld_get_context_data() through the walk to the current async context. The walk needs a Node.js whose
-// AsyncLocalStorage runs on AsyncContextFrame: on any other the whole case runs in a child on Node.js 24 from
-// .cache/node (context-node.ts), so that every row and its baseline come from one process.
+// in this process with the page mechanism; tld_get_context_data() through the walk to the current async context in
+// a child on a Node.js whose AsyncLocalStorage runs on AsyncContextFrame (this one, else Node.js 24 from
+// .cache/node: context-node.ts). The programs time themselves in the kernel, so the child's rows compare with this
+// process's baseline row.
 import { fork } from 'node:child_process';
 import { measureBpfReads } from './bpf-reads.js';
 import { contextNode } from './context-node.js';
@@ -25,18 +26,17 @@ export const CASES: BenchCase[] = [
   {
     id: 'bpf',
     description: 'tld_get_data() cached and cold vs a fixed-offset load, tld_get_context_data() through the walk, timed in the kernel (tld_bench.bpf.o)',
-    run(options) {
+    async run(options) {
+      const page = measureBpfReads(options, 'page');
       let node: ReturnType<typeof contextNode>;
       try {
         node = contextNode();
       } catch (error) {
-        // No Node.js with AsyncContextFrame: every row but the walk's, here.
         process.stderr.write(`bpf case: no walk rows: ${error instanceof Error ? error.message : String(error)}\n`);
-        return measureBpfReads(options);
+        return page;
       }
-      if (node.note === null) return measureBpfReads(options);
-      process.stderr.write(`bpf case: ${node.note}\n`);
-      return onNode(node.bin, options, `Node ${node.version}`);
+      if (node.note !== null) process.stderr.write(`bpf case: ${node.note}\n`);
+      return [...page, ...(await onNode(node.bin, options, node.note === null ? '' : `Node ${node.version}`))];
     },
   },
 ];

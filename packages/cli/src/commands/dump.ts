@@ -65,7 +65,7 @@ function text(pin: string, threads: readonly ThreadReport[]): string {
     const context = t.context.status === 'page' ? '' : t.context.status === 'run' ? '  (in a run)' : `  (walk: no value, errno ${t.context.errno ?? 0})`;
     lines.push(`tid ${t.tid}  pid ${t.pid}  ${t.comm}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
     const width = Math.max(0, ...t.keys.map((k) => k.name.length));
-    const pageWidth = Math.max(0, ...t.keys.map((k) => k.value.text.length));
+    const pageWidth = Math.max(0, ...t.keys.filter((k) => k.context.from === 'context').map((k) => k.value.text.length));
     for (const k of t.keys) {
       const run = k.context.from === 'context' ? `  run: ${k.context.value?.text ?? ''}` : '';
       lines.push(`  ${k.name.padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${run ? k.value.text.padEnd(pageWidth) : k.value.text}${run}`);
