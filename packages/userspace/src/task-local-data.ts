@@ -148,17 +148,27 @@ export class TaskLocalData {
     this.unavailableReason = backing.unavailableReason;
     this.#backing = backing;
     const walk = asyncContext === 'page' ? undefined : threadWalk();
-    this.asyncContextReason = walk !== undefined && !walk.ok && asyncContext === 'auto' ? walk.reason : undefined;
-    if (walk === undefined || !walk.ok) {
+    let reason = walk !== undefined && !walk.ok ? walk.reason : undefined;
+    if (walk?.ok === true) {
+      // Once per thread (and page): the facts readers walk by, as the key tld.walk.
+      const { meta, data, dataStart, dataLimit, layout, metaOwned } = backing;
+      try {
+        checkMetaPage(meta, layout, metaOwned);
+        const info = createKey(meta, WALK_KEY.name, WALK_KEY.size, { layout, dataLimit });
+        publishWalk(walk, data, dataPageOffset(info.offset, dataStart));
+      } catch (error) {
+        // No room for the key (or a page that cannot hold it): 'walk' says so, 'auto' uses the page mechanism.
+        if (asyncContext === 'walk') throw error;
+        reason = `the key ${WALK_KEY.name} could not be created: ${(error as Error).message}`;
+      }
+    }
+    if (walk?.ok !== true || reason !== undefined) {
       this.asyncContext = 'page';
+      this.asyncContextReason = reason;
       return;
     }
     this.asyncContext = 'walk';
-    // Once per thread (and page): the facts readers walk by, as the key tld.walk.
-    const { meta, data, dataStart, dataLimit, layout, metaOwned } = backing;
-    checkMetaPage(meta, layout, metaOwned);
-    const info = createKey(meta, WALK_KEY.name, WALK_KEY.size, { layout, dataLimit });
-    publishWalk(walk, data, dataPageOffset(info.offset, dataStart));
+    this.asyncContextReason = undefined;
     useWalk(walk);
     current.walk = true;
   }
@@ -252,8 +262,9 @@ export class TaskLocalData {
    * inside it (await, timers, I/O callbacks), runs on this thread; returns what `fn` returns (its promise for an
    * async `fn`). A nested run() merges its values over the enclosing run's (inner wins); inside a run, set()
    * changes the run's value and get() reads it; keys no run gives keep the thread's own value. Between callbacks
-   * the page holds the thread's own values. The first call installs async hooks for this thread (see
-   * async-context.ts); a thread that never calls run() has none.
+   * the page holds the thread's own values (by the walk, readers follow the run's record; see asyncContext). By the
+   * page mechanism the first call installs async hooks for this thread (see async-context.ts); by the walk nothing
+   * is ever installed.
    * Throws TypeError for a `values` that is not an object or an `fn` that is not a function, ERR_TLD_UNKNOWN_KEY
    * for a name no key of this TaskLocalData has, the TypeError/RangeError set() throws for a bad value, and
    * ERR_TLD_CLOSED after close(): always before anything is written or installed.

@@ -4,6 +4,7 @@
 // Measured on a Node.js with AsyncContextFrame: this one, else Node.js 24 from .cache/node (the description says).
 import { type ChildProcess, fork } from 'node:child_process';
 import { contextNode } from './context-node.js';
+import { median } from './stats.js';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
@@ -37,13 +38,17 @@ async function load(port: number, ms: number): Promise<{ requests: number }> {
 }
 
 async function httpCpu(bin: string, options: TrialOptions): Promise<{ als: number; run: number }> {
-  const ms = options.quick ? 100 : Math.max(500, options.timeMs * 5);
+  // Short phases, many of them (ABBA): on a shared machine the load drifts within seconds, and both phases should
+  // see the same drift.
+  const ms = options.quick ? 100 : Math.max(300, options.timeMs * 2);
   const warmMs = options.quick ? 50 : 500;
-  const pairs = options.quick ? 1 : 3;
+  const pairs = options.quick ? 1 : 8;
   const phases: Array<'als' | 'run'> = [];
   for (let i = 0; i < pairs; i++) phases.push(...(i % 2 === 0 ? (['als', 'run'] as const) : (['run', 'als'] as const)));
   const server = forkOn(bin, './context-server.js', []);
-  const totals = { als: { cpuUs: 0, served: 0 }, run: { cpuUs: 0, served: 0 } };
+  // CPU µs per request of each measured phase; the figure is the median phase of each kind (a phase the machine's
+  // other work disturbed more than most does not move it).
+  const perPhase: Record<'als' | 'run', number[]> = { als: [], run: [] };
   try {
     const { port, asyncContext } = await message<{ port: number; asyncContext: string }>(server, 'listening');
     if (asyncContext !== 'walk') throw new Error(`context server: run() uses ${asyncContext}, not the walk`);
@@ -58,8 +63,7 @@ async function httpCpu(bin: string, options: TrialOptions): Promise<{ als: numbe
       await load(port, ms);
       server.send({ type: 'usage' });
       const usage = await message<{ cpuUs: number; requests: number }>(server, 'usage');
-      totals[phase].cpuUs += usage.cpuUs;
-      totals[phase].served += usage.requests;
+      perPhase[phase].push(usage.cpuUs / usage.requests);
     }
   } finally {
     const exited = new Promise((resolve) => server.once('exit', resolve));
@@ -67,7 +71,7 @@ async function httpCpu(bin: string, options: TrialOptions): Promise<{ als: numbe
     else server.kill();
     await exited;
   }
-  return { als: totals.als.cpuUs / totals.als.served, run: totals.run.cpuUs / totals.run.served };
+  return { als: median(perPhase.als), run: median(perPhase.run) };
 }
 
 async function hops(bin: string, options: TrialOptions): Promise<{ outsideNs: number; insideNs: number }> {
