@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cache = fileURLToPath(new URL('../../../.cache/node', import.meta.url));
+// TLD_NODE_CACHE: another directory laid out like .cache/node (v<version>/node_modules/node-linux-<arch>).
+const cache = process.env['TLD_NODE_CACHE'] ?? fileURLToPath(new URL('../../../.cache/node', import.meta.url));
 const nodeGyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
 const out = join(here, 'prebuilds', `${process.platform}-${process.arch}`);
 const arch = process.arch === 'x64' ? 'x64' : process.arch;

@@ -10,10 +10,10 @@ import { type PinnedMaps, loadFixtureMaps, packageDir } from './fixture.js';
 
 const root = join(packageDir, '..', '..');
 
-/** Node.js binaries under .cache/node, by major version. */
+/** Node.js binaries under .cache/node (or $TLD_NODE_CACHE, laid out the same way), by major version. */
 function installedNodes(): Map<number, string> {
   const found = new Map<number, string>();
-  const base = join(root, '.cache', 'node');
+  const base = process.env['TLD_NODE_CACHE'] ?? join(root, '.cache', 'node');
   if (!existsSync(base)) return found;
   for (const version of readdirSync(base)) {
     const bin = join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');

@@ -23,13 +23,14 @@ function hasContextFrame(): boolean {
 
 export function contextNode(): ContextNode {
   if (hasContextFrame()) return { bin: process.execPath, version: process.version, note: null };
-  const base = join(ROOT, '.cache', 'node');
+  // TLD_NODE_CACHE: another directory laid out like .cache/node.
+  const base = process.env['TLD_NODE_CACHE'] ?? join(ROOT, '.cache', 'node');
   const versions = existsSync(base) ? readdirSync(base).filter((v) => v.startsWith('v24.')).sort() : [];
   for (const version of versions.reverse()) {
     const bin = join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
     if (!existsSync(bin)) continue;
     const got = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
-    return { bin, version: got, note: `${process.version} has no AsyncContextFrame: measured on ${got} from .cache/node` };
+    return { bin, version: got, note: `${process.version} has no AsyncContextFrame: measured on ${got} from ${base}` };
   }
   throw new Error(
     `the async-context cases need Node.js with AsyncContextFrame: ${process.version} has none and ${base} has no v24 (run tools/setup)`,
