@@ -1,11 +1,11 @@
 // Opening the task-local-data map from a pin or a caller's fd, and checking that it is one (PROTOCOL.md §1):
 // every refusal is a typed error that names the cause and the fix. A pin path is resolved by pin-path.ts (no link
 // an untrusted user controls is followed), and BPF_OBJ_GET opens the very pin it checked, through its descriptor.
-import { type Stats, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { DEFAULT_PIN_PATH, TldError, checkMapValueSize } from '@tld/protocol';
 import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
-import { createCommand, describeUid, fdOnBpffs, fdPath, resolvePin } from './pin-path.js';
+import { type FileStat, createCommand, describeUid, fdOnBpffs, fdPath, resolvePin } from './pin-path.js';
 
 export { createCommand };
 
@@ -13,7 +13,7 @@ export { createCommand };
 const BPF_MAP_FD_LINK = 'anon_inode:bpf-map';
 
 /** BPF_OBJ_GET checks the pin like a file: read and write permission on it, from its mode and owner. */
-function pinPermissionError(pinPath: string, stat: Stats, cause: unknown): TldError {
+function pinPermissionError(pinPath: string, stat: FileStat, cause: unknown): TldError {
   return new TldError(
     UserspaceErrorCode.PERMISSION,
     `opening the pinned map ${pinPath}: permission denied. Opening a pin needs read and write permission on the ` +
@@ -38,7 +38,7 @@ function noMap(pinPath: string, cause?: unknown): TldError {
 /** A map fd opened from a checked pin, with the pin file's fstat. */
 export interface OpenedPin {
   readonly fd: number;
-  readonly stat: Stats;
+  readonly stat: FileStat;
 }
 
 /**
@@ -90,7 +90,7 @@ export function openPinned(pinPath: string, warn = true): OpenedPin {
  * root or us was created by that someone (bpffs is often world-writable), who can do the same. Group access is how
  * a pin is shared on purpose (`tld map create --mode 0660 --group NAME`): no warning for it.
  */
-function warnOnLoosePin(pinPath: string, stat: Stats): void {
+function warnOnLoosePin(pinPath: string, stat: FileStat): void {
   const bits = stat.mode & 0o777;
   if ((bits & 0o007) !== 0) {
     process.emitWarning(

@@ -9,7 +9,7 @@
 // openat(), fchmodat() on an O_PATH fd, or fstatfs(): /proc/self/fd/N names exactly the open file whatever
 // happened to its path since, so `/proc/self/fd/N/name` is openat(N, name) and chmod(/proc/self/fd/N) is a
 // chmod of the checked inode (the kernel's own fallback for fchmodat(AT_EMPTY_PATH) works the same way).
-import { type Stats, chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { TldError } from '@tld/protocol';
 import { UserspaceErrorCode } from './errors.js';
@@ -79,7 +79,7 @@ function unsafe(pinPath: string, what: string, fix: string): TldError {
 }
 
 /** Why a directory on the way may not be trusted, or undefined. */
-function directoryProblem(stat: Stats): string | undefined {
+function directoryProblem(stat: FileStat): string | undefined {
   if (!trusted(stat.uid)) return `belongs to ${describeUid(stat.uid)}`;
   const sticky = (stat.mode & S_ISVTX) !== 0;
   if ((stat.mode & 0o022) !== 0 && !(sticky && stat.uid === 0)) {
@@ -91,6 +91,20 @@ function directoryProblem(stat: Stats): string | undefined {
 
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * What resolvePin() reports of a file: the fields of fs.Stats it uses (declared here so that the package's types
+ * need no @types/node).
+ */
+export interface FileStat {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly ino: number;
+  isDirectory(): boolean;
+  isFile(): boolean;
+  isSymbolicLink(): boolean;
 }
 
 /** How resolvePin() treats the directories on the way (tld map create). */
@@ -112,7 +126,7 @@ export interface ResolvedPin {
   /** The pin's name in it. */
   readonly name: string;
   /** O_PATH | O_NOFOLLOW descriptor of the pin's entry and its fstat, or undefined when there is none. */
-  readonly entry: { readonly fd: number; readonly stat: Stats } | undefined;
+  readonly entry: { readonly fd: number; readonly stat: FileStat } | undefined;
   /** Directories made on the way (ResolveOptions.makeDirs), outermost first. */
   readonly made: readonly string[];
   /** Closes both descriptors. */
@@ -154,7 +168,7 @@ export function searchDenied(pinPath: string, dirPath: string, cause: unknown): 
   );
 }
 
-function canSearch(stat: Stats, gid: number): boolean {
+function canSearch(stat: FileStat, gid: number): boolean {
   return (stat.mode & 0o001) !== 0 || (stat.gid === gid && (stat.mode & 0o010) !== 0);
 }
 
@@ -198,7 +212,7 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
         fd = makeDirectory(pinPath, dirFd, name, path, makeDirs.mode, makeDirs.gid);
         made.push(path);
       }
-      let stat: Stats;
+      let stat: FileStat;
       try {
         stat = fstatSync(fd);
       } catch (error) {
