@@ -60,6 +60,7 @@ export function openPinned(pinPath: string, warn = true): OpenedPin {
     const { stat } = pin.entry;
     try {
       // The pin resolvePin() checked, by its descriptor: BPF_OBJ_GET never sees a path someone can swap.
+      // (BPF_F_PATH_FD with the directory's fd would not do: the kernel looks the name up with LOOKUP_FOLLOW.)
       fd = native.objGet(fdPath(pin.entry.fd));
     } catch (raw) {
       const error = syscallError(raw, `opening the pinned map ${pinPath}`);
