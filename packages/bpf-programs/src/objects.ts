@@ -15,12 +15,6 @@ export const objectPaths = Object.freeze({
   cached: built('tld_cached.bpf.o'),
   /** Maps `tld_wrong_value_size` (task storage, value 32 bytes) and `tld_wrong_map_type` (hash); no programs. */
   fixtures: built('tld_fixtures.bpf.o'),
-  /**
-   * The route profiler (tld_route_profile.bpf.c): programs `on_sched_switch` (tp_btf/sched_switch), `on_syscall`
-   * (tp_btf/sys_enter) and `on_cpu_sample` (perf_event) charge one process's CPU to the `route` its threads
-   * published.
-   */
-  routeProfile: built('tld_route_profile.bpf.o'),
   /** Benchmarks: programs `tld_bench_*` (reads timed in the kernel) and the `tld_trace_*` system call timers. */
   bench: built('tld_bench.bpf.o'),
   /**
@@ -50,12 +44,6 @@ export const names = Object.freeze({
   lifecycleStatsProgram: 'tld_lifecycle_stats',
   wrongValueSizeMap: 'tld_wrong_value_size',
   wrongMapTypeMap: 'tld_wrong_map_type',
-  switchProgram: 'on_sched_switch',
-  syscallProgram: 'on_syscall',
-  sampleProgram: 'on_cpu_sample',
-  profileConfigMap: 'prof_config',
-  routeStatsMap: 'route_stats',
-  profileCountersMap: 'prof_counters',
   /** tld_bench_<kind>_<keys>: see BENCH_CONFIGS */
   benchPrefix: 'tld_bench_',
   traceBegin: 'tld_trace_begin',

@@ -4,4 +4,5 @@ export { bpfRequired, bpfSupport, kernelAtLeast, UPTR_MIN_KERNEL } from './suppo
 export type { BpfSupport } from './support.js';
 export { loadFixtures, uniquePinPath, fileMode } from './fixtures.js';
 export type { Fixtures } from './fixtures.js';
+export { burnServicePath } from './services.js';
 export { NotSupportedError } from '@tld/protocol';
