@@ -69,3 +69,51 @@ export async function startConsumer(pin: string, options: { script?: string; cwd
     },
   };
 }
+
+export interface BurnService {
+  readonly pid: number;
+  /** The CPU the service measured itself so far: per route ('(between requests)' too) and its thread's total. */
+  measure(): Promise<{ totalNs: number; routes: Record<string, number> }>;
+  stop(): Promise<number | null>;
+}
+
+/** Starts @tld/testkit's burn service on `pin` (MODE run or set) and waits until its keys exist. */
+export async function startBurnService(script: string, pin: string, mode: 'run' | 'set', nodeArgs: readonly string[] = ['--perf-basic-prof'], node = process.execPath): Promise<BurnService> {
+  const child = spawn(node, [...nodeArgs, script, pin, mode]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await Promise.race([
+      lines.next(),
+      exited.then(([code]) => {
+        throw new Error(`the burn service exited with ${code}:\n${stderr}`);
+      }),
+    ]);
+    if (line.done) throw new Error(`the burn service closed its output:\n${stderr}`);
+    return line.value;
+  };
+  const { pid } = JSON.parse(await next()) as { pid: number };
+  return {
+    pid,
+    async measure() {
+      child.stdin.write('\n');
+      return JSON.parse(await next()) as { totalNs: number; routes: Record<string, number> };
+    },
+    async stop() {
+      child.stdin.end();
+      const [code] = await exited;
+      return code;
+    },
+  };
+}
+
+/** The per-route difference between two measures, as shares (percent) of the thread's CPU in between. */
+export function measuredShares(
+  before: { totalNs: number; routes: Record<string, number> },
+  after: { totalNs: number; routes: Record<string, number> },
+): Record<string, number> {
+  const total = after.totalNs - before.totalNs;
+  return Object.fromEntries(Object.entries(after.routes).map(([r, ns]) => [r, (100 * (ns - (before.routes[r] ?? 0))) / total]));
+}
