@@ -86,12 +86,18 @@ struct {
 	__type(value, struct tld_prof_key);
 } prof_scratch SEC(".maps");
 
+/* Request values a thread was last seen with: run() interleaves requests on one thread (A, B, A, B), so one
+ * remembered value would count each of them again at every switch. */
+#define RECENT_REQUESTS 8
+
 /* Per thread: when its running piece started (switch-in or last syscall; `stamped` 0 while off CPU), and the
- * request value it was last seen with. */
+ * request values it was last seen with. */
 struct prof_task {
 	__u64 since_ns;
 	__u64 stamped;
-	__u64 last_request;
+	__u64 recent[RECENT_REQUESTS];
+	__u32 next;
+	__u32 __pad;
 };
 
 struct {
@@ -240,12 +246,19 @@ static __always_inline void charge(struct tld_prof_key *key, __u64 cpu_ns, __u64
 		__sync_fetch_and_add(&s->requests, requests);
 }
 
-/* 1 when `request` is a request `t` was not seen in before (and remembers it). */
+/* 1 when `request` is not among the last RECENT_REQUESTS requests `t` was seen in (and remembers it). */
 static __always_inline __u64 new_request(struct prof_task *t, __u64 request)
 {
-	if (!t || !request || t->last_request == request)
+	int i;
+
+	if (!t || !request)
 		return 0;
-	t->last_request = request;
+#pragma unroll
+	for (i = 0; i < RECENT_REQUESTS; i++)
+		if (t->recent[i] == request)
+			return 0;
+	t->recent[t->next & (RECENT_REQUESTS - 1)] = request;
+	t->next++;
 	return 1;
 }
 

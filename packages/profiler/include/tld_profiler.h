@@ -83,7 +83,7 @@ struct tld_prof_stats {
 	__u64 cpu_ns;                           /* on-CPU time charged at switch-out and at syscalls (ktime) */
 	__u64 pieces;                           /* pieces of on-CPU time charged */
 	__u64 samples;                          /* CPU-clock perf_event samples that found the thread running */
-	__u64 requests;                         /* times a thread was seen with a request value other than its last */
+	__u64 requests;                         /* request values seen that the thread was not seen with among its last 8 */
 };
 TLD_STATIC_ASSERT(sizeof(struct tld_prof_stats) == 32, "sizeof(struct tld_prof_stats)");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_prof_stats, cpu_ns) == 0, "tld_prof_stats.cpu_ns");

@@ -74,7 +74,7 @@ const stats = struct('tld_prof_stats', [
   { name: 'cpu_ns', type: '__u64', comment: 'on-CPU time charged at switch-out and at syscalls (ktime)' },
   { name: 'pieces', type: '__u64', comment: 'pieces of on-CPU time charged' },
   { name: 'samples', type: '__u64', comment: 'CPU-clock perf_event samples that found the thread running' },
-  { name: 'requests', type: '__u64', comment: 'times a thread was seen with a request value other than its last' },
+  { name: 'requests', type: '__u64', comment: 'request values seen that the thread was not seen with among its last 8' },
 ], defines);
 
 /** The profiler's layouts (include/tld_profiler.h), as offsets. */

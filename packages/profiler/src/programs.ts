@@ -93,7 +93,7 @@ export interface Bucket {
   readonly pieces: number;
   /** CPU-clock samples. */
   readonly samples: number;
-  /** Request values seen that the thread had not been seen with just before. */
+  /** Request values seen in a thread that had not been seen among its last 8 (run() interleaves requests). */
   readonly requests: number;
 }
 
