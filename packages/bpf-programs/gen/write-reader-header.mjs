@@ -1,7 +1,7 @@
 // Writes the generated headers (include/tld_reader.h) from the built package.
 // Run through `pnpm --filter @tld/bpf-programs gen`.
 import { writeFileSync } from 'node:fs';
-import { renderReaderHeader } from '../dist/ctx-layout.js';
+import { renderReaderHeader } from '../dist/reader-header.js';
 
 /** @type {Array<[string, string]>} */
 const headers = [

@@ -1,6 +1,7 @@
 // Running tld and a consumer application as child processes, the way people and CI run them.
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -79,7 +80,8 @@ export interface BurnService {
 
 /** Starts @tld/testkit's burn service on `pin` (MODE run or set) and waits until its keys exist. */
 export async function startBurnService(script: string, pin: string, mode: 'run' | 'set', nodeArgs: readonly string[] = ['--perf-basic-prof'], node = process.execPath): Promise<BurnService> {
-  const child = spawn(node, [...nodeArgs, script, pin, mode]);
+  // In the temporary directory: node --perf-basic-prof leaves an isolate-*.log in its working directory.
+  const child = spawn(node, [...nodeArgs, script, pin, mode], { cwd: tmpdir() });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null]>;

@@ -2,7 +2,7 @@
 // these descriptions (gen/write-header.mjs) with the C layout rules of @tld/bpf-programs, and src/ decodes the
 // maps with the offsets computed here: no offset is written by hand.
 import { SLOT_NAME_SIZE } from '@tld/protocol';
-import { type Define, type StructLayout, at, bits, define, renderDefines, renderStruct, struct } from '@tld/bpf-programs';
+import { type Define, type StructLayout, at, bits, define, renderDefines, renderStruct, struct } from '@tld/bpf-programs/c-layout';
 
 const defines: Define[] = [
   { name: 'TLD_PROF_MAX_LABELS', value: 4, comment: 'keys a profile is labelled by (--by route,tenant,...)' },
