@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const binPath = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 export const consumerPath = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
+/** test/fixtures/burn-service.mjs: known CPU per route in named functions, measured by the service itself. */
+export const burnServicePath = fileURLToPath(new URL('./fixtures/burn-service.mjs', import.meta.url));
 
 export interface Run {
   readonly status: number | null;
@@ -78,7 +80,7 @@ export interface BurnService {
   stop(): Promise<number | null>;
 }
 
-/** Starts @tld/testkit's burn service on `pin` (MODE run or set) and waits until its keys exist. */
+/** Starts the burn service (test/fixtures/burn-service.mjs) on `pin` (MODE run or set) and waits until its keys exist. */
 export async function startBurnService(script: string, pin: string, mode: 'run' | 'set', nodeArgs: readonly string[] = ['--perf-basic-prof'], node = process.execPath): Promise<BurnService> {
   // In the temporary directory: node --perf-basic-prof leaves an isolate-*.log in its working directory.
   const child = spawn(node, [...nodeArgs, script, pin, mode], { cwd: tmpdir() });

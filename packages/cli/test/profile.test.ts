@@ -1,4 +1,4 @@
-// tld profile against a service that burns known CPU per route in named functions (@tld/testkit's burn service):
+// tld profile against a service that burns known CPU per route in named functions (test/fixtures/burn-service.mjs):
 // the profile's per-route shares match what the service measured of itself, the heaviest route's samples show its
 // burning function, and the pprof output decodes with an independent decoder (protobufjs with profile.proto's
 // schema written here from the format's field numbers).
@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { bpfSupport, burnServicePath, uniquePinPath } from '@tld/testkit';
+import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BurnService, json, measuredShares, run, startBurnService } from './helpers.js';
+import { type BurnService, burnServicePath, json, measuredShares, run, startBurnService } from './helpers.js';
 
 const bpf = bpfSupport();
 

@@ -1,9 +1,9 @@
-// tld top against @tld/testkit's burn service: --json prints one document per refresh with the routes, their CPU,
-// requests and the share nobody claimed; in a terminal (tmux) the screen shows the routes and refreshes.
+// tld top against the burn service (test/fixtures/burn-service.mjs): --json prints one document per refresh with
+// the routes, their CPU, requests and the share nobody claimed; in a terminal (tmux) the screen shows the routes and refreshes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { bpfSupport, burnServicePath, uniquePinPath } from '@tld/testkit';
+import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BurnService, binPath, run, startBurnService } from './helpers.js';
+import { type BurnService, burnServicePath, binPath, run, startBurnService } from './helpers.js';
 
 const bpf = bpfSupport();
 

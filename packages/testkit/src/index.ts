@@ -4,7 +4,6 @@ export { bpfRequired, bpfSupport, kernelAtLeast, UPTR_MIN_KERNEL } from './suppo
 export type { BpfSupport } from './support.js';
 export { loadFixtures, uniquePinPath, fileMode, pinFixtureMaps, pinHashMap } from './fixtures.js';
 export type { Fixtures, FixtureMapName, PinnedMaps } from './fixtures.js';
-export { burnServicePath } from './services.js';
 export { objectPaths, names } from './objects.js';
 export { BenchLayout, TraceLayout, TraceStep, LifecycleLayout, renderTestkitHeader, TESTKIT_HEADER_COMMAND } from './layout.js';
 export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
