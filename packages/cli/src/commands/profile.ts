@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption, parsePid, pinOption } from '../options.js';
+import { printable } from './dump.js';
 import { chooseKeys, checkPin, parseBy, parseHz, parseRequest, parseSeconds, progress, sleepOrSignal } from '../profiling.js';
 
 const FORMATS = ['pprof', 'folded', 'svg'] as const;
@@ -98,7 +99,7 @@ async function profile(opts: ProfileOptions): Promise<ExitCode> {
       { file, format, pid: opts.pid, by: names, request: keys.request ?? null, sampleHz: opts.frequency, periodNs: built.periodNs, samples: total, values, withoutPerfMap: built.withoutPerfMap },
       `${columns([
         [...names.map((n) => n.toUpperCase()), 'SAMPLES', 'SHARE'],
-        ...values.map((v) => [...names.map((n) => v.labels[n] ?? ''), String(v.samples).padStart(7), `${v.share.toFixed(1)}%`.padStart(6)]),
+        ...values.map((v) => [...names.map((n) => printable(v.labels[n] ?? '')), String(v.samples).padStart(7), `${v.share.toFixed(1)}%`.padStart(6)]),
       ])}\nwrote ${total} samples of pid ${opts.pid} to ${file} (${format})`,
     );
   }

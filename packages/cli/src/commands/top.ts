@@ -5,6 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Bucket, Profiler } from '@tld/profiler';
 import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption, parsePid, pinOption } from '../options.js';
+import { printable } from './dump.js';
 import {
   chooseKeys, checkPin, parseBy, parseHz, parseRequest, parseSeconds, progress, sleepOrSignal,
 } from '../profiling.js';
@@ -101,7 +102,7 @@ async function top(opts: TopOptions): Promise<ExitCode> {
       const table = columns([
         head,
         ...list.map((r) => [
-          ...names.map((k) => r.labels[k] ?? ''),
+          ...names.map((k) => printable(r.labels[k] ?? '')), // values come from any process: no terminal escapes
           r.cpuMs.toFixed(1).padStart(8),
           `${r.share.toFixed(1)}%`.padStart(6),
           ...(r.requests === undefined ? [] : [String(r.requests).padStart(8)]),
