@@ -465,25 +465,26 @@ export class BytesKey extends Key {
   set(bytes: Uint8Array): void {
     if (this[CLOSED]) this.throwClosed();
     if (current.walk && this.setInRun(bytes)) return;
-    checkBytes(this.name, this.size, bytes);
+    const length = checkBytes(this.name, this.size, bytes);
     if (current.frame !== null) claimForContext(this);
     this[VIEW].set(bytes);
-    this[VIEW].fill(0, bytes.length);
+    this[VIEW].fill(0, length);
   }
 
   /** @internal */
   encode(value: unknown): bigint[] {
-    checkBytes(this.name, this.size, value);
-    return this.wordsOf(value, value.length);
+    const length = checkBytes(this.name, this.size, value);
+    return this.wordsOf(value as Uint8Array, length);
   }
 
   /** @internal */
   writeRun(value: unknown, memory: RecordMemory, at: number): void {
-    checkBytes(this.name, this.size, value);
+    const length = checkBytes(this.name, this.size, value);
+    const from = value as Uint8Array;
     const bytes = memory.u8;
     const room = roundUpValueSize(this.size);
-    for (let i = 0; i < value.length; i++) bytes[at + i] = value[i] as number;
-    for (let i = value.length; i < room; i++) bytes[at + i] = 0;
+    for (let i = 0; i < length; i++) bytes[at + i] = from[i] as number;
+    for (let i = length; i < room; i++) bytes[at + i] = 0;
   }
 
   /** @internal */

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import type { ContextFrom, ContextSource, RegisteredTask, TaskIterator } from '@tld/bpf-programs';
 import { ExitCode, type RunState, action, output } from '../output.js';
 import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
+import { withCheckedPin } from '../pin-dirs.js';
 import { type ValueReadings, readValue } from '../values.js';
 
 interface DumpOptions {
@@ -59,17 +60,40 @@ function report(task: RegisteredTask, from: typeof ContextFrom): ThreadReport {
   };
 }
 
+/**
+ * Control characters escaped (C0, DEL, C1 as \xNN; the bidirectional overrides, which reorder what follows, as
+ * \uNNNN): every process on the host chooses its key names, values and thread names, and printed raw they could
+ * drive the administrator's terminal (set its title, clear it, hide text). --json keeps them exact.
+ */
+export function printable(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    if (!isControl(code)) out += c;
+    else out += code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** C0, DEL, C1 and the bidirectional embeddings, overrides and isolates. */
+export function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+}
+
 function text(pin: string, threads: readonly ThreadReport[]): string {
   const lines: string[] = [];
   for (const t of threads) {
     const context = t.context.status === 'page' ? '' : t.context.status === 'run' ? '  (in a run)' : `  (walk: no value, errno ${t.context.errno ?? 0})`;
-    lines.push(`tid ${t.tid}  pid ${t.pid}  ${t.comm}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
-    const width = Math.max(0, ...t.keys.map((k) => k.name.length));
-    const pageWidth = Math.max(0, ...t.keys.filter((k) => k.context.from === 'context').map((k) => k.value.text.length));
-    for (const k of t.keys) {
-      const run = k.context.from === 'context' ? `  run: ${k.context.value?.text ?? ''}` : '';
-      lines.push(`  ${k.name.padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${run ? k.value.text.padEnd(pageWidth) : k.value.text}${run}`);
-    }
+    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
+    const names = t.keys.map((k) => printable(k.name));
+    const width = Math.max(0, ...names.map((name) => name.length));
+    const shown = t.keys.map((k) => printable(k.value.text));
+    const pageWidth = Math.max(0, ...t.keys.map((k, i) => (k.context.from === 'context' ? (shown[i] ?? '').length : 0)));
+    t.keys.forEach((k, i) => {
+      const run = k.context.from === 'context' ? `  run: ${printable(k.context.value?.text ?? '')}` : '';
+      const page = shown[i] ?? '';
+      lines.push(`  ${(names[i] ?? '').padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${run ? page.padEnd(pageWidth) : page}${run}`);
+    });
     if (t.registered && t.keys.length === 0) lines.push('  (no keys yet)');
   }
   const processes = new Set(threads.map((t) => t.pid)).size;
@@ -115,7 +139,7 @@ async function dump(opts: DumpOptions): Promise<ExitCode> {
   // A typed error naming the fix when the pin is missing or not a task-local-data map (16- or 24-byte values).
   inspectPinnedMap(opts.pin);
   // The iterator's build follows the pinned map's value size; keys are read at the `start` its readers use.
-  const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
+  const iterator = await withCheckedPin(opts.pin, (pinPath) => loadTaskIterator({ map: { pinPath } }));
   try {
     const out = output(opts.json, opts.watch !== undefined);
     const print = (): void => {
