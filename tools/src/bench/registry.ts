@@ -11,6 +11,7 @@ const CASE_MODULES: readonly string[] = [
   './cases-bpf.js',
   './cases-registration.js',
   './cases-http.js',
+  './cases-otel.js',
 ];
 
 interface CaseModule {
