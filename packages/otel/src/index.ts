@@ -6,7 +6,7 @@
 // SpanProcessor's onStart runs before the span is active and never learns when async continuations resume it. The
 // manager wraps the one the application uses (OpenTelemetry's AsyncLocalStorageContextManager or its own) and
 // only adds a run() when the active span changes; the wrapped manager still decides what context is active.
-import { type Context, type ContextManager, type SpanContext, isSpanContextValid, trace } from '@opentelemetry/api';
+import { type Context, type ContextManager, type SpanContext, trace } from '@opentelemetry/api';
 import type { BytesKey, TaskLocalData } from '@tld/userspace';
 
 /** Key names and sizes: the W3C trace id (16 bytes) and span id (8 bytes), in their wire (big-endian) order. */
@@ -38,9 +38,9 @@ function hexInto(hex: string, into: Uint8Array): Uint8Array {
   return into;
 }
 
-function validSpan(ctx: Context): SpanContext | undefined {
-  const span = trace.getSpanContext(ctx);
-  return span !== undefined && isSpanContextValid(span) ? span : undefined;
+/** The span context of `ctx`, or undefined when it has none (an invalid one publishes as zeros, see hexInto). */
+function spanOf(ctx: Context): SpanContext | undefined {
+  return trace.getSpanContext(ctx);
 }
 
 /**
@@ -55,9 +55,9 @@ export class TldContextManager implements ContextManager {
   readonly #inner: ContextManager;
   readonly #traceName: string;
   readonly #spanName: string;
-  /** Scratch for the ids: run() copies the values before it returns, so one pair serves every call. */
-  readonly #traceBytes = new Uint8Array(16);
-  readonly #spanBytes = new Uint8Array(8);
+  /** The run() values of each span context seen, encoded once (a span is often activated more than once). */
+  readonly #values = new WeakMap<SpanContext, Readonly<Record<string, Uint8Array>>>();
+  readonly #none: Readonly<Record<string, Uint8Array>>;
 
   constructor(tld: TaskLocalData, inner: ContextManager, options: TldContextManagerOptions = {}) {
     if (tld === null || typeof tld !== 'object' || typeof (tld as Partial<TaskLocalData>).run !== 'function') {
@@ -75,6 +75,23 @@ export class TldContextManager implements ContextManager {
     }
     this.#traceName = traceKey.name;
     this.#spanName = spanKey.name;
+    this.#none = Object.freeze({ [this.#traceName]: new Uint8Array(16), [this.#spanName]: new Uint8Array(8) });
+  }
+
+  /** The values that publish `span` (zeros for none, or for ids that are not valid W3C ids). */
+  #valuesOf(span: SpanContext | undefined): Readonly<Record<string, Uint8Array>> {
+    if (span === undefined) return this.#none;
+    let values = this.#values.get(span);
+    if (values === undefined) {
+      const traceId = hexInto(span.traceId, new Uint8Array(16));
+      const spanId = hexInto(span.spanId, new Uint8Array(8));
+      // All-zero ids are OpenTelemetry's invalid span: publish none, as for a context without a span.
+      values = traceId.some((b) => b !== 0) && spanId.some((b) => b !== 0)
+        ? Object.freeze({ [this.#traceName]: traceId, [this.#spanName]: spanId })
+        : this.#none;
+      this.#values.set(span, values);
+    }
+    return values;
   }
 
   active(): Context {
@@ -87,16 +104,9 @@ export class TldContextManager implements ContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
-    const next = validSpan(context);
-    const now = validSpan(this.#inner.active());
-    if (next === now || (next !== undefined && now !== undefined && next.spanId === now.spanId && next.traceId === now.traceId)) {
-      return this.#inner.with(context, fn, thisArg, ...args);
-    }
-    const values = {
-      [this.#traceName]: next === undefined ? this.#traceBytes.fill(0) : hexInto(next.traceId, this.#traceBytes),
-      [this.#spanName]: next === undefined ? this.#spanBytes.fill(0) : hexInto(next.spanId, this.#spanBytes),
-    };
-    return this.#tld.run(values, () => this.#inner.with(context, fn, thisArg, ...args));
+    const next = this.#valuesOf(spanOf(context));
+    if (next === this.#valuesOf(spanOf(this.#inner.active()))) return this.#inner.with(context, fn, thisArg, ...args);
+    return this.#tld.run(next, () => this.#inner.with(context, fn, thisArg, ...args));
   }
 
   /**

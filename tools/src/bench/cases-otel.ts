@@ -16,6 +16,13 @@ const CONTEXTS: readonly Context[] = Array.from({ length: 4 }, (_, i) =>
   })),
 );
 const body = (): number => 1;
+const IDS = CONTEXTS.map((ctx) => {
+  const span = trace.getSpanContext(ctx);
+  return {
+    'otel.trace_id': Buffer.from(span?.traceId ?? '', 'hex'),
+    'otel.span_id': Buffer.from(span?.spanId ?? '', 'hex'),
+  };
+});
 
 export const CASES: readonly PairCase[] = [
   {
@@ -42,6 +49,33 @@ export const CASES: readonly PairCase[] = [
           const got = publishing.with(CONTEXTS[2] as Context, () => reader.read(['otel.span_id']).values['otel.span_id']);
           const hex = got === undefined ? 'nothing' : Buffer.from(got).toString('hex');
           if (hex !== want) throw new Error(`otel.span_id: BPF read ${hex}, expected ${want}`);
+        },
+        close: () => {
+          plain.disable();
+          publishing.disable();
+        },
+      };
+    },
+  },
+  {
+    // What the manager adds to the run() it makes: the same run() and with() written out by hand as the baseline.
+    id: 'otel span publish overhead',
+    candidate: 'context.with(span context) through TldContextManager',
+    baseline: 'tld.run({ otel.trace_id, otel.span_id }, () => AsyncLocalStorageContextManager.with(span context)), ids decoded beforehand',
+    baselineName: 'otel run and with',
+    setup({ tld }) {
+      const plain = new AsyncLocalStorageContextManager().enable();
+      const publishing = new TldContextManager(tld, new AsyncLocalStorageContextManager()).enable();
+      return {
+        baseline: (n) => {
+          let sum = 0;
+          for (let i = 0; i < n; i++) sum += tld.run(IDS[i & 3] as (typeof IDS)[number], () => plain.with(CONTEXTS[i & 3] as Context, body));
+          return sum;
+        },
+        candidate: (n) => {
+          let sum = 0;
+          for (let i = 0; i < n; i++) sum += publishing.with(CONTEXTS[i & 3] as Context, body);
+          return sum;
         },
         close: () => {
           plain.disable();
