@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
 import { type Reader, loadReader } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
-import { tldExpress } from '../src/express.js';
+import { nextRequestId, tldExpress } from '../src/express.js';
 import { type Seen, bpfSees, probes, readAcrossAwaits, sendAll } from './helpers.js';
 
 const support = bpfSupport();
@@ -73,6 +73,21 @@ describe.skipIf(!support.supported)('tldExpress: BPF reads each request\'s route
     ]);
     expect(multi).toEqual([{ route: '/a/:x,/b/:y', reqId: '7', tenant: 't' }]);
     expect(missing).toEqual([{ route: '', reqId: '8', tenant: 't' }]);
+  });
+
+  it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
+    const res = await fetch(`${base}/health`, { headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' } });
+    expect(res.status).toBe(500);
+    const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
+    expect(ok).toEqual([{ route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }]);
+    expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
+  });
+
+  it('default request ids: this thread\'s count, with the threadId in the top 16 bits', () => {
+    const a = nextRequestId();
+    const b = nextRequestId();
+    expect(b).toBe(a + 1n);
+    expect(a >> 48n).toBe(0n); // the main thread
   });
 
   it('bad options throw a coded TypeError when the middleware is made', () => {

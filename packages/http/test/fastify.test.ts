@@ -73,6 +73,14 @@ describe.skipIf(!support.supported)('tldFastify: BPF reads each request\'s route
     expect(missing).toEqual([{ route: '', reqId: '8', tenant: 't' }]);
   });
 
+  it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
+    const res = await fetch(`${base}/health`, { headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' } });
+    expect(res.status).toBe(500);
+    const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
+    expect(ok).toEqual([{ route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }]);
+    expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
+  });
+
   it('bad options throw a coded TypeError when the plugin is registered', async () => {
     const other = Fastify();
     void other.register(tldFastify, { tld, values: 'tenant' as never });
