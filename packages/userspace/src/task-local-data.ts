@@ -175,9 +175,9 @@ export class TaskLocalData {
    * Opens the task-local-data map (default: pinned at /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
    * `{ mapFd }` which stays the caller's) and registers the calling thread in it, once per thread and map: the
    * registration lasts until the thread exits.
-   * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) for bad options; TldError with code
-   * ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_MAP_TYPE, ERR_TLD_VALUE_SIZE, ERR_TLD_BAD_FD,
-   * ERR_TLD_FOREIGN_REGISTRATION or ERR_TLD_BAD_LAYOUT, NotSupportedError (kernel or map without uptr support,
+   * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_TLD_UNKNOWN_OPTION) for bad options;
+   * TldError with code ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_UNSAFE_PIN_PATH, ERR_TLD_MAP_TYPE,
+   * ERR_TLD_VALUE_SIZE, ERR_TLD_BAD_FD, ERR_TLD_FOREIGN_REGISTRATION or ERR_TLD_BAD_LAYOUT, NotSupportedError (kernel or map without uptr support,
    * no PIDFD_THREAD) or BpfSyscallError — or, with `{ ifUnavailable: 'noop' }`, returns an unavailable
    * TaskLocalData carrying that TldError instead. After a failure nothing new is registered or held.
    */

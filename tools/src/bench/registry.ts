@@ -11,6 +11,7 @@ const CASE_MODULES: readonly string[] = [
   './cases-bpf.js',
   './cases-registration.js',
   './cases-http.js',
+  './cases-profile.js',
   './cases-otel.js',
 ];
 

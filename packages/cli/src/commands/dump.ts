@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import type { RegisteredTask, TaskIterator } from '@tld/bpf-programs';
 import { ExitCode, type RunState, action, output } from '../output.js';
 import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
+import { withCheckedPin } from '../pin-dirs.js';
 import { type ValueReadings, readValue } from '../values.js';
 
 interface DumpOptions {
@@ -106,7 +107,7 @@ async function dump(opts: DumpOptions): Promise<ExitCode> {
   // A typed error naming the fix when the pin is missing or not a task-local-data map (16- or 24-byte values).
   inspectPinnedMap(opts.pin);
   // The iterator's build follows the pinned map's value size; keys are read at the `start` its readers use.
-  const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
+  const iterator = await withCheckedPin(opts.pin, (pinPath) => loadTaskIterator({ map: { pinPath } }));
   try {
     const out = output(opts.json, opts.watch !== undefined);
     const print = (): void => {
