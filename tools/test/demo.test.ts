@@ -67,7 +67,7 @@ describe.skipIf(!bpf.supported)('pnpm demo: CPU time by route', () => {
     const out = JSON.parse(r.stdout) as { ok: boolean; durationS: number; routes: JsonRoute[] };
 
     // The exact shape of --json.
-    expect(Object.keys(out).sort()).toEqual(['durationS', 'ok', 'routes']);
+    expect(Object.keys(out).sort()).toEqual(['durationS', 'mode', 'ok', 'routes']);
     expect(out.ok).toBe(true);
     expect(out.durationS).toBeGreaterThan(2);
     for (const row of out.routes) {
@@ -122,7 +122,8 @@ describe.skipIf(!bpf.supported)('pnpm demo: CPU time by route', () => {
     const r = run('--mode', 'async', '--duration', '3', '--json', '--svg', join(dir, 'async.svg'));
     if (typeof (TaskLocalData.prototype as { run?: unknown }).run === 'function') {
       expect(r.status).toBe(0);
-      expect((JSON.parse(r.stdout) as { ok: boolean }).ok).toBe(true);
+      expect(JSON.parse(r.stdout) as unknown).toMatchObject({ ok: true, mode: 'async' });
+      expect(['walk', 'page']).toContain((JSON.parse(r.stdout) as { asyncContext?: string }).asyncContext);
     } else {
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('needs TaskLocalData.run');
