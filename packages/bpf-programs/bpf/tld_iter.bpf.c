@@ -18,11 +18,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* The values area of a task's run record, on its way to bpf_seq_write(). */
+/*
+ * The values area of a task's run record, on its way to bpf_seq_write(). Per reading task, not per CPU: the program
+ * sleeps and may be preempted, and another reader running this program on the same CPU would overwrite a per-CPU
+ * buffer in the middle of a copy.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, char[TLD_DATA_BYTES]);
 } tld_iter_ctx_buf SEC(".maps");
 
@@ -74,7 +78,6 @@ int tld_iter(struct bpf_iter__task *ctx)
 	struct tld_data_u *data;
 	struct tld_meta_u *meta;
 	TLD_DATA_MAP_VALUE *v;
-	__u32 zero = 0;
 	char *buf;
 
 	if (!task)
@@ -108,7 +111,7 @@ int tld_iter(struct bpf_iter__task *ctx)
 	 * are user memory the kernel pinned at registration, copied as they are now: a value being stored meanwhile
 	 * may be seen half written.
 	 */
-	buf = bpf_map_lookup_elem(&tld_iter_ctx_buf, &zero);
+	buf = bpf_task_storage_get(&tld_iter_ctx_buf, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	rec.ctx_status = data && meta && buf ? copy_context(v, task, &rec, buf) : TLD_FROM_PAGE;
 	bpf_seq_write(seq, &rec, sizeof(rec));
 	if (meta)
