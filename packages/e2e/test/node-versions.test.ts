@@ -17,7 +17,8 @@ const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/packa
 /** Node.js binaries tools/setup installed, by major version. */
 function installedNodes(): Map<number, string> {
   const found = new Map<number, string>();
-  const base = join(root, '.cache', 'node');
+  // TLD_NODE_CACHE: another directory laid out like .cache/node.
+  const base = process.env['TLD_NODE_CACHE'] ?? join(root, '.cache', 'node');
   if (!existsSync(base)) return found;
   for (const version of readdirSync(base)) {
     const modules = join(base, version, 'node_modules');
