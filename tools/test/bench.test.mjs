@@ -21,7 +21,7 @@ const STABLE_NAMES = [
   'bpf fixed-offset read', 'bpf cached read', 'bpf cold read 1', 'bpf cold read 16', 'bpf cold read 63',
   'bpf cached read 4 keys', 'bpf cached read 16 keys',
   'registration', 'registration pidfd', 'registration map update', 'registration pages',
-  'key creation', 'http baseline', 'http set per request',
+  'key creation', 'http baseline', 'http set per request', 'otel span publish',
 ];
 
 describe('pnpm bench --quick', () => {
