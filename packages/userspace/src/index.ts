@@ -8,3 +8,4 @@ export { inspectPinnedMap } from './map.js';
 export type { PinnedMap } from './map.js';
 export { UserspaceErrorCode, BpfSyscallError, NotSupportedError, TldTypeError, TldRangeError } from './errors.js';
 export { TldError, ProtocolErrorCode, DEFAULT_PIN_PATH } from '@tld/protocol';
+export type { KeySpec, Schema, SchemaKeys, SchemaValues, TypedTaskLocalData, KeyFor, ValueFor } from './schema.js';

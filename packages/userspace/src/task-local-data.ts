@@ -22,6 +22,7 @@ import { MetaPageMemory } from './meta-memory.js';
 import { native } from './native.js';
 import { isUnavailable, privatePages, warnUnavailable } from './noop.js';
 import { registerThreadPages } from './registration.js';
+import { type Schema, type TypedTaskLocalData, defineSchema } from './schema.js';
 import { checkMetaPage } from './thread-pages.js';
 
 export interface OpenOptions {
@@ -293,6 +294,17 @@ export class TaskLocalData {
   /** Get or create a raw bytes key of `size` bytes. */
   bytes(name: string, size: number): BytesKey {
     return this.#key('bytes', name, size, (info, page, at) => new BytesKey(this.#session, info, page, at));
+  }
+
+  /**
+   * Declares keys once and returns a typed view of them: `tld.define({ req_id: 'u64', route: { type: 'string',
+   * size: 32 } })`. Its `run()`, `set()` and `keys` are checked by TypeScript against the declaration; this
+   * TaskLocalData's own methods stay as they are. Creates every key (get-or-create, as `u64()` etc. do). Throws
+   * TypeError (ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) for a schema that is not an object or a declaration
+   * that is not one of the forms, and the TldErrors of key creation.
+   */
+  define<const S extends Schema>(schema: S): TypedTaskLocalData<S> {
+    return defineSchema(this, schema);
   }
 
   /** Every published key of the process in slot order. Throws ERR_TLD_CLOSED after close(). */

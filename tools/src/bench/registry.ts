@@ -13,6 +13,7 @@ const CASE_MODULES: readonly string[] = [
   './cases-http.js',
   './cases-profile.js',
   './cases-context.js',
+  './cases-otel.js',
 ];
 
 interface CaseModule {
