@@ -81,10 +81,13 @@ function signals(onSecond: () => void): { received: Promise<number>; remove(): v
   return { received, remove: () => process.off('SIGINT', handler).off('SIGTERM', handler) };
 }
 
-/** How run() carries the values on this thread: 'walk' (BPF walks the async context) or 'page' (mirrored). */
-function mechanism(tld: TaskLocalData): string {
+/**
+ * How run() carries the values on this thread: 'walk' (BPF walks the async context) or 'page' (mirrored into the
+ * page); null where @tld/userspace has the page mechanism only.
+ */
+function mechanism(tld: TaskLocalData): string | null {
   const chosen = (tld as unknown as { asyncContext?: unknown }).asyncContext;
-  return typeof chosen === 'string' ? chosen : 'page';
+  return typeof chosen === 'string' ? chosen : null;
 }
 
 function describeLinks(profile: RouteProfile, sampleHz: number): string[] {
@@ -136,7 +139,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     cleanup.add('detaching', () => profile.detach());
     for (const line of describeLinks(profile, opts.sampleHz)) say(`   ${line}`);
     say(`2. Server: http://127.0.0.1:${server.port}, ` +
-      (async ? `the main thread alone, requests interleaved at their awaits (TaskLocalData.run, by the ${mechanism(tld)})` : `the main thread and ${opts.workers} worker threads, round robin`) +
+      (async ? `the main thread alone, requests interleaved at their awaits (TaskLocalData.run, by the ${mechanism(tld) ?? 'page'})` : `the main thread and ${opts.workers} worker threads, round robin`) +
       '; a background thread that never sets a route');
     say(`   routes ${ROUTES.map((r) => r.route).join(', ')}: each handler publishes route, req_id and tenant while it works`);
 
