@@ -117,7 +117,7 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
     }
     out.push(
       { name: 'http no tld process', unit: 'µs CPU/request', value: plain.cpu(), baseline: null, description: 'server CPU, a process without task local data' },
-      { name: 'http run per request', unit: 'µs CPU/request', value: run.cpu(), baseline: 'http no tld process', description: `server CPU, ${what.run}` },
+      { name: 'http run per request, page', unit: 'µs CPU/request', value: run.cpu(), baseline: 'http no tld process', description: `server CPU, ${what.run} (page mechanism)` },
     );
   }
   return out;

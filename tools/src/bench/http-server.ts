@@ -38,7 +38,8 @@ let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =
 };
 if (kind !== 'none') {
   reader = loadReader({ map: pin ? { pinPath: pin } : 'private' });
-  tld = TaskLocalData.open({ mapFd: reader.mapFd });
+  // The page mechanism: the check below reads the page (the walk is measured by cases-context.ts).
+  tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
   const reqId = tld.u64('req_id');
   const route = tld.string('route', 32, { truncate: true });
   if (kind === 'tld') {

@@ -12,6 +12,7 @@ const CASE_MODULES: readonly string[] = [
   './cases-registration.js',
   './cases-http.js',
   './cases-profile.js',
+  './cases-context.js',
   './cases-otel.js',
 ];
 
