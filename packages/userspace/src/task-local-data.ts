@@ -2,7 +2,6 @@
 // keys over the process's metadata page and this thread's data page. JavaScript decides, native does syscalls.
 import {
   type AtomicMemory,
-  DEFAULT_PIN_PATH,
   type KeyInfo,
   type Layout,
   DATA_START,
@@ -13,6 +12,7 @@ import {
   listKeys,
 } from '@tld/protocol';
 import { type Entry, runWithValues } from './async-context.js';
+import { defaultPinPath } from './config.js';
 import { closedError, invalidArgType, invalidArgValue, unknownKeyError } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
@@ -23,7 +23,7 @@ import { registerThreadPages } from './registration.js';
 import { checkMetaPage } from './thread-pages.js';
 
 export interface OpenOptions {
-  /** Path of the pinned map. Default DEFAULT_PIN_PATH. */
+  /** Path of the pinned map. Default: `$TLD_PIN` when set, else DEFAULT_PIN_PATH (/sys/fs/bpf/tld_data_map). */
   readonly pinPath?: string;
   /** An open BPF map fd to use instead of a pin. The caller keeps ownership: open() and close() never close it. */
   readonly mapFd?: number;
@@ -127,7 +127,7 @@ export class TaskLocalData {
   }
 
   /**
-   * Opens the task-local-data map (default: pinned at /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
+   * Opens the task-local-data map (default: pinned at `$TLD_PIN`, else /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
    * `{ mapFd }` which stays the caller's) and registers the calling thread in it, once per thread and map: the
    * registration lasts until the thread exits.
    * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) for bad options; TldError with code
@@ -138,8 +138,10 @@ export class TaskLocalData {
    */
   static open(options?: OpenOptions): TaskLocalData {
     const { pinPath, mapFd, ifUnavailable } = validateOptions(options);
+    // Explicit options win over TLD_PIN; a malformed TLD_PIN is a configuration error, thrown even with 'noop'.
+    const path = mapFd === undefined ? (pinPath ?? defaultPinPath()) : undefined;
     try {
-      return new TaskLocalData(openBacking(pinPath, mapFd));
+      return new TaskLocalData(openBacking(path, mapFd));
     } catch (error) {
       if (ifUnavailable !== 'noop' || !isUnavailable(error)) throw error;
       warnUnavailable(error);
@@ -290,7 +292,7 @@ function openBacking(pinPath: string | undefined, mapFd: number | undefined): Ba
     fd = mapFd;
     source = `mapFd ${mapFd}`;
   } else {
-    const path = pinPath ?? DEFAULT_PIN_PATH;
+    const path = pinPath ?? defaultPinPath();
     fd = openPinned(path);
     source = path;
   }
