@@ -34,6 +34,8 @@ export const objectPaths = Object.freeze({
   lifecycle: built('tld_lifecycle.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
+  /** The bpftool example (examples/sock_req_id.bpf.c): cgroup/sock_create program `sock_req_id`, map `req_ids`. */
+  bpftoolExample: built('examples/sock_req_id.bpf.o'),
 });
 
 /** Names of programs and maps inside the objects. */
