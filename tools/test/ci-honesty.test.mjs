@@ -17,7 +17,7 @@ import { closingLine, summarize } from '../scripts/test-summary.mjs';
 
 /** The BPF test file this runs, relative to the repository root. Moved or renamed? Point this at another one
  * that skips on bpfSupport(): packages/userspace tests fail without BPF instead of skipping, so they cannot. */
-const BPF_TEST_FILE = 'packages/testkit/test/e2e.test.ts';
+const BPF_TEST_FILE = 'packages/e2e/test/e2e.test.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const jsonReporter = fileURLToPath(new URL('./json-report.mjs', import.meta.url));

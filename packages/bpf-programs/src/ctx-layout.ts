@@ -1,8 +1,8 @@
-// The ctx structs of the SEC("syscall") reader programs, described once. include/tld_reader.h is rendered from
-// these descriptions (gen/write-reader-header.mjs) and every offset TypeScript uses is computed from them with C's
-// layout rules, so no offset is written by hand. test/layout*.test.ts compare the result with clang and with the
-// built objects' BTF.
-import { SLOT_NAME_SIZE } from '@tld/protocol';
+// C struct layouts described once, in TypeScript: a generated header declares each struct with a static assertion
+// per field, and TypeScript reads and writes the same bytes with the offsets computed here by C's layout rules
+// (natural alignment, tail padding), so no offset is written by hand. Each program family describes its own
+// structs with these: reader-layout.ts (tld_read, tld_read_cached), iter-layout.ts (tld_iter),
+// profile-layout.ts (the route profiler); @tld/testkit describes its bench and lifecycle programs the same way.
 
 type Scalar = 'char' | '__u8' | '__u16' | '__u32' | '__s32' | '__u64';
 const SCALAR_SIZE: Record<Scalar, number> = { char: 1, __u8: 1, __u16: 2, __u32: 4, __s32: 4, __u64: 8 };
@@ -11,6 +11,13 @@ const SCALAR_SIZE: Record<Scalar, number> = { char: 1, __u8: 1, __u16: 2, __u32:
 export interface Define {
   readonly name: string;
   readonly value: number;
+  readonly comment: string;
+}
+
+/** One string #define of a generated header, e.g. a key name a BPF program and its TypeScript runner both use. */
+export interface StringDefine {
+  readonly name: string;
+  readonly value: string;
   readonly comment: string;
 }
 
@@ -31,45 +38,22 @@ export interface StructLayout {
   readonly offsets: Readonly<Record<string, number>>;
 }
 
-const defines: Define[] = [
-  { name: 'TLD_READER_MAX_KEYS', value: 16, comment: 'keys one run of tld_read looks up' },
-  {
-    name: 'TLD_READER_NAME_BYTES',
-    value: Math.ceil(SLOT_NAME_SIZE / 8) * 8,
-    comment: 'TLD_NAME_LEN rounded up to whole 8-byte words',
-  },
-  { name: 'TLD_READER_VALUE_BYTES', value: 64, comment: 'bytes of each value copied out; the rest of a longer one is not' },
-  { name: 'TLD_CACHED_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that tld_read_cached reads' },
-  { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
-  { name: 'TLD_ITER_COMM_BYTES', value: 16, comment: 'TASK_COMM_LEN: bytes of task->comm in an iterator record' },
-  { name: 'TLD_LIFECYCLE_CANARY', value: 0x7c0ffee5, comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY' },
-];
-
-/** String #defines of the header: key names a BPF program and its TypeScript runner both use. */
-const stringDefines: { readonly name: string; readonly value: string; readonly comment: string }[] = [
-  { name: 'TLD_LIFECYCLE_CANARY_KEY', value: 'tld_canary', comment: 'u64 key tld_canary_writer writes into' },
-  {
-    name: 'TLD_LIFECYCLE_PAGE_KEY',
-    value: 'tld_page_addr',
-    comment: "u64 key holding the user address of the thread's data page, which the lifecycle watchers track",
-  },
-];
-
-/** The value of define `name` of `from` (default: this header's defines). */
-export function define(name: string, from: readonly Define[] = defines): number {
+/** The value of define `name` of `from`; throws when there is none. */
+export function define(name: string, from: readonly Define[]): number {
   const found = from.find((d) => d.name === name);
   if (!found) throw new Error(`no define ${name}`);
   return found.value;
 }
 
-function stringDefine(name: string): string {
-  const found = stringDefines.find((d) => d.name === name);
+/** The value of string define `name` of `from`; throws when there is none. */
+export function stringDefine(name: string, from: readonly StringDefine[]): string {
+  const found = from.find((d) => d.name === name);
   if (!found) throw new Error(`no string define ${name}`);
   return found.value;
 }
 
 /** Lays out struct `name` with C's rules; array counts name one of `from`'s defines. */
-export function struct(name: string, fields: FieldSpec[], from: readonly Define[] = defines): StructLayout {
+export function struct(name: string, fields: FieldSpec[], from: readonly Define[]): StructLayout {
   let offset = 0;
   let align = 1;
   const offsets: Record<string, number> = {};
@@ -84,193 +68,12 @@ export function struct(name: string, fields: FieldSpec[], from: readonly Define[
   return Object.freeze({ name, size: Math.ceil(offset / align) * align, align, fields, offsets: Object.freeze(offsets) });
 }
 
-/** tld_reader_ctx.status bits. */
-export const ReaderStatus = Object.freeze({
-  /** the thread has an element in tld_data_map */
-  STORAGE: 0x1,
-  /** ... whose data pointer is non-NULL */
-  DATA: 0x2,
-  /** ... whose metadata pointer is non-NULL */
-  META: 0x4,
-  /** all three: BPF can read the thread's keys */
-  REGISTERED: 0x7,
-});
-
-/** tld_cached_ctx.found bits. */
-export const CachedFound = Object.freeze({ REQ_ID: 0x1, ROUTE: 0x2 });
-
-/** Indexes of tld_trace_ctx.ns / count: what a traced thread spent in the kernel, by kind of system call. */
-export const TraceStep = Object.freeze({ PIDFD_OPEN: 0, MAP_UPDATE: 1, BPF_OTHER: 2, MMAP: 3, OTHER: 4 });
-
-const readerKey = struct('tld_reader_key', [
-  { name: 'name', type: 'char', count: 'TLD_READER_NAME_BYTES', comment: 'in: NUL-padded key name' },
-  { name: 'value', type: '__u8', count: 'TLD_READER_VALUE_BYTES', comment: 'out: first min(size, 64) bytes of the value; the rest zero' },
-  { name: 'offset', type: '__s32', comment: 'out: start + off when found, else -(slots searched)' },
-  { name: 'size', type: '__u16', comment: "out: the key's size when found, else 0" },
-  { name: 'found', type: '__u8', comment: 'out: 1 when found' },
-  { name: 'bad_name', type: '__u8', comment: 'out: 1 when name is empty or has no NUL in TLD_NAME_LEN bytes' },
-]);
-
-const readerCtx = struct('tld_reader_ctx', [
-  { name: 'nr_keys', type: '__u32', comment: 'in: keys[0 .. nr_keys-1] are looked up (at most TLD_READER_MAX_KEYS)' },
-  { name: 'status', type: '__u32', comment: 'out: TLD_READER_* bits' },
-  { name: 'tid', type: '__u32', comment: 'out: task->pid of the calling thread as BPF saw it' },
-  { name: 'tgid', type: '__u32', comment: 'out: task->tgid' },
-  { name: 'start', type: '__u64', comment: 'out: `start` read from the data page' },
-  { name: 'meta_cnt', type: '__u16', comment: 'out: meta.cnt' },
-  { name: 'meta_size', type: '__u16', comment: 'out: meta.size' },
-  { name: '__pad', type: '__u32' },
-  { name: 'keys', type: readerKey, count: 'TLD_READER_MAX_KEYS' },
-]);
-
-const cachedCtx = struct('tld_cached_ctx', [
-  { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result (0, -ENODATA, -ENOMEM)' },
-  { name: 'found', type: '__u32', comment: 'out: TLD_CACHED_FOUND_* bits' },
-  { name: 'req_id', type: '__u64', comment: 'out: value of "req_id" (u64)' },
-  { name: 'route', type: 'char', count: 'TLD_CACHED_ROUTE_BYTES', comment: 'out: value of "route" (a string key)' },
-  { name: 'req_id_cache_before', type: '__s32', comment: "out: tld_key_map's cached position of req_id before the lookup" },
-  { name: 'req_id_cache_after', type: '__s32', comment: 'out: ... and after it' },
-  { name: 'route_cache_before', type: '__s32', comment: 'out: the same for route' },
-  { name: 'route_cache_after', type: '__s32' },
-  { name: 'tid', type: '__u32', comment: 'out: task->pid' },
-  { name: '__pad', type: '__u32' },
-]);
-
-const benchCtx = struct('tld_bench_ctx', [
-  { name: 'iterations', type: '__u32', comment: 'in: iterations of the timed bpf_loop' },
-  { name: 'err', type: '__s32', comment: 'out: 0, or a negative errno (bad input, tld_object_init failed, key missing)' },
-  { name: 'ns', type: '__u64', comment: 'out: bpf_ktime_get_ns() around the whole loop' },
-  { name: 'sum', type: '__u64', comment: 'out: sum of every value read (wraps), so the reads are real' },
-]);
-
-const traceCtx = struct('tld_trace_ctx', [
-  { name: 'ns', type: '__u64', count: 'TLD_TRACE_STEPS', comment: 'out: ns in system calls of each kind since tld_trace_begin' },
-  { name: 'count', type: '__u32', count: 'TLD_TRACE_STEPS', comment: 'out: system calls of each kind' },
-  { name: 'active', type: '__u32', comment: 'out: 1 when tld_trace_begin ran on this thread before' },
-]);
-
-/**
- * tld_iter.bpf.c writes one record per task with an element in tld_data_map: this header, then meta_bytes bytes
- * of the metadata page and data_bytes bytes of the data page (each 0 when that pointer is NULL).
- */
-const iterRecord = struct('tld_iter_record', [
-  { name: 'tid', type: '__u32', comment: 'task->pid: the kernel thread id' },
-  { name: 'tgid', type: '__u32', comment: 'task->tgid: the process id' },
-  { name: 'status', type: '__u32', comment: 'TLD_READER_* bits' },
-  { name: 'value_start', type: '__u32', comment: 'start of a 24-byte map value; 0 for the 16-byte value' },
-  { name: 'comm', type: 'char', count: 'TLD_ITER_COMM_BYTES', comment: 'task->comm, NUL-terminated' },
-  { name: 'start', type: '__u64', comment: 'the first 8 bytes of the data page (`start` for 16-byte readers)' },
-  { name: 'meta_cnt', type: '__u16', comment: 'meta.cnt' },
-  { name: 'meta_size', type: '__u16', comment: 'meta.size' },
-  { name: 'meta_bytes', type: '__u32', comment: 'bytes of the metadata page that follow this header' },
-  { name: 'data_bytes', type: '__u32', comment: 'bytes of the data page that follow those' },
-  { name: '__pad', type: '__u32' },
-]);
-
-const lifecycleCtx = struct('tld_lifecycle_ctx', [
-  { name: 'canary_writes', type: '__u64', comment: 'out: canaries tld_canary_writer stored' },
-  { name: 'pages_seen', type: '__u64', comment: 'out: data pages seen registered (each address counted until unmapped)' },
-  { name: 'pages_unmapped', type: '__u64', comment: 'out: ... and unmapped since' },
-  { name: 'unmap_violations', type: '__u64', comment: 'out: munmap() of its data page by a thread still registered with it' },
-]);
-
 /** Offset of `field` in `layout`; throws when there is no such field. */
 export function at(layout: StructLayout, field: string): number {
   const offset = layout.offsets[field];
   if (offset === undefined) throw new Error(`no field ${field} in struct ${layout.name}`);
   return offset;
 }
-
-/** struct tld_reader_ctx / struct tld_reader_key (include/tld_reader.h), as offsets. */
-export const ReaderLayout = Object.freeze({
-  maxKeys: define('TLD_READER_MAX_KEYS'),
-  nameBytes: define('TLD_READER_NAME_BYTES'),
-  valueBytes: define('TLD_READER_VALUE_BYTES'),
-  /** sizeof(struct tld_reader_ctx): ctx_size_in must cover every offset the program touches */
-  ctxSize: readerCtx.size,
-  nrKeysOffset: at(readerCtx, 'nr_keys'),
-  statusOffset: at(readerCtx, 'status'),
-  tidOffset: at(readerCtx, 'tid'),
-  tgidOffset: at(readerCtx, 'tgid'),
-  startOffset: at(readerCtx, 'start'),
-  metaCntOffset: at(readerCtx, 'meta_cnt'),
-  metaSizeOffset: at(readerCtx, 'meta_size'),
-  keysOffset: at(readerCtx, 'keys'),
-  /** sizeof(struct tld_reader_key) */
-  keySize: readerKey.size,
-  key: Object.freeze({
-    nameOffset: at(readerKey, 'name'),
-    valueOffset: at(readerKey, 'value'),
-    offsetOffset: at(readerKey, 'offset'),
-    sizeOffset: at(readerKey, 'size'),
-    foundOffset: at(readerKey, 'found'),
-    badNameOffset: at(readerKey, 'bad_name'),
-  }),
-});
-
-/** struct tld_cached_ctx (include/tld_reader.h), as offsets. */
-export const CachedLayout = Object.freeze({
-  ctxSize: cachedCtx.size,
-  initErrOffset: at(cachedCtx, 'init_err'),
-  foundOffset: at(cachedCtx, 'found'),
-  reqIdOffset: at(cachedCtx, 'req_id'),
-  routeOffset: at(cachedCtx, 'route'),
-  routeBytes: define('TLD_CACHED_ROUTE_BYTES'),
-  reqIdCacheBeforeOffset: at(cachedCtx, 'req_id_cache_before'),
-  reqIdCacheAfterOffset: at(cachedCtx, 'req_id_cache_after'),
-  routeCacheBeforeOffset: at(cachedCtx, 'route_cache_before'),
-  routeCacheAfterOffset: at(cachedCtx, 'route_cache_after'),
-  tidOffset: at(cachedCtx, 'tid'),
-});
-
-/** struct tld_bench_ctx (include/tld_reader.h), as offsets. */
-export const BenchLayout = Object.freeze({
-  ctxSize: benchCtx.size,
-  iterationsOffset: at(benchCtx, 'iterations'),
-  errOffset: at(benchCtx, 'err'),
-  nsOffset: at(benchCtx, 'ns'),
-  sumOffset: at(benchCtx, 'sum'),
-});
-
-/** struct tld_trace_ctx (include/tld_reader.h), as offsets. */
-export const TraceLayout = Object.freeze({
-  ctxSize: traceCtx.size,
-  steps: define('TLD_TRACE_STEPS'),
-  nsOffset: at(traceCtx, 'ns'),
-  countOffset: at(traceCtx, 'count'),
-  activeOffset: at(traceCtx, 'active'),
-});
-
-/** struct tld_iter_record (include/tld_reader.h), as offsets. */
-export const IterRecordLayout = Object.freeze({
-  size: iterRecord.size,
-  commBytes: define('TLD_ITER_COMM_BYTES'),
-  tidOffset: at(iterRecord, 'tid'),
-  tgidOffset: at(iterRecord, 'tgid'),
-  statusOffset: at(iterRecord, 'status'),
-  valueStartOffset: at(iterRecord, 'value_start'),
-  commOffset: at(iterRecord, 'comm'),
-  startOffset: at(iterRecord, 'start'),
-  metaCntOffset: at(iterRecord, 'meta_cnt'),
-  metaSizeOffset: at(iterRecord, 'meta_size'),
-  metaBytesOffset: at(iterRecord, 'meta_bytes'),
-  dataBytesOffset: at(iterRecord, 'data_bytes'),
-});
-
-/** struct tld_lifecycle_ctx (include/tld_reader.h) and the keys tld_lifecycle.bpf.c uses. */
-export const LifecycleLayout = Object.freeze({
-  ctxSize: lifecycleCtx.size,
-  canaryWritesOffset: at(lifecycleCtx, 'canary_writes'),
-  pagesSeenOffset: at(lifecycleCtx, 'pages_seen'),
-  pagesUnmappedOffset: at(lifecycleCtx, 'pages_unmapped'),
-  unmapViolationsOffset: at(lifecycleCtx, 'unmap_violations'),
-  canary: define('TLD_LIFECYCLE_CANARY'),
-  canaryKey: stringDefine('TLD_LIFECYCLE_CANARY_KEY'),
-  pageKey: stringDefine('TLD_LIFECYCLE_PAGE_KEY'),
-});
-
-/** The command that regenerates the committed header; printed in its first line. */
-export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
 
 /** The C declaration of `layout` followed by a static assertion of its size and of every field's offset. */
 export function renderStruct(layout: StructLayout): string {
@@ -302,43 +105,7 @@ export function renderDefines(list: readonly Define[]): string {
   return list.map((d) => `/* ${d.comment} */\n#define ${d.name} ${d.value}`).join('\n');
 }
 
-/** The text of include/tld_reader.h. */
-export function renderReaderHeader(): string {
-  return `/* Generated by @tld/bpf-programs from src/ctx-layout.ts. DO NOT EDIT: run \`${READER_HEADER_COMMAND}\`. */
-/* SPDX-License-Identifier: MIT */
-/*
- * Context layouts of the SEC("syscall") programs in src/, shared by the BPF side and by whoever runs them with
- * BPF_PROG_TEST_RUN (ctx_in = ctx_out = one of these structs), and the record the task iterator writes. All fields
- * are naturally aligned: syscall programs may only access ctx at multiples of the access size.
- */
-#ifndef __TLD_READER_H
-#define __TLD_READER_H
-
-#include "tld_layout.h"
-
-${renderDefines(defines)}
-${stringDefines.map((d) => `/* ${d.comment} */\n#define ${d.name} ${JSON.stringify(d.value)}`).join('\n')}
-
-/* tld_reader_ctx.status bits */
-${bits('TLD_READER_', ReaderStatus)}
-
-/* tld_cached_ctx.found bits */
-${bits('TLD_CACHED_FOUND_', { REQ_ID: CachedFound.REQ_ID, ROUTE: CachedFound.ROUTE })}
-
-/* tld_reader.bpf.c: program "tld_read" reads up to TLD_READER_MAX_KEYS run-time key names. */
-${renderStruct(readerKey)}
-${renderStruct(readerCtx)}
-/* tld_cached.bpf.c: program "tld_read_cached" uses tld_get_data() with two fixed keys. */
-${renderStruct(cachedCtx)}
-/* tld_bench.bpf.c (benchmarks): tld_bench_* time reads in the kernel; tld_trace_* time a thread's system calls. */
-${bits('TLD_TRACE_', TraceStep)}
-${renderStruct(benchCtx)}
-${renderStruct(traceCtx)}
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
- * then meta_bytes of the task's metadata page and data_bytes of its data page. */
-${renderStruct(iterRecord)}
-/* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
-${renderStruct(lifecycleCtx)}
-#endif /* __TLD_READER_H */
-`;
+/** One commented `#define NAME "value"` per entry. */
+export function renderStringDefines(list: readonly StringDefine[]): string {
+  return list.map((d) => `/* ${d.comment} */\n#define ${d.name} ${JSON.stringify(d.value)}`).join('\n');
 }

@@ -1,9 +1,8 @@
 export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
-export {
-  ReaderLayout, ReaderStatus, CachedLayout, CachedFound, BenchLayout, TraceLayout, TraceStep,
-  IterRecordLayout, LifecycleLayout, renderReaderHeader, READER_HEADER_COMMAND,
-} from './ctx-layout.js';
+export { ReaderLayout, ReaderStatus, CachedLayout, CachedFound } from './reader-layout.js';
+export { IterRecordLayout } from './iter-layout.js';
+export { renderReaderHeader, READER_HEADER_COMMAND } from './reader-header.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
   loadObject, unpin, gettid, libbpfVersion, mapUpdateElem, mapDeleteElem, MapUpdateFlags, testRun,
@@ -24,9 +23,5 @@ export {
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 export { loadTaskIterator, decodeTaskRecords } from './iter.js';
 export type { RegisteredTask, TaskKey, TaskIterator } from './iter.js';
-export { watchLifecycle } from './lifecycle.js';
-export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';
-export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
-export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';

@@ -7,7 +7,8 @@ import {
   BpfSyscallError, DEFAULT_PIN_PATH, MAP_VALUE_SIZE_V2, ProtocolErrorCode, TldError, TypedArrayMemory, checkMapValueSize,
   listKeys, type KeyInfo, type MapValueSize,
 } from '@tld/protocol';
-import { IterRecordLayout, ReaderStatus } from './ctx-layout.js';
+import { IterRecordLayout } from './iter-layout.js';
+import { ReaderStatus } from './reader-layout.js';
 import { mapInfo, objGet } from './inspect.js';
 import { type LoadedBpfObject, type MapPlacement, loadObject } from './loader.js';
 import { names, objectPaths } from './objects.js';

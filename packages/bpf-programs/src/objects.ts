@@ -13,16 +13,12 @@ export const objectPaths = Object.freeze({
   reader: built('tld_reader.bpf.o'),
   /** Program `tld_read_cached` (SEC("syscall")): keys "req_id" and "route" through the cached tld_get_data(). */
   cached: built('tld_cached.bpf.o'),
-  /** Maps `tld_wrong_value_size` (task storage, value 32 bytes) and `tld_wrong_map_type` (hash); no programs. */
-  fixtures: built('tld_fixtures.bpf.o'),
   /**
    * The route profiler (tld_route_profile.bpf.c): programs `on_sched_switch` (tp_btf/sched_switch), `on_syscall`
    * (tp_btf/sys_enter) and `on_cpu_sample` (perf_event) charge one process's CPU to the `route` its threads
    * published.
    */
   routeProfile: built('tld_route_profile.bpf.o'),
-  /** Benchmarks: programs `tld_bench_*` (reads timed in the kernel) and the `tld_trace_*` system call timers. */
-  bench: built('tld_bench.bpf.o'),
   /**
    * Program `tld_iter` (iter/task): a record per task with an element in tld_data_map (16-byte value), with copies
    * of its metadata and data pages (src/iter.ts decodes them).
@@ -30,8 +26,6 @@ export const objectPaths = Object.freeze({
   iter: built('tld_iter.bpf.o'),
   /** The same program for a tld_data_map with the 24-byte value. */
   iterV2: built('tld_iter_v2.bpf.o'),
-  /** Programs `tld_canary_writer`, `tld_unmap_check` and `tld_lifecycle_stats` for lifecycle tests. */
-  lifecycle: built('tld_lifecycle.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
   /** The bpftool example (examples/sock_req_id.bpf.c): cgroup/sock_create program `sock_req_id`, map `req_ids`. */
@@ -47,21 +41,10 @@ export const names = Object.freeze({
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
   iterProgram: 'tld_iter',
-  canaryWriterProgram: 'tld_canary_writer',
-  unmapCheckProgram: 'tld_unmap_check',
-  lifecycleStatsProgram: 'tld_lifecycle_stats',
-  wrongValueSizeMap: 'tld_wrong_value_size',
-  wrongMapTypeMap: 'tld_wrong_map_type',
   switchProgram: 'on_sched_switch',
   syscallProgram: 'on_syscall',
   sampleProgram: 'on_cpu_sample',
   profileConfigMap: 'prof_config',
   routeStatsMap: 'route_stats',
   profileCountersMap: 'prof_counters',
-  /** tld_bench_<kind>_<keys>: see BENCH_CONFIGS */
-  benchPrefix: 'tld_bench_',
-  traceBegin: 'tld_trace_begin',
-  traceEnd: 'tld_trace_end',
-  traceEnter: 'tld_trace_enter',
-  traceExit: 'tld_trace_exit',
 });

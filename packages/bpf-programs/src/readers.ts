@@ -2,7 +2,7 @@
 // tld_read_cached (tld_get_data() with its per-task key cache, tld_cached.bpf.c). They show what BPF sees of the
 // calling thread's task local data; the demo, the CLI and the tests use them.
 import { NAME_MAX_BYTES, decodeString } from '@tld/protocol';
-import { CachedFound, CachedLayout, ReaderLayout, ReaderStatus } from './ctx-layout.js';
+import { CachedFound, CachedLayout, ReaderLayout, ReaderStatus } from './reader-layout.js';
 import { type MapPlacement, loadObject, testRun } from './loader.js';
 import { names, objectPaths } from './objects.js';
 

@@ -1,4 +1,4 @@
-// include/tld_reader.h is generated from src/ctx-layout.ts, which also computes the offsets TypeScript uses.
+// include/tld_reader.h is generated from src/reader-layout.ts, which also computes the offsets TypeScript uses.
 // Compile the header for the host and compare every offset, size and constant with what the generator computed.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { readerLayoutFields } from './reader-layout.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
 
-describe('include/tld_reader.h and src/ctx-layout.ts agree', () => {
+describe('include/tld_reader.h and src/reader-layout.ts agree', () => {
   let dir: string;
   let c: Record<string, number>;
 

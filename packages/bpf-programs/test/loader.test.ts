@@ -66,7 +66,7 @@ describe('reader arguments', () => {
 });
 
 describe('the generated headers', () => {
-  it(`include/tld_reader.h is what src/ctx-layout.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
+  it(`include/tld_reader.h is what src/reader-header.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
     const committed = readFileSync(new URL('../include/tld_reader.h', import.meta.url), 'utf8');
     expect(committed).toBe(renderReaderHeader());
   });

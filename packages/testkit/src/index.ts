@@ -1,7 +1,15 @@
-// Test support only: whether BPF works here, fixture maps, fresh pin paths. Nothing shipped depends on this
-// package; what the tests load and run comes from @tld/bpf-programs.
+// Test support only: whether BPF works here, fixture maps and programs, fresh pin paths, pages of a test's own,
+// and the benchmark and lifecycle programs. Nothing shipped depends on this package.
 export { bpfRequired, bpfSupport, kernelAtLeast, UPTR_MIN_KERNEL } from './support.js';
 export type { BpfSupport } from './support.js';
-export { loadFixtures, uniquePinPath, fileMode } from './fixtures.js';
-export type { Fixtures } from './fixtures.js';
+export { loadFixtures, uniquePinPath, fileMode, pinFixtureMaps, pinHashMap } from './fixtures.js';
+export type { Fixtures, FixtureMapName, PinnedMaps } from './fixtures.js';
+export { objectPaths, names } from './objects.js';
+export { BenchLayout, TraceLayout, TraceStep, LifecycleLayout, renderTestkitHeader, TESTKIT_HEADER_COMMAND } from './layout.js';
+export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
+export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';
+export { watchLifecycle } from './lifecycle.js';
+export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
+export { mapPage, unmapPage, unmapPages, pagesWith, register, unregister, addKey } from './own-pages.js';
+export type { OwnPage, OwnPages, KeySpec } from './own-pages.js';
 export { NotSupportedError } from '@tld/protocol';

@@ -1,8 +1,7 @@
-// Real BPF maps for the tests: compiles test/fixtures/maps.bpf.c with clang-19 and pins its maps with bpftool
-// under a unique directory of /sys/fs/bpf, mode 0600 like every pin should be (so TaskLocalData.open() has no
-// reason to warn). Fails (never skips) when the tools or the kernel cannot do it.
+// Helpers for @tld/userspace's own tests. The BPF maps they open are @tld/testkit's fixtures (pinFixtureMaps():
+// every map of tld_fixtures.bpf.o pinned 0600 in a fresh directory, so TaskLocalData.open() has no reason to warn).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,56 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const packageDir = dirname(here);
 const require = createRequire(import.meta.url);
 
-export interface PinnedMaps {
-  /** Directory holding tld_data_map, tld_data_map_v2, plain_map, small_map, wide_map and the .bss map. */
-  readonly dir: string;
-  pin(name: 'tld_data_map' | 'tld_data_map_v2' | 'plain_map' | 'small_map' | 'wide_map' | 'maps_bss'): string;
-  remove(): void;
-}
-
-function uniqueName(prefix: string): string {
-  return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-}
-
-export function loadFixtureMaps(): PinnedMaps {
-  const work = mkdtempSync(join(tmpdir(), 'tld-userspace-'));
-  const object = join(work, 'maps.bpf.o');
-  const include = dirname(require.resolve('@tld/protocol/include/tld_layout.h'));
-  execFileSync('clang-19', [
-    '-O2', '-g', '-Wall', '-target', 'bpf',
-    `-I/usr/include/${execFileSync('gcc', ['-dumpmachine']).toString().trim()}`,
-    `-I${include}`,
-    '-c', join(here, 'fixtures', 'maps.bpf.c'), '-o', object,
-  ]);
-  const base = `/sys/fs/bpf/${uniqueName('tld_userspace_test')}`;
-  const progs = `${base}_progs`;
-  const maps = `${base}_maps`;
-  execFileSync('bpftool', ['prog', 'loadall', object, progs, 'pinmaps', maps], { stdio: 'pipe' });
-  rmSync(work, { recursive: true, force: true });
-  // The kernel creates pins 0600 less the umask; set it outright, whatever the umask of the test run.
-  for (const dir of [progs, maps]) {
-    chmodSync(dir, 0o700);
-    for (const pin of readdirSync(dir)) chmodSync(join(dir, pin), 0o600);
-  }
-  return {
-    dir: maps,
-    pin: (name) => join(maps, name),
-    remove() {
-      rmSync(progs, { recursive: true, force: true });
-      rmSync(maps, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Pins a BPF hash map (not task storage) at a unique path; returns the path. */
-export function pinHashMap(): string {
-  const path = `/sys/fs/bpf/${uniqueName('tld_userspace_hash')}`;
-  execFileSync('bpftool', ['map', 'create', path, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '1', 'name', 'x'], {
-    stdio: 'pipe',
-  });
-  chmodSync(path, 0o600);
-  return path;
-}
+export { type PinnedMaps, pinFixtureMaps as loadFixtureMaps, pinHashMap } from '@tld/testkit';
 
 /** What TaskLocalData.open() does to a page the addon creates (@tld/protocol fills it), for direct native calls. */
 export const initPage = {

@@ -3,7 +3,8 @@
 // terminated), 'throw' (an uncaught error), or 'unmap' (unmaps its registered page first: the checker's control).
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { LifecycleLayout, gettid } from '@tld/bpf-programs';
+import { gettid } from '@tld/bpf-programs';
+import { LifecycleLayout } from '@tld/testkit';
 import { TaskLocalData } from '../dist/index.js';
 import { loadAddon } from './addon.mjs';
 

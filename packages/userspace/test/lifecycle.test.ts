@@ -11,7 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type LifecycleWatch, type TaskIterator, gettid, loadTaskIterator, watchLifecycle } from '@tld/bpf-programs';
+import { type TaskIterator, gettid, loadTaskIterator } from '@tld/bpf-programs';
+import { type LifecycleWatch, watchLifecycle } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
 import { type PinnedMaps, buildPeerLibrary, loadFixtureMaps, loadNative, packageDir } from './fixture.js';

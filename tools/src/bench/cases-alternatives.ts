@@ -1,7 +1,8 @@
 // What users would pick instead of task local data, each against U64Key.set() measured in the same process (not
 // reported again under `u64 set`), so the ratio reads "x times the cost of TLD".
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { gettid, loadObject, mapUpdateElem, names, objectPaths } from '@tld/bpf-programs';
+import { gettid, loadObject, mapUpdateElem } from '@tld/bpf-programs';
+import { names, objectPaths } from '@tld/testkit';
 import { decodeU64 } from '@tld/protocol';
 import type { Loop, PairCase, TldEnv } from './pair.js';
 import { BIGINTS } from './cases-js.js';

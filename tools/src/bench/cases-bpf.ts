@@ -3,7 +3,7 @@
 // storage, then read 1, 4 or 16 keys. The cached and cold reads go through tld_get_data(); the baseline loads the
 // same values at offsets fixed at compile time. Every iteration (baseline too) includes the loop's own cost,
 // reported as `bpf empty loop`.
-import { BENCH_KEY_NAMES, type BenchKind, type BenchPrograms, loadBenchPrograms } from '@tld/bpf-programs';
+import { BENCH_KEY_NAMES, type BenchKind, type BenchPrograms, loadBenchPrograms } from '@tld/testkit';
 import { TaskLocalData } from '@tld/userspace';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 import { median } from './stats.js';

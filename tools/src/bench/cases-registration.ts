@@ -4,7 +4,7 @@
 // workers pay what a worker of a running service pays (the metadata page and key "req_id" exist).
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { type BenchPrograms, type TraceResult, loadBenchPrograms } from '@tld/bpf-programs';
+import { type BenchPrograms, type TraceResult, loadBenchPrograms } from '@tld/testkit';
 import { TaskLocalData } from '@tld/userspace';
 import type { RegistrationWorkerData } from './registration-worker.js';
 import type { BenchCase, Measurement } from './types.js';

@@ -3,7 +3,7 @@
 // programs adding up the time this thread spent in each kind of system call meanwhile.
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { type TraceResult, traceOnThisThread } from '@tld/bpf-programs';
+import { type TraceResult, traceOnThisThread } from '@tld/testkit';
 import { TaskLocalData } from '@tld/userspace';
 
 export interface RegistrationWorkerData {

@@ -5,7 +5,7 @@ import { TaskLocalData } from '@tld/userspace';
 import { gettid } from '@tld/bpf-programs';
 import { createKeys, setAll, valuesFor } from '../values.mjs';
 
-if (!parentPort) throw new Error('runs as a worker thread of a testkit test');
+if (!parentPort) throw new Error('runs as a worker thread of an e2e test');
 const port = parentPort;
 /** @type {unknown} */
 const data = workerData;

@@ -17,7 +17,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "tld.bpf.h"
-#include "tld_reader.h"
+#include "tld_testkit.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { gettid, threadCpuTimeNs } from '@tld/bpf-programs';
 
-if (!parentPort) throw new Error('runs as a worker thread of a testkit test');
+if (!parentPort) throw new Error('runs as a worker thread of an e2e test');
 const port = parentPort;
 /** @type {unknown} */
 const data = workerData;

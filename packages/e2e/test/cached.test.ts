@@ -5,8 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
 import { dataPageOffset } from '@tld/protocol';
 import { CACHED_KEYS, gettid, loadCachedReader, type CachedReader } from '@tld/bpf-programs';
-import { bpfSupport } from '@tld/testkit';
-import { addKey, pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
+import { addKey, bpfSupport, pagesWith, register, unmapPages, unregister, type OwnPages } from '@tld/testkit';
 
 const support = bpfSupport();
 const ENODATA = 61;

@@ -1,5 +1,5 @@
-// Tests that register pages of their own instead of going through @tld/userspace, as a native library following
-// the protocol would: map pages with the test-only addon (native/test-pages.cc), fill them with @tld/protocol,
+// For tests that register pages of their own instead of going through @tld/userspace, as a native library
+// following the protocol would: map pages with the test-only addon (native/test-pages.cc), fill them with @tld/protocol,
 // register with mapUpdateElem.
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';

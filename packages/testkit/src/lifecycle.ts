@@ -1,9 +1,10 @@
 // Watching threads come and go (tld_lifecycle.bpf.c): a BPF writer that keeps storing a canary into every
 // registered page that has the canary key, a record of every data page seen registered until it is unmapped, and
 // a count of threads unmapping their page while still registered. For tests of the writers' lifecycle; the key
-// names and the canary come from tld_reader.h.
-import { LifecycleLayout } from './ctx-layout.js';
-import { type MapPlacement, loadObject, testRun } from './loader.js';
+// names and the canary come from tld_testkit.h.
+import { LifecycleLayout } from './layout.js';
+import { type MapPlacement, loadObject, testRun } from '@tld/bpf-programs';
+import { MAP_NAME } from '@tld/protocol';
 import { names, objectPaths } from './objects.js';
 
 /** The counters of the watchers since they were attached. */
@@ -30,7 +31,7 @@ export interface LifecycleWatch {
  * switch and every munmap() of the host until close()). tld_pages_seen stays private. Throws BpfSyscallError when loading or attaching fails.
  */
 export function watchLifecycle(options: { map: MapPlacement }): LifecycleWatch {
-  const obj = loadObject(objectPaths.lifecycle, { [names.dataMap]: options.map });
+  const obj = loadObject(objectPaths.lifecycle, { [MAP_NAME]: options.map });
   try {
     obj.attach(names.canaryWriterProgram);
     obj.attach(names.unmapCheckProgram);

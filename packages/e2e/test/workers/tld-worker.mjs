@@ -15,7 +15,7 @@ import { KEY_NAMES, createKeys, setAll, valuesFor } from '../values.mjs';
  * @property {Int32Array} [barrier]
  * @property {number} [parties]
  */
-if (!parentPort) throw new Error('runs as a worker thread of a testkit test');
+if (!parentPort) throw new Error('runs as a worker thread of an e2e test');
 const port = parentPort;
 /** @type {unknown} */
 const data = workerData;

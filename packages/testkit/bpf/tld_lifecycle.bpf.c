@@ -15,7 +15,7 @@
 
 #define TLD_NO_KEY_MAP
 #include "tld.bpf.h"
-#include "tld_reader.h"
+#include "tld_testkit.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -60,7 +60,7 @@ describe.skipIf(!support.supported)('async context on other Node.js versions', (
     const bin = nodes.get(major);
     it.skipIf(!bin && !bpfRequired())(`Node ${major} ${flags || '(defaults)'}: ${mechanism}; the proof and the semantics tests pass`, () => {
       if (!bin) throw new Error(`no Node.js ${major} under ${join(root, '.cache', 'node')}: run tools/setup`);
-      const proof = vitestOn(bin, flags, 'testkit', ['test/async-context.test.ts']);
+      const proof = vitestOn(bin, flags, 'e2e', ['test/async-context.test.ts']);
       expect(proof).toMatch(new RegExp(`run\\(\\) on Node v${major}\\.\\S* ?\\S* \\(${mechanism.replace('+', '\\+')}\\): \\d+ checkpoints, 0 mismatches`));
       expect(proof).toMatch(/Tests\s+2 passed \(2\)/);
       const semantics = vitestOn(bin, flags, 'userspace', ['test/async-context.test.ts']);

@@ -1,12 +1,11 @@
 // tld_key_map caches `start + off` per task; the offsets belong to the metadata page they were computed from.
 // When user space re-registers the thread with other pages (BPF_ANY update, PROTOCOL.md §1), tld_get_data() must
 // drop the cache and walk the new metadata page, not read the new data page at the old offsets.
-// The pages here are the test's own (test/own-pages.ts), registered with mapUpdateElem.
+// The pages here are the test's own (@tld/testkit's own-pages), registered with mapUpdateElem.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dataPageOffset } from '@tld/protocol';
 import { CACHED_KEYS, loadCachedReader, type CachedReader, type CachedResult } from '@tld/bpf-programs';
-import { bpfSupport } from '@tld/testkit';
-import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
+import { bpfSupport, pagesWith, register, unmapPages, unregister, type OwnPages } from '@tld/testkit';
 
 const support = bpfSupport();
 const ENODATA = 61;

@@ -1,7 +1,8 @@
-// The benchmark programs of tld_bench.bpf.c, run from tools/bench: reads of task local data timed in the kernel,
-// and the time a thread spends in each kind of system call. Not used by readers; here because the ctx layouts are.
-import { BenchLayout, TraceLayout, TraceStep } from './ctx-layout.js';
-import { type MapPlacement, loadObject, testRun } from './loader.js';
+// The benchmark programs of tld_bench.bpf.c, run from tools/src/bench: reads of task local data timed in the kernel,
+// and the time a thread spends in each kind of system call.
+import { BenchLayout, TraceLayout, TraceStep } from './layout.js';
+import { type MapPlacement, loadObject, testRun } from '@tld/bpf-programs';
+import { MAP_NAME } from '@tld/protocol';
 import { names, objectPaths } from './objects.js';
 
 /** Names of the u64 keys tld_bench reads, in the slot order user space must create them. */
@@ -92,11 +93,11 @@ export function traceOnThisThread(progFd: number, which: 'begin' | 'end'): Trace
 
 /** Loads tld_bench.bpf.o (tld_data_map private by default). Throws BpfSyscallError when loading fails. */
 export function loadBenchPrograms(options: { map?: MapPlacement } = {}): BenchPrograms {
-  const obj = loadObject(objectPaths.bench, { [names.dataMap]: options.map ?? 'private' });
+  const obj = loadObject(objectPaths.bench, { [MAP_NAME]: options.map ?? 'private' });
   const beginFd = obj.progFd(names.traceBegin);
   const endFd = obj.progFd(names.traceEnd);
   return {
-    mapFd: obj.mapFd(names.dataMap),
+    mapFd: obj.mapFd(MAP_NAME),
     traceFds: Object.freeze({ begin: beginFd, end: endFd }),
     run(kind, keys, iterations) {
       const sizes: readonly number[] = BENCH_CONFIGS[kind] ?? [];

@@ -3,8 +3,7 @@
 // a program reading 16 keys through tld_get_data() passes the verifier, and a cold lookup walks to slot 63.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
-import { BENCH_CONFIGS, BENCH_KEY_NAMES, type BenchPrograms, loadBenchPrograms } from '@tld/bpf-programs';
-import { bpfSupport } from '@tld/testkit';
+import { BENCH_CONFIGS, BENCH_KEY_NAMES, type BenchPrograms, bpfSupport, loadBenchPrograms } from '@tld/testkit';
 
 const support = bpfSupport();
 const ITERATIONS = 10;

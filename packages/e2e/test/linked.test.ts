@@ -9,8 +9,7 @@ import { decodeU64 } from '@tld/protocol';
 import {
   CACHED_KEYS, loadObject, names, objectPaths, readOnThisThread, runCachedOnThisThread, type LoadedBpfObject,
 } from '@tld/bpf-programs';
-import { bpfSupport } from '@tld/testkit';
-import { pagesWith, register, unmapPages, unregister, type OwnPages } from './own-pages.js';
+import { bpfSupport, pagesWith, register, unmapPages, unregister, type OwnPages } from '@tld/testkit';
 
 const support = bpfSupport();
 
