@@ -32,7 +32,7 @@ describe.skipIf(!bpf.supported)('tld status', () => {
       const after = run(['status', '--pin', pin]);
       expect(after.status).toBe(0);
       expect(after.stdout).toMatch(/^uptr\s+ok\s+the kernel pinned this thread's pages/m);
-      expect(after.stdout).toMatch(new RegExp(`^pin\\s+ok\\s+${pin}: map \\d+ \\(tld_data_map\\), value 16 bytes, mode 0600`, 'm'));
+      expect(after.stdout).toMatch(new RegExp(`^pin\\s+ok\\s+${pin}: map \\d+ \\(tld_data_map\\), 16-byte value \\{ data, meta \\}: the Linux 6.18 selftest revision \\(start in the data page\\), mode 0600`, 'm'));
     } finally {
       run(['map', 'rm', '--pin', pin]);
     }
