@@ -13,6 +13,7 @@ import {
 } from '@tld/protocol';
 import { type Entry, runWithValues } from './async-context.js';
 import { defaultPinPath } from './config.js';
+import { nameWorkerThread } from './thread-name.js';
 import { closedError, invalidArgType, invalidArgValue, unknownKeyError } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
@@ -140,6 +141,7 @@ export class TaskLocalData {
     const { pinPath, mapFd, ifUnavailable } = validateOptions(options);
     // Explicit options win over TLD_PIN; a malformed TLD_PIN is a configuration error, thrown even with 'noop'.
     const path = mapFd === undefined ? (pinPath ?? defaultPinPath()) : undefined;
+    nameWorkerThread();
     try {
       return new TaskLocalData(openBacking(path, mapFd));
     } catch (error) {

@@ -16,7 +16,10 @@ interface DumpOptions {
 export interface ThreadReport {
   readonly tid: number;
   readonly pid: number;
+  /** The thread's name (task->comm, as in /proc/PID/task/TID/comm): a worker's `name` on Node.js ≥ 22. */
   readonly comm: string;
+  /** The process's first thread (tid = pid): a Node.js main thread. */
+  readonly mainThread: boolean;
   /** Whether the thread's element has both pages (else BPF programs read nothing for it). */
   readonly registered: boolean;
   readonly keys: readonly { name: string; size: number; offset: number; value: ValueReadings }[];
@@ -27,6 +30,7 @@ function report(task: RegisteredTask): ThreadReport {
     tid: task.tid,
     pid: task.tgid,
     comm: task.comm,
+    mainThread: task.tid === task.tgid,
     registered: task.registered,
     keys: task.keys.map((k) => ({ name: k.name, size: k.size, offset: k.offset, value: readValue(k.value) })),
   };
@@ -35,7 +39,8 @@ function report(task: RegisteredTask): ThreadReport {
 function text(pin: string, threads: readonly ThreadReport[]): string {
   const lines: string[] = [];
   for (const t of threads) {
-    lines.push(`tid ${t.tid}  pid ${t.pid}  ${t.comm}${t.registered ? '' : '  (element without pages: not readable)'}`);
+    const role = t.mainThread ? '  (main thread)' : '';
+    lines.push(`tid ${t.tid}  pid ${t.pid}  ${t.comm}${role}${t.registered ? '' : '  (element without pages: not readable)'}`);
     const width = Math.max(0, ...t.keys.map((k) => k.name.length));
     for (const k of t.keys) lines.push(`  ${k.name.padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${k.value.text}`);
     if (t.registered && t.keys.length === 0) lines.push('  (no keys yet)');
