@@ -13,7 +13,7 @@ export const PIN_ENV = 'TLD_PIN';
  * Throws TypeError ERR_INVALID_ARG_VALUE when TLD_PIN is set but not an absolute file path (an empty value
  * included, as the tld command refuses it too).
  */
-export function defaultPinPath(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultPinPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const value = env[PIN_ENV];
   if (value === undefined) return DEFAULT_PIN_PATH;
   if (!isAbsolute(value) || value.endsWith('/') || value.includes('\0')) {
