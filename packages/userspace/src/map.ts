@@ -2,7 +2,7 @@
 // every refusal is a typed error that names the cause and the fix. A pin path is resolved by pin-path.ts (no link
 // an untrusted user controls is followed), and BPF_OBJ_GET opens the very pin it checked, through its descriptor.
 import { readlinkSync } from 'node:fs';
-import { DEFAULT_PIN_PATH, TldError, checkMapValueSize } from '@tld/protocol';
+import { TldError, checkMapValueSize } from '@tld/protocol';
 import { defaultPinPath } from './config.js';
 import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
