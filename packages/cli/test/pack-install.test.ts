@@ -94,10 +94,11 @@ describe('the tarballs', () => {
     expect(files.filter((f) => /\.test\.ts$|^test\//.test(f))).toEqual([]);
   });
 
-  it('the native packages ship one Linux x64 glibc Node-API binary each, and the BPF objects', () => {
+  it('the native packages ship one glibc Node-API binary each for Linux x64 and arm64, and the BPF objects', () => {
     for (const name of ['userspace', 'bpf-programs'] as const) {
-      expect(manifest(tarballs[name])).toMatchObject({ os: ['linux'], cpu: ['x64'], scripts: { install: 'node-gyp-build' } });
-      expect(listTarball(tarballs[name]).filter((f) => f.startsWith('prebuilds/'))).toEqual([
+      expect(manifest(tarballs[name])).toMatchObject({ os: ['linux'], cpu: ['x64', 'arm64'], scripts: { install: 'node-gyp-build' } });
+      expect(listTarball(tarballs[name]).filter((f) => f.startsWith('prebuilds/')).sort()).toEqual([
+        `prebuilds/linux-arm64/@tld+${name}.glibc.node`,
         `prebuilds/linux-x64/@tld+${name}.glibc.node`,
       ]);
     }
@@ -108,15 +109,17 @@ describe('the tarballs', () => {
   it('the binaries need no library a Node.js host lacks, except libbpf.so.1 for the loader', () => {
     const dir = join(work, 'extracted');
     mkdirSync(dir, { recursive: true });
-    const needed: Record<string, string[]> = {};
-    for (const name of ['userspace', 'bpf-programs'] as const) {
-      sh('tar', ['-xzf', tarballs[name], '-C', dir, `package/prebuilds/linux-x64/@tld+${name}.glibc.node`]);
-      const dynamic = sh('readelf', ['-d', join(dir, `package/prebuilds/linux-x64/@tld+${name}.glibc.node`)]);
-      needed[name] = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1] ?? '').sort();
+    const hostLibraries = /^(libc|libm|libgcc_s|libstdc\+\+|ld-linux-x86-64|ld-linux-aarch64)\.so\.\d+$/;
+    for (const platform of ['linux-x64', 'linux-arm64']) {
+      const needed: Record<string, string[]> = {};
+      for (const name of ['userspace', 'bpf-programs'] as const) {
+        const file = `package/prebuilds/${platform}/@tld+${name}.glibc.node`;
+        sh('tar', ['-xzf', tarballs[name], '-C', dir, file]);
+        needed[name] = [...sh('readelf', ['-d', join(dir, file)]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1] ?? '').sort();
+      }
+      expect(needed['userspace']?.filter((lib) => !hostLibraries.test(lib)), platform).toEqual([]);
+      expect(needed['bpf-programs']?.filter((lib) => !hostLibraries.test(lib)), platform).toEqual(['libbpf.so.1']);
     }
-    const hostLibraries = /^(libc|libm|libgcc_s|libstdc\+\+|ld-linux-x86-64)\.so\.\d+$/;
-    expect(needed['userspace']?.filter((lib) => !hostLibraries.test(lib))).toEqual([]);
-    expect(needed['bpf-programs']?.filter((lib) => !hostLibraries.test(lib))).toEqual(['libbpf.so.1']);
   });
 });
 
