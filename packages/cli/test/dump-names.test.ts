@@ -12,7 +12,8 @@ import { readValue } from '../src/values.js';
 
 const bpf = bpfSupport();
 const script = fileURLToPath(new URL('./fixtures/named-consumer.mjs', import.meta.url));
-const cache = fileURLToPath(new URL('../../../.cache/node', import.meta.url));
+/** Where tools/setup installs the extra Node.js binaries (TLD_NODE_CACHE overrides it). */
+const cache = process.env.TLD_NODE_CACHE ?? fileURLToPath(new URL('../../../.cache/node', import.meta.url));
 
 /** The Node.js binary of major `major` that tools/setup installed under .cache/node, if any. */
 function installedNode(major: number): string | undefined {
