@@ -19,9 +19,10 @@ const STABLE_NAMES = [
   'u64 set', 'i64 set', 'u32 set', 'f64 set', 'string set 16', 'string set 32', 'bytes set',
   'syscall per update', 'async local storage',
   'bpf fixed-offset read', 'bpf cached read', 'bpf cold read 1', 'bpf cold read 16', 'bpf cold read 63',
-  'bpf cached read 4 keys', 'bpf cached read 16 keys',
+  'bpf cached read 4 keys', 'bpf cached read 16 keys', 'bpf context read', 'bpf user read',
   'registration', 'registration pidfd', 'registration map update', 'registration pages',
-  'key creation', 'http baseline', 'http set per request',
+  'key creation', 'http baseline', 'http set per request', 'otel span publish',
+  'http als per request', 'http run per request', 'await hop', 'await hop inside run',
 ];
 
 describe('pnpm bench --quick', () => {

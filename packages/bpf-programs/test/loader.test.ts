@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BpfSyscallError } from '@tld/protocol';
 import {
   READER_HEADER_COMMAND, loadObject, mapEntries, mapGetNextKey, mapLookupElem, mapUpdateElem, parseCpuList,
-  perfEventOpen, readOnThisThread, renderProfileHeader, renderReaderHeader, unpin,
+  perfEventOpen, readOnThisThread, renderReaderHeader, unpin,
 } from '../src/index.js';
 
 describe('loader arguments', () => {
@@ -69,10 +69,5 @@ describe('the generated headers', () => {
   it(`include/tld_reader.h is what src/reader-header.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
     const committed = readFileSync(new URL('../include/tld_reader.h', import.meta.url), 'utf8');
     expect(committed).toBe(renderReaderHeader());
-  });
-
-  it(`include/tld_profile.h is what src/profile-layout.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
-    const committed = readFileSync(new URL('../include/tld_profile.h', import.meta.url), 'utf8');
-    expect(committed).toBe(renderProfileHeader(READER_HEADER_COMMAND));
   });
 });

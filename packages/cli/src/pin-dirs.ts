@@ -4,6 +4,7 @@
 // that a directory someone recreated since is never taken for ours.
 import { mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createHint } from './options.js';
 import { CliError } from './output.js';
 
 const RECORDS = '/run/tld/pin-dirs';
@@ -73,3 +74,20 @@ export function removeCreatedPinDirs(pinPath: string): string[] {
   }
   return removed;
 }
+
+/**
+ * Runs `use` with a path that reaches exactly the pin `pinPath` names once checked (no link or directory another
+ * user controls on the way: ERR_TLD_UNSAFE_PIN_PATH), for code that opens the pin by path itself (the task
+ * iterator's BPF_OBJ_GET). ERR_TLD_NO_MAP when nothing is pinned there.
+ */
+export async function withCheckedPin<T>(pinPath: string, use: (path: string) => T): Promise<T> {
+  const { fdPath, resolvePin } = await import('@tld/userspace/pin-path');
+  const pin = resolvePin(pinPath);
+  try {
+    if (pin.entry === undefined) throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pinPath}: ${createHint(pinPath)} creates it`);
+    return use(fdPath(pin.entry.fd));
+  } finally {
+    pin.close();
+  }
+}
+

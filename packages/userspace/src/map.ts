@@ -61,6 +61,7 @@ export function openPinned(pinPath: string, warn = true): OpenedPin {
     const { stat } = pin.entry;
     try {
       // The pin resolvePin() checked, by its descriptor: BPF_OBJ_GET never sees a path someone can swap.
+      // (BPF_F_PATH_FD with the directory's fd would not do: the kernel looks the name up with LOOKUP_FOLLOW.)
       fd = native.objGet(fdPath(pin.entry.fd));
     } catch (raw) {
       const error = syscallError(raw, `opening the pinned map ${pinPath}`);
@@ -184,9 +185,9 @@ export interface PinnedMap {
 
 /**
  * Opens the pin (default `$TLD_PIN`, else DEFAULT_PIN_PATH), checks that it is a task-local-data map (task storage,
- * 16- or 24-byte values) and closes it
- * again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_MAP_TYPE or
- * ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel accepts its pages is only known by opening it.
+ * 16- or 24-byte values) and closes it again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION,
+ * ERR_TLD_UNSAFE_PIN_PATH, ERR_TLD_MAP_TYPE or ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel
+ * accepts its pages is only known by opening it.
  */
 export function inspectPinnedMap(pinPath: string = defaultPinPath()): PinnedMap {
   if (typeof pinPath !== 'string' || pinPath.length === 0 || pinPath.includes('\0')) {

@@ -9,7 +9,7 @@
 // openat(), fchmodat() on an O_PATH fd, or fstatfs(): /proc/self/fd/N names exactly the open file whatever
 // happened to its path since, so `/proc/self/fd/N/name` is openat(N, name) and chmod(/proc/self/fd/N) is a
 // chmod of the checked inode (the kernel's own fallback for fchmodat(AT_EMPTY_PATH) works the same way).
-import { chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmdirSync, statfsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { TldError } from '@tld/protocol';
 import { UserspaceErrorCode } from './errors.js';
@@ -276,6 +276,14 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
     }
   } catch (error) {
     closeSync(dirFd);
+    // A failure past a directory this call made leaves nothing behind: ours, and empty but for the next one.
+    for (const path of made.reverse()) {
+      try {
+        rmdirSync(path);
+      } catch {
+        // gone already, or someone put something in it: then it stays
+      }
+    }
     throw error;
   }
 }

@@ -12,7 +12,7 @@ import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
 
-function message<T>(child: ChildProcess, type: string): Promise<T> {
+export function message<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: { type: string }): void => {
       if (m.type !== type) return;
@@ -25,12 +25,12 @@ function message<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
-function forkScript(script: string, args: string[]): ChildProcess {
+export function forkScript(script: string, args: string[]): ChildProcess {
   return fork(new URL(script, import.meta.url), args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
 /** Requests the load generator completed in `ms`, and the time it took. */
-async function load(port: number, ms: number): Promise<{ requests: number; ms: number }> {
+export async function load(port: number, ms: number): Promise<{ requests: number; ms: number }> {
   const gen = forkScript('./http-load.js', [String(port), String(CONCURRENCY), String(ms), String(ms * 1000)]);
   const result = await message<{ requests: number; failed: number; ms: number }>(gen, 'result');
   if (result.failed > 0) throw new Error(`load generator: ${result.failed} requests failed`);
@@ -38,7 +38,7 @@ async function load(port: number, ms: number): Promise<{ requests: number; ms: n
 }
 
 /** Sums over the measured loads of one kind of work. */
-class Totals {
+export class Totals {
   requests = 0;
   ms = 0;
   cpuUs = 0;
@@ -117,7 +117,7 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
     }
     out.push(
       { name: 'http no tld process', unit: 'µs CPU/request', value: plain.cpu(), baseline: null, description: 'server CPU, a process without task local data' },
-      { name: 'http run per request', unit: 'µs CPU/request', value: run.cpu(), baseline: 'http no tld process', description: `server CPU, ${what.run}` },
+      { name: 'http run per request, page', unit: 'µs CPU/request', value: run.cpu(), baseline: 'http no tld process', description: `server CPU, ${what.run} (page mechanism)` },
     );
   }
   return out;

@@ -4,7 +4,8 @@
 // process (same JIT state, same heap). Server `none` has no task local data at all; server `run` (when
 // TaskLocalData has run()) runs every handler in tld.run({ req_id, route }, ...): run() installs its async hooks for
 // good, so it gets processes of its own, compared with `none` ones.
-// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run>
+// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run> [pin]
+// With a pin, the map is the one pinned there (a profiler in another process reads it); else a private one.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeString, decodeU64 } from '@tld/protocol';
@@ -16,6 +17,7 @@ import { type Phase, ROUTES, type ServerCheck, type ServerKind } from './http-sh
 type RunFn = (values: Record<string, unknown>, fn: () => Promise<void>) => Promise<void>;
 
 const kind = process.argv[2] as ServerKind;
+const pin = process.argv[3];
 if (!['tld', 'none', 'run'].includes(kind) || !process.send) throw new Error('usage: http-server.js <tld|none|run> (forked)');
 
 const routeOf = (url: string | undefined): string => ROUTES[(url ?? '/').split('/')[1] ?? ''] ?? '/';
@@ -35,8 +37,9 @@ let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =
   void answer(res);
 };
 if (kind !== 'none') {
-  reader = loadReader({ map: 'private' });
-  tld = TaskLocalData.open({ mapFd: reader.mapFd });
+  reader = loadReader({ map: pin ? { pinPath: pin } : 'private' });
+  // The page mechanism: the check below reads the page (the walk is measured by cases-context.ts).
+  tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
   const reqId = tld.u64('req_id');
   const route = tld.string('route', 32, { truncate: true });
   if (kind === 'tld') {

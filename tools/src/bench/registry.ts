@@ -11,6 +11,9 @@ const CASE_MODULES: readonly string[] = [
   './cases-bpf.js',
   './cases-registration.js',
   './cases-http.js',
+  './cases-profile.js',
+  './cases-context.js',
+  './cases-otel.js',
 ];
 
 interface CaseModule {

@@ -10,7 +10,7 @@ import { explain } from '../explain.js';
 import { CliError, ExitCode, type RunState, action, columns, octal, output } from '../output.js';
 import { DEFAULT_VALUE_SIZE, type ValueSize, layoutOf, parseValueSize } from '../layouts.js';
 import { createHint, jsonOption, parseGroup, parseMode, pinOption } from '../options.js';
-import { notOnBpffs, recordPinDirs, removeCreatedPinDirs, removeDirs } from '../pin-dirs.js';
+import { notOnBpffs, recordPinDirs, removeCreatedPinDirs, removeDirs, withCheckedPin } from '../pin-dirs.js';
 import { PRIVILEGE_FIX, privileges } from '../privileges.js';
 
 function notADirectory(pinPath: string): CliError {
@@ -160,7 +160,7 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   let threadsNote = '';
   try {
     const { loadTaskIterator } = await import('@tld/bpf-programs');
-    const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
+    const iterator = await withCheckedPin(opts.pin, (pinPath) => loadTaskIterator({ map: { pinPath } }));
     try {
       const all = iterator.readTasks().filter((t) => t.registered);
       threads = { threads: all.length, processes: new Set(all.map((t) => t.tgid)).size };
