@@ -14,10 +14,15 @@ const TRIPLETS = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
 const FLAGS = ['--napi', '--strip', '--tag-libc'];
 const prebuildify = ['exec', 'prebuildify', ...FLAGS];
 
+/** @param {string} command */
 function found(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * @param {string[]} args
+ * @param {Record<string, string>} env
+ */
 function run(args, env) {
   const result = spawnSync('pnpm', args, { stdio: 'inherit', env: { ...process.env, npm_config_nodedir: '/usr', ...env } });
   if (result.status !== 0) process.exit(result.status ?? 1);

@@ -27,9 +27,18 @@ interface WalkAddon {
   walk(facts: Uint8Array): bigint;
 }
 
+/**
+ * What the walk uses of its AsyncLocalStorage: structural, so that the published types need no @types/node (a
+ * consumer's tsc would otherwise fail on the node:async_hooks import).
+ */
+export interface StoreOf<T> {
+  getStore(): T | undefined;
+  run<R, A extends unknown[]>(store: T, fn: (...args: A) => R, ...args: A): R;
+}
+
 /** This thread's walk: its AsyncLocalStorage, the addon and the verified facts, or why there is none. */
 export type ThreadWalk =
-  | { readonly ok: true; readonly als: AsyncLocalStorage<Uint8Array>; readonly addon: WalkAddon; readonly facts: DiscoveredFacts }
+  | { readonly ok: true; readonly als: StoreOf<Uint8Array>; readonly addon: WalkAddon; readonly facts: DiscoveredFacts }
   | { readonly ok: false; readonly reason: string };
 
 let thread: ThreadWalk | undefined;
