@@ -1,5 +1,5 @@
 // Writes the generated headers (include/tld_reader.h, include/tld_profile.h) from the built package.
-// Run through `pnpm --filter @tld/bpf-programs gen`.
+// Run through `pnpm gen` (every generator of the workspace).
 import { writeFileSync } from 'node:fs';
 import { READER_HEADER_COMMAND, renderReaderHeader } from '../dist/reader-header.js';
 import { renderProfileHeader } from '../dist/profile-layout.js';
