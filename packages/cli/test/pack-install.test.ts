@@ -232,7 +232,7 @@ describe('from source, when no prebuilt binary matches', () => {
   it('the load error names what to run, and `npm rebuild` builds the addon with a toolchain', () => {
     const dir = project('source-app');
     const npm = join(work, 'bin', 'npm');
-    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.protocol, tarballs.userspace], { cwd: dir, env });
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.protocol, tarballs.native, tarballs.userspace], { cwd: dir, env });
     rmSync(join(dir, 'node_modules/@tld/userspace/prebuilds'), { recursive: true });
     const load = ['--input-type=module', '-e', "const { TaskLocalData } = await import('@tld/userspace'); console.log(typeof TaskLocalData.open);"];
     const failed = run(load, { command: [process.execPath], cwd: dir, env });
