@@ -12,7 +12,7 @@ import type { LoadConfig, LoadProgress } from './loadgen.js';
 import { Progress } from './progress.js';
 import { BUCKET_NAMES, buildReport, renderBars, renderTable, toJson } from './report.js';
 import {
-  type RequestRunner, contextRunAvailable, contextRunner, createKeys, hasContextRun, stepRunner,
+  type RequestRunner, contextRunner, createKeys, stepRunner,
 } from './request-scope.js';
 import { DemoServer } from './server.js';
 import { ROUTES } from './workload.js';
@@ -20,11 +20,6 @@ import { ROUTES } from './workload.js';
 /** A run that cannot start for a reason the user can act on: printed as one line, exit status 1. */
 export class DemoError extends Error {
   override readonly name = 'DemoError';
-}
-
-function needsRun(): DemoError {
-  return new DemoError('--mode async needs TaskLocalData.run(values, fn) from @tld/userspace (values that follow ' +
-    'the async context), which this build does not have yet; use --mode threads');
 }
 
 /** Cleanup steps, run once in reverse order; a failing step does not stop the others. */
@@ -93,7 +88,6 @@ function describeLinks(profile: RouteProfile, sampleHz: number): string[] {
 
 /** Runs the profiling demo; resolves with the exit status. */
 export async function runProfile(opts: DemoOptions): Promise<number> {
-  if (opts.mode === 'async' && !contextRunAvailable()) throw needsRun();
   const say = opts.json ? (): void => {} : (line = ''): void => void process.stdout.write(`${line}\n`);
   const cleanup = new Cleanup();
   const signal = signals(() => {
@@ -116,11 +110,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     cleanup.add('unregistering the main thread', () => tld.close());
     const keys = createKeys(tld);
     const async = opts.mode === 'async';
-    let main: RequestRunner = stepRunner(keys);
-    if (async) {
-      if (!hasContextRun(tld)) throw needsRun();
-      main = contextRunner(tld);
-    }
+    const main: RequestRunner = async ? contextRunner(tld) : stepRunner(keys);
     const server = await DemoServer.start({ mapFd: profile.mapFd, workers: async ? 0 : opts.workers, main });
     cleanup.add('stopping the server', () => server.close());
     const background = await startBackground();
