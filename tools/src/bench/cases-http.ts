@@ -7,7 +7,8 @@
 // run()'s hooks alone) install hooks for good, so each gets server processes of its own, in ABBA order with servers
 // that wrap nothing (`none`, the baseline of every wrapper row).
 import { type ChildProcess, fork } from 'node:child_process';
-import { type Phase, ROUTES, type ServerCheck, type ServerKind, type Wrapper } from './http-shared.js';
+import type { LoadConfig, LoadProgress } from '../http/load.js';
+import { PATHS, type Phase, ROUTES, type ServerCheck, type ServerKind, type Wrapper } from './http-shared.js';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
@@ -29,12 +30,13 @@ function forkScript(script: string, args: string[]): ChildProcess {
   return fork(new URL(script, import.meta.url), args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
-/** Requests the load generator completed in `ms`, and the time it took. */
+/** Requests the load generator (../http/load.ts) completed in `ms`, and the time it took. */
 async function load(port: number, ms: number): Promise<{ requests: number; ms: number }> {
-  const gen = forkScript('./http-load.js', [String(port), String(CONCURRENCY), String(ms), String(ms * 1000)]);
-  const result = await message<{ requests: number; failed: number; ms: number }>(gen, 'result');
-  if (result.failed > 0) throw new Error(`load generator: ${result.failed} requests failed`);
-  return result;
+  const config: LoadConfig = { port, concurrency: CONCURRENCY, durationS: ms / 1000, maxRequests: ms * 1000, seed: 1, paths: PATHS };
+  const gen = forkScript('../http/load.js', [JSON.stringify(config)]);
+  const result = await message<LoadProgress>(gen, 'done');
+  if (result.errors > 0) throw new Error(`load generator: ${result.errors} requests failed`);
+  return { requests: result.done, ms: result.ms ?? ms };
 }
 
 /** Sums over the measured loads of one kind of work. */

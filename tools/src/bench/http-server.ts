@@ -5,11 +5,11 @@
 // (http-shared.ts Wrapper), each in processes of its own: run() installs its async hooks for good.
 // Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run|als|hooks>
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeString, decodeU64 } from '@tld/protocol';
 import { type Reader, loadReader } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
+import { listenLoopback } from '../http/listen.js';
 import { type Phase, ROUTES, type ServerCheck, type ServerKind, WRAPPERS, type Wrapper } from './http-shared.js';
 
 function isKind(arg: string | undefined): arg is ServerKind {
@@ -83,10 +83,8 @@ if (kind === 'tld') {
   };
 }
 
-const server = createServer({ keepAlive: true }, handler);
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port });
-});
+const server = await listenLoopback(handler);
+process.send({ type: 'listening', port: server.port });
 let cpuMark = process.cpuUsage();
 let requestsMark = 0;
 process.on('message', (m: { type: string; phase?: Phase }) => {
@@ -112,8 +110,7 @@ process.on('message', (m: { type: string; phase?: Phase }) => {
     };
     process.send?.({ type: 'check', check });
   } else if (m.type === 'stop') {
-    server.closeAllConnections();
-    server.close(() => {
+    void server.close().then(() => {
       tld?.close();
       reader?.close();
       process.disconnect();

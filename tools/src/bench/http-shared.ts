@@ -13,7 +13,9 @@ export const WRAPPERS: readonly Wrapper[] = Object.freeze(['none', 'run', 'als',
 export type ServerKind = 'tld' | Wrapper;
 /** What a `tld` server's handler does with task local data during a measured load. */
 export type Phase = 'none' | 'set';
-/** The routes the load generator's paths map to (first path segment). */
+/** The paths the load generator asks for, in turn. */
+export const PATHS: readonly string[] = Object.freeze(['/users/17', '/orders/4711', '/carts/3/items', '/health']);
+/** The routes those paths map to (first path segment). */
 export const ROUTES: Readonly<Record<string, string>> = Object.freeze({
   users: '/users/:id',
   orders: '/orders/:id',

@@ -8,7 +8,7 @@ import { type RouteProfile, loadRouteProfile } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
 import type { DemoOptions } from './args.js';
 import { writeChart } from './chart.js';
-import type { LoadConfig, LoadProgress } from './loadgen.js';
+import type { LoadConfig, LoadProgress } from '../http/load.js';
 import { Progress } from './progress.js';
 import { BUCKET_NAMES, buildReport, renderBars, renderTable, toJson } from './report.js';
 import {
@@ -129,7 +129,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     const config: LoadConfig = {
       port: server.port, durationS: opts.durationS, maxRequests: opts.maxRequests, concurrency: opts.concurrency, seed: 2025,
     };
-    const load = fork(new URL('./loadgen.js', import.meta.url), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const load = fork(new URL('../http/load.js', import.meta.url), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     cleanup.add('stopping the load generator', () => load.exitCode === null && load.kill());
     say(`3. Load: ${opts.concurrency} requests in flight for ${opts.durationS} s (at most ${opts.maxRequests}) from pid ${load.pid}`);
 
