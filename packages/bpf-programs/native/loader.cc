@@ -37,9 +37,10 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
                         InstanceMethod<&LoadedObject::Close>("close")});
   }
 
-  // new LoadedObject(path: string, pins: Record<mapName, string | number | null>)
+  // new LoadedObject(path: string, pins: Record<mapName, string | number | null>, initial?: Record<mapName, Uint8Array>)
   // A map listed with a string is pinned at (or reused from) that path; with a number, it reuses that open map fd;
-  // every other map is private to this object.
+  // every other map is private to this object. `initial` gives the contents of internal maps (.rodata, .data and
+  // their custom .rodata.* sections, found by section name) before the load: a read-only one is frozen with them.
   explicit LoadedObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<LoadedObject>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
@@ -97,6 +98,28 @@ class LoadedObject : public Napi::ObjectWrap<LoadedObject> {
       ThrowErrno(env, ENOENT, "no map named '" + missing + "' in " + path, log.text());
       Release();
       return;
+    }
+
+    if (info.Length() >= 3 && info[2].IsObject()) {
+      Napi::Object initial = info[2].As<Napi::Object>();
+      Napi::Array sections = initial.GetPropertyNames();
+      for (uint32_t i = 0; i < sections.Length(); i++) {
+        std::string name = sections.Get(i).As<Napi::String>().Utf8Value();
+        Napi::Value v = initial.Get(name);
+        struct bpf_map *target = bpf_object__find_map_by_name(obj_, name.c_str());
+        int err = target == nullptr ? -ENOENT : 0;
+        if (!err && !v.IsTypedArray()) err = -EINVAL;
+        if (!err) {
+          Napi::Uint8Array bytes = v.As<Napi::Uint8Array>();
+          // libbpf refuses a size other than the section's (-EINVAL).
+          err = bpf_map__set_initial_value(target, bytes.Data(), bytes.ByteLength());
+        }
+        if (err) {
+          ThrowErrno(env, err, "initial value of map '" + name + "' in " + path, log.text());
+          Release();
+          return;
+        }
+      }
     }
 
     int err = bpf_object__load(obj_);

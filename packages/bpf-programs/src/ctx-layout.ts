@@ -1,8 +1,8 @@
 // C struct layouts described once, in TypeScript: a generated header declares each struct with a static assertion
 // per field, and TypeScript reads and writes the same bytes with the offsets computed here by C's layout rules
 // (natural alignment, tail padding), so no offset is written by hand. Each program family describes its own
-// structs with these: reader-layout.ts (tld_read, tld_read_cached), iter-layout.ts (tld_iter),
-// profile-layout.ts (the route profiler); @tld/testkit describes its bench and lifecycle programs the same way.
+// structs with these: reader-layout.ts (tld_read, tld_read_cached), iter-layout.ts (tld_iter); @tld/testkit (bench
+// and lifecycle programs) and @tld/profiler import them as @tld/bpf-programs/c-layout.
 
 type Scalar = 'char' | '__u8' | '__u16' | '__u32' | '__s32' | '__u64';
 const SCALAR_SIZE: Record<Scalar, number> = { char: 1, __u8: 1, __u16: 2, __u32: 4, __s32: 4, __u64: 8 };

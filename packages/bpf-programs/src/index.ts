@@ -7,16 +7,11 @@ export type { StructLayout } from './ctx-layout.js';
 export {
   loadObject, unpin, gettid, libbpfVersion, mapUpdateElem, mapDeleteElem, MapUpdateFlags, testRun,
 } from './loader.js';
-export type { LoadedBpfObject, MapPlacement } from './loader.js';
+export type { LoadedBpfObject, LoadOptions, MapPlacement } from './loader.js';
 export { MapType, mapInfo, mapLookupElem, mapGetNextKey, mapEntries } from './inspect.js';
 export type { MapInfo, BpfLink } from './inspect.js';
 export { PerfType, SoftwareEvent, perfEventOpen, parseCpuList, onlineCpus, threadCpuTimeNs } from './perf.js';
 export type { PerfEventOptions } from './perf.js';
-export { ProfileLayout, RouteState, ProfileCounter, renderProfileHeader } from './profile-layout.js';
-export { loadRouteProfile } from './route-profile.js';
-export type {
-  RouteProfile, RouteProfileOptions, RouteProfileReading, RouteTotal, RouteBucketState,
-} from './route-profile.js';
 export {
   readOnThisThread, loadReader, runCachedOnThisThread, loadCachedReader, CACHED_KEYS,
 } from './readers.js';

@@ -51,14 +51,31 @@ export interface LoadedBpfObject {
   close(): void;
 }
 
+/** What loadObject() does besides placing maps. */
+export interface LoadOptions {
+  /**
+   * Contents of internal maps before the load, by section name (`.rodata`, `.data`, a custom `.rodata.<name>`);
+   * each exactly the section's size. A read-only section is frozen with them, so the verifier sees constants:
+   * settings chosen at run time, such as key names for bpf_strncmp().
+   */
+  readonly initialValues?: Readonly<Record<string, Uint8Array>>;
+}
+
 /**
  * Opens and loads the BPF object at `path`. Maps named in `placement` are pinned at / reused from the given path
  * (new pins get mode 0600); every other map is private, so the host's `/sys/fs/bpf/tld_data_map` is untouched.
  * Throws TypeError for bad arguments, BpfSyscallError (with libbpf's log in `log` and the message) when the file
- * is missing or libbpf or the kernel refuses the object.
+ * is missing, a section of `initialValues` is missing (ENOENT) or of another size (EINVAL), or libbpf or the
+ * kernel refuses the object.
  */
-export function loadObject(path: string, placement: Readonly<Record<string, MapPlacement>> = {}): LoadedBpfObject {
+export function loadObject(
+  path: string,
+  placement: Readonly<Record<string, MapPlacement>> = {},
+  options: LoadOptions = {},
+): LoadedBpfObject {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  const initial = options.initialValues ?? {};
+  if (!Object.values(initial).every((v) => v instanceof Uint8Array)) throw new TypeError('initialValues must be Uint8Arrays');
   const pins: Record<string, string | number | null> = {};
   for (const [name, where] of Object.entries(placement)) {
     if (where === 'private') pins[name] = null;
@@ -77,7 +94,7 @@ export function loadObject(path: string, placement: Readonly<Record<string, MapP
         'dist/bpf; in its repository, `pnpm build` makes them)',
     );
   }
-  const native = callNative(`loading ${path}`, () => new addon.LoadedObject(path, pins));
+  const native = callNative(`loading ${path}`, () => new addon.LoadedObject(path, pins, initial));
   const maps = Object.freeze(native.maps());
   const progs = Object.freeze(native.progs());
   const createdPins = Object.freeze(native.createdPins());

@@ -21,7 +21,11 @@ export interface NativeLoadedObject {
 }
 
 export interface LoaderAddon {
-  LoadedObject: new (path: string, pins: Record<string, string | number | null>) => NativeLoadedObject;
+  LoadedObject: new (
+    path: string,
+    pins: Record<string, string | number | null>,
+    initial: Readonly<Record<string, Uint8Array>>,
+  ) => NativeLoadedObject;
   testRun(progFd: number, ctx: Uint8Array): number;
   /** Attaches iterator program `progFd` (pid > 0: only that process's tasks) and reads its output to the end. */
   iterRead(progFd: number, pid: number): Uint8Array;

@@ -14,12 +14,6 @@ export const objectPaths = Object.freeze({
   /** Program `tld_read_cached` (SEC("syscall")): keys "req_id" and "route" through the cached tld_get_data(). */
   cached: built('tld_cached.bpf.o'),
   /**
-   * The route profiler (tld_route_profile.bpf.c): programs `on_sched_switch` (tp_btf/sched_switch), `on_syscall`
-   * (tp_btf/sys_enter) and `on_cpu_sample` (perf_event) charge one process's CPU to the `route` its threads
-   * published.
-   */
-  routeProfile: built('tld_route_profile.bpf.o'),
-  /**
    * Program `tld_iter` (iter/task): a record per task with an element in tld_data_map (16-byte value), with copies
    * of its metadata and data pages (src/iter.ts decodes them).
    */
@@ -39,10 +33,4 @@ export const names = Object.freeze({
   readerProgram: 'tld_read',
   cachedProgram: 'tld_read_cached',
   iterProgram: 'tld_iter',
-  switchProgram: 'on_sched_switch',
-  syscallProgram: 'on_syscall',
-  sampleProgram: 'on_cpu_sample',
-  profileConfigMap: 'prof_config',
-  routeStatsMap: 'route_stats',
-  profileCountersMap: 'prof_counters',
 });

@@ -1,8 +1,8 @@
-// src/reader-layout.ts and src/profile-layout.ts compute the offsets of the syscall programs; the kernel runs them with the layout clang
+// src/reader-layout.ts computes the offsets of the syscall programs; the kernel runs them with the layout clang
 // put into each object. Compare every number with the objects' own BTF, so a layout rule the generator gets
 // wrong fails here (test/layout.test.ts checks the same against a host build of the header).
 import { describe, expect, it } from 'vitest';
-import { CachedLayout, ProfileLayout, objectPaths } from '../src/index.js';
+import { CachedLayout, objectPaths } from '../src/index.js';
 import { arrayLength, btf, offsetOf, struct } from './btf-util.js';
 import { readerLayoutFields } from './reader-layout.js';
 
@@ -49,25 +49,6 @@ describe('the layout modules agree with the BTF of the built objects', () => {
       routeCacheBeforeOffset: offsetOf(ctx, 'route_cache_before'),
       routeCacheAfterOffset: offsetOf(ctx, 'route_cache_after'),
       tidOffset: offsetOf(ctx, 'tid'),
-    });
-  });
-
-  it('struct tld_profile_config / tld_route_key / tld_route_stats in tld_route_profile.bpf.o', () => {
-    const types = btf(objectPaths.routeProfile);
-    const config = struct(types, 'tld_profile_config');
-    const key = struct(types, 'tld_route_key');
-    const stats = struct(types, 'tld_route_stats');
-    const { routeBytes, config: c, routeKey, routeStats } = ProfileLayout;
-    expect({ routeBytes, config: c, routeKey, routeStats }).toEqual({
-      routeBytes: arrayLength(types, key, 'route'),
-      config: { size: config.size, tgidOffset: offsetOf(config, 'tgid') },
-      routeKey: { size: key.size, routeOffset: offsetOf(key, 'route'), stateOffset: offsetOf(key, 'state') },
-      routeStats: {
-        size: stats.size,
-        cpuNsOffset: offsetOf(stats, 'cpu_ns'),
-        piecesOffset: offsetOf(stats, 'pieces'),
-        samplesOffset: offsetOf(stats, 'samples'),
-      },
     });
   });
 });

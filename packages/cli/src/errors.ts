@@ -16,6 +16,12 @@ export const CliErrorCode = {
   PIN_TAKEN: 'ERR_TLD_PIN_TAKEN',
   /** The pin path is a directory. */
   PIN_IS_DIRECTORY: 'ERR_TLD_PIN_IS_DIRECTORY',
+  /** `map create --mode` with group bits and no `--group`. */
+  MODE_NEEDS_GROUP: 'ERR_TLD_MODE_NEEDS_GROUP',
+  /** `top`/`profile`: no registered thread of the chosen processes has the key to group by. */
+  PROFILE_NO_KEY: 'ERR_TLD_PROFILE_NO_KEY',
+  /** `top`/`profile` on a map with 24-byte values. */
+  PROFILE_MAP_VALUE: 'ERR_TLD_PROFILE_MAP_VALUE',
   /** A failure tld has no code for: a bug to report, printed with its stack. */
   INTERNAL: 'ERR_TLD_INTERNAL',
   /** A failed syscall without a more specific code. */

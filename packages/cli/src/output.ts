@@ -21,6 +21,8 @@ export interface Output {
   result(data: Record<string, unknown>, text: string): void;
   /** Prints an error (explained: cause and fix) and returns ExitCode.FAILURE. */
   error(error: unknown): ExitCode;
+  /** Prints a usage error that has a code (options that contradict each other) and returns ExitCode.USAGE. */
+  usage(error: unknown): ExitCode;
 }
 
 /** bigint is not JSON: values that need 64 bits are printed as decimal strings. */
@@ -44,6 +46,10 @@ export function output(json: boolean, compact = false): Output {
       if (json) print({ ok: false, error: { code, message } });
       else process.stderr.write(`tld: error: ${message} [${code}]\n`);
       return ExitCode.FAILURE;
+    },
+    usage(error) {
+      this.error(error);
+      return ExitCode.USAGE;
     },
   };
 }

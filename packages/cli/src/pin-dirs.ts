@@ -2,8 +2,9 @@
 // those tld made. bpffs holds nothing but pins and directories, so the record lives in /run/tld (tmpfs: gone after
 // a reboot, like the pins): one file per directory, named after its path, holding the directory's inode number so
 // that a directory someone recreated since is never taken for ours.
-import { mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createHint } from './options.js';
 import { CliError } from './output.js';
 
 const RECORDS = '/run/tld/pin-dirs';
@@ -14,55 +15,24 @@ function recordPath(dir: string): string {
   return join(RECORDS, encodeURIComponent(dir));
 }
 
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
+/** ERR_TLD_NO_BPFFS: `dir`, where `pinPath` would be, is not on bpffs. */
+export function notOnBpffs(dir: string, pinPath: string): CliError {
+  return new CliError(
+    'ERR_TLD_NO_BPFFS',
+    `${dir} is not on bpffs, so ${pinPath} cannot be a pinned map: give a --pin under /sys/fs/bpf (mount it with ` +
+      '`mount -t bpf bpf /sys/fs/bpf` when it is not mounted)',
+  );
+}
+
+/** Records directories `tld map create` made (outermost first), so that `tld map rm` removes them again. */
+export function recordPinDirs(dirs: readonly string[]): void {
+  for (const path of dirs) {
+    mkdirSync(RECORDS, { recursive: true, mode: 0o700 });
+    writeFileSync(recordPath(path), String(statSync(path).ino), { mode: 0o600 });
   }
 }
 
-/** Throws ERR_TLD_NO_BPFFS unless `dir` (an existing directory) is on bpffs. */
-export function checkOnBpffs(dir: string, pinPath: string): void {
-  const type = statfsSync(dir).type;
-  if (type !== BPF_FS_MAGIC) {
-    throw new CliError(
-      'ERR_TLD_NO_BPFFS',
-      `${dir} is not on bpffs (filesystem type 0x${type.toString(16)}), so ${pinPath} cannot be a pinned map: ` +
-        'give a --pin under /sys/fs/bpf (mount it with `mount -t bpf bpf /sys/fs/bpf` when it is not mounted)',
-    );
-  }
-}
-
-/**
- * Makes the missing directories above `pinPath` (mode 0700, on bpffs only) and records them. Returns them, the
- * outermost first; undo with removeDirs() when what follows fails.
- */
-export function makePinDirs(pinPath: string): string[] {
-  const missing: string[] = [];
-  let dir = dirname(pinPath);
-  while (!exists(dir)) {
-    missing.unshift(dir);
-    dir = dirname(dir);
-  }
-  checkOnBpffs(dir, pinPath);
-  const made: string[] = [];
-  try {
-    for (const path of missing) {
-      mkdirSync(path, { mode: 0o700 });
-      made.push(path);
-      mkdirSync(RECORDS, { recursive: true, mode: 0o700 });
-      writeFileSync(recordPath(path), String(statSync(path).ino), { mode: 0o600 });
-    }
-  } catch (error) {
-    removeDirs(made);
-    throw error;
-  }
-  return made;
-}
-
-/** Removes directories made by makePinDirs (innermost first) and their records. */
+/** Removes directories `tld map create` made (innermost first) and their records. */
 export function removeDirs(dirs: readonly string[]): void {
   for (const dir of [...dirs].reverse()) {
     rmdirSync(dir);
@@ -104,3 +74,20 @@ export function removeCreatedPinDirs(pinPath: string): string[] {
   }
   return removed;
 }
+
+/**
+ * Runs `use` with a path that reaches exactly the pin `pinPath` names once checked (no link or directory another
+ * user controls on the way: ERR_TLD_UNSAFE_PIN_PATH), for code that opens the pin by path itself (the task
+ * iterator's BPF_OBJ_GET). ERR_TLD_NO_MAP when nothing is pinned there.
+ */
+export async function withCheckedPin<T>(pinPath: string, use: (path: string) => T): Promise<T> {
+  const { fdPath, resolvePin } = await import('@tld/userspace/pin-path');
+  const pin = resolvePin(pinPath);
+  try {
+    if (pin.entry === undefined) throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pinPath}: ${createHint(pinPath)} creates it`);
+    return use(fdPath(pin.entry.fd));
+  } finally {
+    pin.close();
+  }
+}
+

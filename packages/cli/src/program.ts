@@ -5,7 +5,9 @@ import { Command, CommanderError } from 'commander';
 import { dumpCommand } from './commands/dump.js';
 import { headerCommand } from './commands/header.js';
 import { mapCommand } from './commands/map.js';
+import { profileCommand } from './commands/profile.js';
 import { statusCommand } from './commands/status.js';
+import { topCommand } from './commands/top.js';
 import { ExitCode, type RunState } from './output.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,12 +22,14 @@ Examples:
   sudo npx tld status                      # can this host run task local data?
   sudo npx tld map create                  # pin /sys/fs/bpf/tld_data_map (mode 0600)
   sudo npx tld dump --json                 # every registered thread with its values
-  npx tld header                           # where tld.bpf.h is, with the -I flags`;
+  npx tld header                           # where tld.bpf.h is, with the -I flags
+  sudo npx tld top --by route,tenant       # live CPU time per route and tenant
+  sudo npx tld profile --pid 1234 -o out.pb.gz   # CPU profile labelled by route, for pprof`;
 
 /** The commander program; commands record their exit status in `state`. */
 export function createProgram(state: RunState): Command {
   const program = new Command('tld')
-    .description('Task local data on this host: check it, manage the shared map, dump what every thread published')
+    .description('Task local data on this host: check it, manage the shared map, dump what every thread published, profile CPU by value')
     .version(version, '-V, --version', 'print the version of tld')
     .helpOption('-h, --help', 'show help for a command')
     .exitOverride()
@@ -39,6 +43,8 @@ export function createProgram(state: RunState): Command {
   mapCommand(program, state);
   dumpCommand(program, state);
   headerCommand(program, state);
+  topCommand(program, state);
+  profileCommand(program, state);
   helpCommand(program);
   return program;
 }

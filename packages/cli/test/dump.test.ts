@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 import { loadObject, names, objectPaths } from '@tld/bpf-programs';
 import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { isControl } from '../src/commands/dump.js';
 import { type Consumer, binPath, json, run, startConsumer } from './helpers.js';
 
 const bpf = bpfSupport();
@@ -90,6 +92,35 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`npx tld map create --pin ${absent}`);
     expect(run(['map', 'show', '--pin', absent]).status).toBe(1);
+  });
+});
+
+describe.skipIf(!bpf.supported)('tld dump of what a hostile process publishes', () => {
+  const pin = uniquePinPath('dump-hostile');
+  let consumer: Consumer;
+
+  beforeAll(async () => {
+    expect(run(['map', 'create', '--pin', pin]).status).toBe(0);
+    consumer = await startConsumer(pin, { script: fileURLToPath(new URL('./fixtures/hostile.mjs', import.meta.url)) });
+  });
+  afterAll(async () => {
+    await consumer?.stop();
+    run(['map', 'rm', '--pin', pin]);
+  });
+
+  it('text escapes control characters in names, values and thread names; JSON keeps them exact', () => {
+    const textual = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]);
+    expect(textual.status).toBe(0);
+    // Nothing a terminal acts on: no C0 but the line ends, no DEL, no C1, no bidirectional override.
+    const acting = [...textual.stdout].filter((c) => c !== '\n' && isControl(c.charCodeAt(0)));
+    expect(acting, textual.stdout).toEqual([]);
+    expect(textual.stdout).toContain('title\\x1b]0;pwned\\x07');
+    expect(textual.stdout).toContain('/a\\x9b2J\\u202eb');
+    expect(textual.stdout).toContain(`pid ${consumer.pid}  \\x1b[2J`);
+    const { threads } = json(run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json'])) as { threads: Thread[] };
+    expect(threads[0]?.keys.map((k) => k.name)).toEqual(['title\x1b]0;pwned\x07', 'route']);
+    expect(values(threads[0])['route']).toMatchObject({ string: '/a\u009b2J\u202eb' });
+    expect(threads[0]?.comm.startsWith('\x1b[2J')).toBe(true);
   });
 });
 

@@ -1,11 +1,14 @@
 // Running tld and a consumer application as child processes, the way people and CI run them.
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const binPath = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 export const consumerPath = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
+/** test/fixtures/burn-service.mjs: known CPU per route in named functions, measured by the service itself. */
+export const burnServicePath = fileURLToPath(new URL('./fixtures/burn-service.mjs', import.meta.url));
 
 export interface Run {
   readonly status: number | null;
@@ -68,4 +71,53 @@ export async function startConsumer(pin: string, options: { script?: string; cwd
       return code;
     },
   };
+}
+
+export interface BurnService {
+  readonly pid: number;
+  /** The CPU the service measured itself so far: per route ('(between requests)' too) and its thread's total. */
+  measure(): Promise<{ totalNs: number; routes: Record<string, number> }>;
+  stop(): Promise<number | null>;
+}
+
+/** Starts the burn service (test/fixtures/burn-service.mjs) on `pin` (MODE run or set) and waits until its keys exist. */
+export async function startBurnService(script: string, pin: string, mode: 'run' | 'set', nodeArgs: readonly string[] = ['--perf-basic-prof'], node = process.execPath): Promise<BurnService> {
+  // In the temporary directory: node --perf-basic-prof leaves an isolate-*.log in its working directory.
+  const child = spawn(node, [...nodeArgs, script, pin, mode], { cwd: tmpdir() });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await Promise.race([
+      lines.next(),
+      exited.then(([code]) => {
+        throw new Error(`the burn service exited with ${code}:\n${stderr}`);
+      }),
+    ]);
+    if (line.done) throw new Error(`the burn service closed its output:\n${stderr}`);
+    return line.value;
+  };
+  const { pid } = JSON.parse(await next()) as { pid: number };
+  return {
+    pid,
+    async measure() {
+      child.stdin.write('\n');
+      return JSON.parse(await next()) as { totalNs: number; routes: Record<string, number> };
+    },
+    async stop() {
+      child.stdin.end();
+      const [code] = await exited;
+      return code;
+    },
+  };
+}
+
+/** The per-route difference between two measures, as shares (percent) of the thread's CPU in between. */
+export function measuredShares(
+  before: { totalNs: number; routes: Record<string, number> },
+  after: { totalNs: number; routes: Record<string, number> },
+): Record<string, number> {
+  const total = after.totalNs - before.totalNs;
+  return Object.fromEntries(Object.entries(after.routes).map(([r, ns]) => [r, (100 * (ns - (before.routes[r] ?? 0))) / total]));
 }

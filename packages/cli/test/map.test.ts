@@ -1,14 +1,37 @@
 // tld map create | show | rm against the real kernel, as child processes.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { bpfSupport, fileMode, loadFixtures, uniquePinPath } from '@tld/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { binPath, json, run } from './helpers.js';
 
 // Skips only when the kernel lacks a feature; under TLD_REQUIRE_BPF=1 bpfSupport() throws instead.
 const bpf = bpfSupport();
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath];
+
+/** A group nobody is in on this machine: the pin's group in the sharing tests, given to the other user. */
+const GROUP = 4242;
+const openPin = fileURLToPath(new URL('./fixtures/open-pin.mjs', import.meta.url));
+
+/** Runs `command` as uid 65534 (nobody), a real other user, with `groups` as its supplementary groups. */
+function asNobody(command: string[], groups: number[] = []): { status: number | null; stdout: string; stderr: string } {
+  const ids = ['--reuid=65534', '--regid=65534', groups.length ? `--groups=${groups.join(',')}` : '--clear-groups'];
+  const result = spawnSync('setpriv', [...ids, ...command], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  if (result.error) throw result.error;
+  return result;
+}
+
+/** TaskLocalData.open() of `pin` by uid 65534 in `groups`: what test/fixtures/open-pin.mjs prints. */
+function openAsNobody(pin: string, groups: number[] = []): { opened?: boolean; warnings?: string[]; code?: string; message?: string } {
+  const result = asNobody([process.execPath, '--no-warnings', openPin, pin], groups);
+  try {
+    return JSON.parse(result.stdout) as { opened?: boolean; warnings?: string[]; code?: string };
+  } catch {
+    throw new Error(`open-pin.mjs printed no JSON (status ${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
 
 const cleanup: string[] = [];
 const pins: string[] = [];
@@ -64,6 +87,78 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     expect(json(result)).toMatchObject({ mode: '0660', gid: 4 });
     expect(fileMode(pin)).toBe(0o660);
     expect(statSync(pin).gid).toBe(4);
+  });
+
+  it('--mode 0660 --group G shares the pin: its directory 0750 root:G, a member opens it with no warning, others cannot', () => {
+    const { dir, pin } = nestedPin();
+    const result = run(['map', 'create', '--pin', pin, '--mode', '0660', '--group', String(GROUP), '--json']);
+    expect(result.status, result.stderr).toBe(0);
+    for (const made of [dir, `${dir}/app`]) {
+      expect(fileMode(made)).toBe(0o750);
+      expect(statSync(made).gid).toBe(GROUP);
+    }
+    expect(openAsNobody(pin, [GROUP])).toEqual({ opened: true, warnings: [] });
+    expect(openAsNobody(pin)).toMatchObject({ code: 'ERR_TLD_PERMISSION' });
+    // What nobody intended still warns: a pin every user may open.
+    chmodSync(pin, 0o666);
+    expect(openAsNobody(pin, [GROUP])).toEqual({ opened: true, warnings: ['TLD_LOOSE_PIN_MODE'] });
+  });
+
+  it('--group refuses a pin whose existing directory the group cannot search, naming the fix, and changes nothing', () => {
+    const { dir, pin } = nestedPin();
+    expect(run(['map', 'create', '--pin', pin]).status).toBe(0);
+    const before = statSync(pin);
+    const refused = run(['map', 'create', '--pin', pin, '--mode', '0660', '--group', String(GROUP), '--json']);
+    expect(refused.status).toBe(1);
+    expect(json(refused)).toMatchObject({ ok: false, error: { code: 'ERR_TLD_PERMISSION' } });
+    expect(JSON.stringify(json(refused))).toContain(`chgrp ${GROUP} ${dir}`);
+    expect(statSync(pin)).toMatchObject({ mode: before.mode, gid: before.gid });
+  });
+
+  it('--mode with group bits and no --group is refused with ERR_TLD_MODE_NEEDS_GROUP (exit 2), creating nothing', () => {
+    const { dir, pin } = nestedPin();
+    const refused = run(['map', 'create', '--pin', pin, '--mode', '0660']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/no --group .*\[ERR_TLD_MODE_NEEDS_GROUP\]/);
+    const asJson = run(['map', 'create', '--pin', pin, '--mode', '0660', '--json']);
+    expect(asJson.status).toBe(2);
+    expect(json(asJson)).toMatchObject({ ok: false, error: { code: 'ERR_TLD_MODE_NEEDS_GROUP' } });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('refuses a symlink another user planted at the pin path: the map it points to keeps its mode and group', () => {
+    const real = uniquePinPath('real');
+    pins.push(real);
+    expect(run(['map', 'create', '--pin', real]).status).toBe(0);
+    const planted = uniquePinPath('planted');
+    cleanup.push(planted);
+    expect(asNobody(['ln', '-s', real, planted]).status).toBe(0);
+    const refused = run(['map', 'create', '--pin', planted, '--mode', '0660', '--group', '65534', '--json']);
+    expect(refused.status).toBe(1);
+    expect(json(refused)).toMatchObject({ ok: false, error: { code: 'ERR_TLD_UNSAFE_PIN_PATH' } });
+    expect(JSON.stringify(json(refused))).toContain(`${planted} is a symbolic link owned by uid 65534`);
+    expect(statSync(real)).toMatchObject({ uid: 0, gid: 0 });
+    expect(fileMode(real)).toBe(0o600);
+    expect(lstatSync(planted).isSymbolicLink()).toBe(true);
+    expect(openAsNobody(real, [65534])).toMatchObject({ code: 'ERR_TLD_PERMISSION' });
+  });
+
+  it('refuses a pin in a directory another user owns, and creates nothing there', () => {
+    const foreign = uniquePinPath('foreign');
+    cleanup.push(foreign);
+    expect(asNobody(['mkdir', '-m', '0755', foreign]).status).toBe(0);
+    const refused = run(['map', 'create', '--pin', `${foreign}/tld_data_map`, '--json']);
+    expect(refused.status).toBe(1);
+    expect(json(refused)).toMatchObject({ ok: false, error: { code: 'ERR_TLD_UNSAFE_PIN_PATH' } });
+    expect(JSON.stringify(json(refused))).toContain(`the directory ${foreign} belongs to uid 65534`);
+    expect(readdirSync(foreign)).toEqual([]);
+    // Nor in a directory of root's that every user may write (not sticky).
+    const open = uniquePinPath('open');
+    cleanup.push(open);
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    expect(json(run(['map', 'create', '--pin', `${open}/tld_data_map`, '--json']))).toMatchObject({ error: { code: 'ERR_TLD_UNSAFE_PIN_PATH' } });
+    expect(readdirSync(open)).toEqual([]);
   });
 
   it('show opens the map as applications do: id, value size, mode, uptr, registered threads', () => {

@@ -83,6 +83,7 @@ describe('the tarballs', () => {
     }
     const objects = listTarball(tarballs['bpf-programs']).filter((f) => f.endsWith('.bpf.o'));
     expect(objects).toEqual(expect.arrayContaining(['dist/bpf/tld_reader.bpf.o', 'dist/bpf/tld_iter.bpf.o', 'dist/bpf/tld_iter_v2.bpf.o']));
+    expect(listTarball(tarballs['profiler']).filter((f) => f.endsWith('.bpf.o'))).toEqual(['dist/bpf/tld_profiler.bpf.o']);
   });
 
   it('the binaries need no library a Node.js host lacks, except libbpf.so.1 for the loader', () => {

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { READER_HEADER_COMMAND, renderProfileHeader, renderReaderHeader } from '@tld/bpf-programs';
+import { renderReaderHeader } from '@tld/bpf-programs';
+import { renderProfilerHeader } from '@tld/profiler';
 import { REGENERATE_COMMAND, renderLayoutHeader } from '@tld/protocol';
 import { renderTestkitHeader } from '@tld/testkit';
 
@@ -14,7 +15,7 @@ const require = createRequire(import.meta.url);
 const GENERATED: ReadonlyArray<readonly [string, () => string]> = [
   ['@tld/protocol/include/tld_layout.h', renderLayoutHeader],
   ['@tld/bpf-programs/include/tld_reader.h', renderReaderHeader],
-  ['@tld/bpf-programs/include/tld_profile.h', () => renderProfileHeader(READER_HEADER_COMMAND)],
+  ['@tld/profiler/include/tld_profiler.h', renderProfilerHeader],
   ['@tld/testkit/include/tld_testkit.h', renderTestkitHeader],
 ];
 

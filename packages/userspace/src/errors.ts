@@ -12,6 +12,11 @@ export const UserspaceErrorCode = {
   NO_MAP: 'ERR_TLD_NO_MAP',
   /** bpf() or the pin refused access (EPERM/EACCES). */
   PERMISSION: 'ERR_TLD_PERMISSION',
+  /**
+   * The pin path goes through a symlink or a directory that another user owns, or a directory others can write:
+   * they could swap the pin.
+   */
+  UNSAFE_PIN_PATH: 'ERR_TLD_UNSAFE_PIN_PATH',
   /** The object is not a BPF_MAP_TYPE_TASK_STORAGE map. */
   MAP_TYPE: 'ERR_TLD_MAP_TYPE',
   /** The map's value size is not a task-local-data map value (16 or 24 bytes). */
@@ -25,6 +30,8 @@ export const UserspaceErrorCode = {
    * share with @tld/userspace (a native library loaded RTLD_LOCAL before it): open() does not replace it.
    */
   FOREIGN_REGISTRATION: 'ERR_TLD_FOREIGN_REGISTRATION',
+  /** An options object with a property the function does not know, e.g. a misspelt name (TypeError). */
+  UNKNOWN_OPTION: 'ERR_TLD_UNKNOWN_OPTION',
   /** An argument of the wrong type (TypeError), as Node's own APIs report it. */
   INVALID_ARG_TYPE: 'ERR_INVALID_ARG_TYPE',
   /** An argument of the right type with a value that is never valid, e.g. a string containing NUL (TypeError). */
@@ -42,7 +49,10 @@ export type UserspaceErrorCode = (typeof UserspaceErrorCode)[keyof typeof Usersp
 
 /** A TypeError with a stable `code`, like the argument errors of Node's own APIs. */
 export class TldTypeError extends TypeError {
-  readonly code: typeof UserspaceErrorCode.INVALID_ARG_TYPE | typeof UserspaceErrorCode.INVALID_ARG_VALUE;
+  readonly code:
+    | typeof UserspaceErrorCode.INVALID_ARG_TYPE
+    | typeof UserspaceErrorCode.INVALID_ARG_VALUE
+    | typeof UserspaceErrorCode.UNKNOWN_OPTION;
 
   constructor(code: TldTypeError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -63,6 +73,11 @@ export function invalidArgType(message: string): TldTypeError {
 /** ERR_INVALID_ARG_VALUE. */
 export function invalidArgValue(message: string, cause?: unknown): TldTypeError {
   return new TldTypeError(UserspaceErrorCode.INVALID_ARG_VALUE, message, cause === undefined ? undefined : { cause });
+}
+
+/** ERR_TLD_UNKNOWN_OPTION. */
+export function unknownOption(message: string): TldTypeError {
+  return new TldTypeError(UserspaceErrorCode.UNKNOWN_OPTION, message);
 }
 
 /** ERR_OUT_OF_RANGE. */

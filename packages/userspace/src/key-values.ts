@@ -1,7 +1,7 @@
 // The value checks every key type shares between set() and run() (through encode()), and the encoding of a value
 // as the 8-byte words run() stores. One function per type, so a value run() takes is exactly a value set() takes,
 // refused with the same coded error (see errors.ts).
-import { invalidArgType, outOfRange } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 
 // For encode(): an f64's bits, and a string's or bytes' room as 8-byte words. Plain arrays of bigints, not typed
 // arrays: a run() per request must not allocate ArrayBuffers (each costs more than the rest of run()).
@@ -46,7 +46,49 @@ export function checkF64(name: string, value: unknown): asserts value is number 
   if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
 }
 
-export function checkBytes(name: string, size: number, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgType(`bytes key ${JSON.stringify(name)}: value must be a Uint8Array, got ${typeof value}`);
-  if (value.length > size) throw outOfRange(`bytes key ${JSON.stringify(name)}: ${value.length} bytes do not fit in ${size}`);
+// A bytes value is read through the intrinsic getters of %TypedArray%.prototype, never through its own properties:
+// a subclass or an object that only inherits from Uint8Array.prototype can make `length` say anything, and set()
+// would then copy one length and clear from another, leaving stale bytes in the page.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+function intrinsicGetter(name: string | symbol): (this: unknown) => unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(typedArrayPrototype, name);
+  // Reflect.get: the getter is meant to be called later with another `this`, not as the descriptor's method.
+  const get: unknown = descriptor === undefined ? undefined : Reflect.get(descriptor, 'get');
+  if (typeof get !== 'function') throw new Error(`%TypedArray%.prototype has no ${String(name)} getter`);
+  return get as (this: unknown) => unknown;
+}
+const tagOf = intrinsicGetter(Symbol.toStringTag);
+const lengthOf = intrinsicGetter('length') as (this: Uint8Array) => number;
+const bufferOf = intrinsicGetter('buffer') as (this: Uint8Array) => ArrayBufferLike;
+
+/** Whether the buffer was detached (transferred, e.g. posted to a worker): its views then read as empty. */
+function isDetached(buffer: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Checks a bytes value and returns its true length: a real Uint8Array (a subclass, Buffer included, is one) whose
+ * buffer is not detached, of at most `size` bytes.
+ */
+export function checkBytes(name: string, size: number, value: unknown): number {
+  // The toStringTag getter answers undefined, without throwing, for anything that is not a typed array.
+  if (tagOf.call(value) !== 'Uint8Array') {
+    const got = value instanceof Uint8Array ? 'an object that only inherits from Uint8Array' : typeof value;
+    throw invalidArgType(`bytes key ${JSON.stringify(name)}: value must be a Uint8Array, got ${got}`);
+  }
+  const bytes = value as Uint8Array;
+  const length = lengthOf.call(bytes);
+  if (length === 0 && isDetached(bufferOf.call(bytes))) {
+    throw invalidArgValue(
+      `bytes key ${JSON.stringify(name)}: the value's ArrayBuffer was detached (transferred to a worker or by ` +
+        'ArrayBuffer.prototype.transfer()), so it holds no bytes: pass a Uint8Array whose buffer is still yours',
+    );
+  }
+  if (length > size) throw outOfRange(`bytes key ${JSON.stringify(name)}: ${length} bytes do not fit in ${size}`);
+  return length;
 }

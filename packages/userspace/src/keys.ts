@@ -348,16 +348,16 @@ export class BytesKey extends Key {
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
     if (this[CLOSED]) this.throwClosed();
-    checkBytes(this.name, this.size, bytes);
+    const length = checkBytes(this.name, this.size, bytes);
     if (current.frame !== null) claimForContext(this);
     this[VIEW].set(bytes);
-    this[VIEW].fill(0, bytes.length);
+    this[VIEW].fill(0, length);
   }
 
   /** @internal */
   encode(value: unknown): bigint[] {
-    checkBytes(this.name, this.size, value);
-    return this.wordsOf(value, value.length);
+    const length = checkBytes(this.name, this.size, value);
+    return this.wordsOf(value as Uint8Array, length);
   }
 
   /** A copy of this thread's value. Throws ERR_TLD_CLOSED after close(). */

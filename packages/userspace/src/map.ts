@@ -1,141 +1,112 @@
 // Opening the task-local-data map from a pin or a caller's fd, and checking that it is one (PROTOCOL.md §1):
-// every refusal is a typed error that names the cause and the fix.
-import { readlinkSync, statSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+// every refusal is a typed error that names the cause and the fix. A pin path is resolved by pin-path.ts (no link
+// an untrusted user controls is followed), and BPF_OBJ_GET opens the very pin it checked, through its descriptor.
+import { readlinkSync } from 'node:fs';
 import { DEFAULT_PIN_PATH, TldError, checkMapValueSize } from '@tld/protocol';
 import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
+import { type FileStat, createCommand, describeUid, fdOnBpffs, fdPath, resolvePin } from './pin-path.js';
 
-/** statfs f_type of bpffs (include/uapi/linux/magic.h BPF_FS_MAGIC). */
-const BPF_FS_MAGIC = 0xcafe4a11;
+export { createCommand };
+
 /** What /proc/self/fd/N links to for a BPF map fd (fs/anon_inodes.c name "bpf-map"). */
 const BPF_MAP_FD_LINK = 'anon_inode:bpf-map';
 
 /** BPF_OBJ_GET checks the pin like a file: read and write permission on it, from its mode and owner. */
-function pinPermissionError(pinPath: string, cause: unknown): TldError {
-  let pin = '';
-  try {
-    const { mode, uid, gid } = statSync(pinPath);
-    pin = ` (mode 0${(mode & 0o777).toString(8)}, owner uid ${uid}, gid ${gid})`;
-  } catch {
-    // the pin's directory is not searchable by us either: the message below still holds
-  }
+function pinPermissionError(pinPath: string, stat: FileStat, cause: unknown): TldError {
   return new TldError(
     UserspaceErrorCode.PERMISSION,
     `opening the pinned map ${pinPath}: permission denied. Opening a pin needs read and write permission on the ` +
-      `pin file${pin} and search permission on its directories: run as the pin's owner, or have its owner grant ` +
-      'access (chown/chmod, keeping it closed to untrusted users: whoever can open it can point any task\'s storage ' +
-      'at memory of their choosing). When the mode allows it, a security module (SELinux, AppArmor) denied it',
+      `pin file (mode 0${(stat.mode & 0o777).toString(8)}, owner uid ${stat.uid}, gid ${stat.gid}) and search ` +
+      "permission on its directories: run as the pin's owner, or have its owner grant access (chown/chmod, " +
+      "keeping it closed to untrusted users: whoever can open it can point any task's storage at memory of their " +
+      'choosing). When the mode allows it, a security module (SELinux, AppArmor) denied it',
     { cause },
   );
 }
 
-/** Whether `path`, or its nearest existing ancestor, is on a bpffs mount. */
-function onBpffs(path: string): boolean {
-  try {
-    return statfsSync(path).type === BPF_FS_MAGIC;
-  } catch {
-    return path !== dirname(path) && onBpffs(dirname(path));
-  }
+function noMap(pinPath: string, cause?: unknown): TldError {
+  return new TldError(
+    UserspaceErrorCode.NO_MAP,
+    `nothing is pinned at ${pinPath}: create the map with \`${createCommand(pinPath)}\` (as root; the ` +
+      '`tld` command of @tld/cli), or load a BPF program that declares tld_data_map pinned by name ' +
+      '(__uint(pinning, LIBBPF_PIN_BY_NAME))',
+    cause === undefined ? undefined : { cause },
+  );
 }
 
-/** Throws ERR_TLD_NO_BPFFS unless the directory of `pinPath` is on a bpffs mount (ERR_TLD_NO_MAP inside one). */
-function checkBpffs(pinPath: string): void {
-  const dir = dirname(pinPath);
-  let type: number;
-  try {
-    type = statfsSync(dir).type;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw pinPermissionError(pinPath, error);
-    if (code === 'ENOENT' && onBpffs(dirname(dir))) {
-      throw new TldError(
-        UserspaceErrorCode.NO_MAP,
-        `nothing is pinned at ${pinPath} (${dir} does not exist): create the map with \`${createCommand(pinPath)}\` ` +
-          '(as root; the `tld` command of @tld/cli makes the missing directories)',
-        { cause: error },
-      );
-    }
-    throw new TldError(
-      UserspaceErrorCode.NO_BPFFS,
-      `${dir} does not exist (${code ?? String(error)}), so nothing can be pinned at ${pinPath}: ` +
-        'mount bpffs with `mount -t bpf bpf /sys/fs/bpf` and pin the map there',
-      { cause: error },
-    );
-  }
-  if (type !== BPF_FS_MAGIC) {
-    throw new TldError(
-      UserspaceErrorCode.NO_BPFFS,
-      `${dir} is not a bpffs mount (filesystem type 0x${type.toString(16)}), so ${pinPath} cannot be a pinned map: ` +
-        'mount bpffs with `mount -t bpf bpf /sys/fs/bpf` and use a pin path inside it',
-    );
-  }
-}
-
-/** The command that creates the map at `pinPath`, for error messages (@tld/cli's `tld`). */
-export function createCommand(pinPath: string): string {
-  return pinPath === DEFAULT_PIN_PATH ? 'npx tld map create' : `npx tld map create --pin ${pinPath}`;
+/** A map fd opened from a checked pin, with the pin file's fstat. */
+export interface OpenedPin {
+  readonly fd: number;
+  readonly stat: FileStat;
 }
 
 /**
- * BPF_OBJ_GET of the pin with typed errors; the returned fd is the caller's to close. Warns (TLD_LOOSE_PIN_MODE)
- * when group or others may open the pin, unless `warn` is false.
+ * BPF_OBJ_GET of the pin with typed errors; the returned fd is the caller's to close. Warns (TLD_LOOSE_PIN_MODE,
+ * TLD_PIN_OWNER) about a pin others may open or another user owns, unless `warn` is false.
  */
-export function openPinned(pinPath: string, warn = true): number {
-  checkBpffs(pinPath);
+export function openPinned(pinPath: string, warn = true): OpenedPin {
+  const pin = resolvePin(pinPath);
   let fd: number;
   try {
-    fd = native.objGet(pinPath);
-  } catch (raw) {
-    const error = syscallError(raw, `opening the pinned map ${pinPath}`);
-    if (isErrno(error, 'ENOENT')) {
+    if (!fdOnBpffs(pin.dirFd)) {
       throw new TldError(
-        UserspaceErrorCode.NO_MAP,
-        `nothing is pinned at ${pinPath}: create the map with \`${createCommand(pinPath)}\` (as root; the ` +
-          '`tld` command of @tld/cli), or load a BPF program that declares tld_data_map pinned by name ' +
-          '(__uint(pinning, LIBBPF_PIN_BY_NAME))',
-        { cause: error },
+        UserspaceErrorCode.NO_BPFFS,
+        `${pin.dirPath} is not a bpffs mount, so ${pinPath} cannot be a pinned map: mount bpffs with ` +
+          '`mount -t bpf bpf /sys/fs/bpf` and use a pin path inside it',
       );
     }
-    if (isErrno(error, 'EPERM', 'EACCES')) throw pinPermissionError(pinPath, error);
-    throw error;
-  }
-  try {
-    if (readlinkSync(`/proc/self/fd/${fd}`) !== BPF_MAP_FD_LINK) {
-      throw new TldError(
-        UserspaceErrorCode.MAP_TYPE,
-        `${pinPath} is a pinned BPF object but not a map: pin the task-local-data map (tld_data_map) there`,
-      );
+    if (pin.entry === undefined) throw noMap(pinPath);
+    const { stat } = pin.entry;
+    try {
+      // The pin resolvePin() checked, by its descriptor: BPF_OBJ_GET never sees a path someone can swap.
+      // (BPF_F_PATH_FD with the directory's fd would not do: the kernel looks the name up with LOOKUP_FOLLOW.)
+      fd = native.objGet(fdPath(pin.entry.fd));
+    } catch (raw) {
+      const error = syscallError(raw, `opening the pinned map ${pinPath}`);
+      if (isErrno(error, 'ENOENT')) throw noMap(pinPath, error);
+      if (isErrno(error, 'EPERM', 'EACCES')) throw pinPermissionError(pinPath, stat, error);
+      throw error;
     }
-    if (warn) warnOnLoosePin(pinPath);
-  } catch (error) {
-    native.close(fd);
-    throw error;
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) !== BPF_MAP_FD_LINK) {
+        throw new TldError(
+          UserspaceErrorCode.MAP_TYPE,
+          `${pinPath} is a pinned BPF object but not a map: pin the task-local-data map (tld_data_map) there`,
+        );
+      }
+      if (warn) warnOnLoosePin(pinPath, stat);
+    } catch (error) {
+      native.close(fd);
+      throw error;
+    }
+    return { fd, stat };
+  } finally {
+    pin.close();
   }
-  return fd;
 }
 
 /**
- * A pin that group or others may open lets them point any task's storage at their own memory; a pin owned by
- * someone other than root or us was created by that someone (bpffs is often world-writable), who can do the same.
+ * A pin others may open lets them point any task's storage at their own memory; a pin owned by someone other than
+ * root or us was created by that someone (bpffs is often world-writable), who can do the same. Group access is how
+ * a pin is shared on purpose (`tld map create --mode 0660 --group NAME`): no warning for it.
  */
-function warnOnLoosePin(pinPath: string): void {
-  const { mode, uid } = statSync(pinPath);
-  const bits = mode & 0o777;
-  if ((bits & 0o077) !== 0) {
+function warnOnLoosePin(pinPath: string, stat: FileStat): void {
+  const bits = stat.mode & 0o777;
+  if ((bits & 0o007) !== 0) {
     process.emitWarning(
-      `${pinPath} has mode 0${bits.toString(8)}: users other than its owner can open the task-local-data map and ` +
+      `${pinPath} has mode 0${bits.toString(8)}: every user on the host can open the task-local-data map and ` +
         "point any task's storage at memory of their choosing. Restrict it with `chmod 600 " +
         pinPath +
-        '`',
+        '`, or share it with a group (`tld map create --mode 0660 --group NAME`)',
       { type: 'TldSecurityWarning', code: 'TLD_LOOSE_PIN_MODE' },
     );
   }
   const euid = process.geteuid?.();
-  if (uid !== 0 && uid !== euid) {
+  if (stat.uid !== 0 && stat.uid !== euid) {
     process.emitWarning(
-      `${pinPath} belongs to uid ${uid}, neither root nor this process's user: whoever pinned it can point any ` +
-        "task's storage at memory of their choosing. Remove it and have root create the map " +
+      `${pinPath} belongs to ${describeUid(stat.uid)}, neither root nor this process's user: whoever pinned it can ` +
+        "point any task's storage at memory of their choosing. Remove it and have root create the map " +
         `(\`sudo npx tld map create --pin ${pinPath}\`)`,
       { type: 'TldSecurityWarning', code: 'TLD_PIN_OWNER' },
     );
@@ -213,17 +184,18 @@ export interface PinnedMap {
 
 /**
  * Opens the pin, checks that it is a task-local-data map (task storage, 16- or 24-byte values) and closes it
- * again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_MAP_TYPE or
- * ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel accepts its pages is only known by opening it.
+ * again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_UNSAFE_PIN_PATH,
+ * ERR_TLD_MAP_TYPE or ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel accepts its pages is only
+ * known by opening it.
  */
 export function inspectPinnedMap(pinPath: string = DEFAULT_PIN_PATH): PinnedMap {
   if (typeof pinPath !== 'string' || pinPath.length === 0 || pinPath.includes('\0')) {
     throw new TypeError('inspectPinnedMap(pinPath): pinPath must be a non-empty path string without NUL');
   }
-  const fd = openPinned(pinPath, false);
+  const { fd, stat } = openPinned(pinPath, false);
   try {
     const info = checkMap(fd, pinPath);
-    const { mode, uid, gid } = statSync(pinPath);
+    const { mode, uid, gid } = stat;
     return { pinPath, id: info.id, name: info.name, valueSize: info.valueSize, mode: mode & 0o777, uid, gid };
   } finally {
     native.close(fd);

@@ -35,12 +35,15 @@ function openOwnPidfd(): { pidfd: number; key: Uint8Array } {
 function foreignRegistrationError(source: string, info: MapInfo, cause: unknown): TldError {
   return new TldError(
     UserspaceErrorCode.FOREIGN_REGISTRATION,
-    `this thread is already registered in ${source} (map id ${info.id}) by other code in the process, with pages ` +
-      '@tld/userspace does not share: typically a native library using the task-local-data C library that was ' +
-      'loaded with RTLD_LOCAL before @tld/userspace, so the process has two tld_meta_p / tld_data_p (or a second ' +
-      "copy of this addon). Replacing that registration would hide the library's values from BPF, so nothing was " +
-      'changed. Fix: load @tld/userspace before that library, or load the library with RTLD_GLOBAL so both share ' +
-      'one page (PROTOCOL.md §7)',
+    `this thread is already registered in ${source} (map id ${info.id}) with pages @tld/userspace does not share, ` +
+      'and nothing was changed: replacing that element could hide its owner\'s values from BPF. Two causes make ' +
+      'such an element. (1) Other code in this process: a native library using the task-local-data C library ' +
+      'loaded with RTLD_LOCAL before @tld/userspace (so the process has two tld_meta_p / tld_data_p), or a second ' +
+      'copy of this addon; fix: load @tld/userspace before that library, or load the library with RTLD_GLOBAL so ' +
+      'both share one page (PROTOCOL.md §7). (2) Another process that can open the map: whoever has read and write ' +
+      'permission on the pin (its owner, its group when the mode grants it) can create an element for any task of ' +
+      'the host, this one included; fix: check who can open the pin (`ls -l` of it and of its directory) and ' +
+      'restrict it to trusted users (`tld map create --mode 0600`, or a group of trusted users only)',
     { cause },
   );
 }

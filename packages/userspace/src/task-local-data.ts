@@ -13,7 +13,7 @@ import {
   listKeys,
 } from '@tld/protocol';
 import { type Entry, runWithValues } from './async-context.js';
-import { closedError, invalidArgType, invalidArgValue, unknownKeyError } from './errors.js';
+import { closedError, invalidArgType, invalidArgValue, unknownKeyError, unknownOption } from './errors.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
@@ -52,11 +52,55 @@ function describe(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
+/** Every option open() knows: any other property is refused (a misspelt `pinpath` would open the default map). */
+const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = ['pinPath', 'mapFd', 'ifUnavailable'];
+
+/** Edit distance of two short strings (insertions, deletions, substitutions), for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length] as number;
+}
+
+/** The known option `name` most likely meant, if any is close. */
+function closestOption(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const option of OPEN_OPTIONS) {
+    const d = option.toLowerCase() === name.toLowerCase() ? 0 : distance(option, name);
+    if (d < bestDistance && d <= Math.max(2, option.length / 3)) {
+      best = option;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function checkKnownOptions(options: object): void {
+  for (const name of Reflect.ownKeys(options)) {
+    if (typeof name === 'string' && (OPEN_OPTIONS as readonly string[]).includes(name)) continue;
+    const shown = typeof name === 'string' ? JSON.stringify(name) : String(name);
+    const suggestion = typeof name === 'string' ? closestOption(name) : undefined;
+    throw unknownOption(
+      `TaskLocalData.open(): unknown option ${shown}` +
+        (suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`) +
+        `: the options are ${OPEN_OPTIONS.join(', ')}. Nothing was opened`,
+    );
+  }
+}
+
 function validateOptions(options: unknown): OpenOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') {
     throw invalidArgType(`TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describe(options)}`);
   }
+  checkKnownOptions(options);
   const { pinPath, mapFd, ifUnavailable } = options as Record<string, unknown>;
   if (pinPath !== undefined && mapFd !== undefined) {
     throw invalidArgValue('TaskLocalData.open(): give either pinPath or mapFd, not both');
@@ -130,9 +174,9 @@ export class TaskLocalData {
    * Opens the task-local-data map (default: pinned at /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
    * `{ mapFd }` which stays the caller's) and registers the calling thread in it, once per thread and map: the
    * registration lasts until the thread exits.
-   * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) for bad options; TldError with code
-   * ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_MAP_TYPE, ERR_TLD_VALUE_SIZE, ERR_TLD_BAD_FD,
-   * ERR_TLD_FOREIGN_REGISTRATION or ERR_TLD_BAD_LAYOUT, NotSupportedError (kernel or map without uptr support,
+   * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_TLD_UNKNOWN_OPTION) for bad options;
+   * TldError with code ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_UNSAFE_PIN_PATH, ERR_TLD_MAP_TYPE,
+   * ERR_TLD_VALUE_SIZE, ERR_TLD_BAD_FD, ERR_TLD_FOREIGN_REGISTRATION or ERR_TLD_BAD_LAYOUT, NotSupportedError (kernel or map without uptr support,
    * no PIDFD_THREAD) or BpfSyscallError — or, with `{ ifUnavailable: 'noop' }`, returns an unavailable
    * TaskLocalData carrying that TldError instead. After a failure nothing new is registered or held.
    */
@@ -291,7 +335,7 @@ function openBacking(pinPath: string | undefined, mapFd: number | undefined): Ba
     source = `mapFd ${mapFd}`;
   } else {
     const path = pinPath ?? DEFAULT_PIN_PATH;
-    fd = openPinned(path);
+    fd = openPinned(path).fd;
     source = path;
   }
   try {

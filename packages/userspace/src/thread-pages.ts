@@ -64,12 +64,24 @@ function metaHeaderProblem(mem: AtomicMemory, layout: Layout): string | undefine
 /**
  * Makes sure no creator can hand out a key past data[]. On our own page, a native library's static keys raise
  * `meta.size` past P − 8 (upstream adds each static key's size to it, PROTOCOL.md §7): lower it back with a
- * compare-exchange, so the library's dynamic keys are bounded by the page again. A page other code created is
+ * compare-exchange, so the library's dynamic keys are bounded by the page again; a `cnt` past the slots is
+ * refused with BAD_LAYOUT (only corruption makes one). A page other code created is
  * refused with BAD_LAYOUT when its header is inconsistent; it is never written. Cheap: called by open() and
  * before every key creation.
  */
 export function checkMetaPage(mem: AtomicMemory, layout: Layout, owned: boolean): void {
   if (owned) {
+    // Nothing we or the protocol write makes cnt exceed the slots (a claim past the last slot is refused), so a
+    // larger cnt means other code wrote into our page; key creation would wait for slots nobody will publish.
+    const { cnt } = readMetaHeader(mem);
+    if (cnt > layout.maxKeys) {
+      throw badLayout(
+        `the metadata page @tld/userspace created (tld_meta_p) is corrupted: cnt is ${cnt}, but a page holds ` +
+          `${layout.maxKeys} slots (PROTOCOL.md §2). Nothing was changed. Native code in this process wrote into ` +
+          'it: find the library that writes through tld_meta_p (or past a buffer next to it) and fix it; keys ' +
+          'cannot be created in this process until it restarts',
+      );
+    }
     for (let size = mem.load16(META_SIZE_OFFSET); size > layout.dataBytes; size = mem.load16(META_SIZE_OFFSET)) {
       if (mem.compareExchange16(META_SIZE_OFFSET, size, layout.dataBytes) === size) return;
     }

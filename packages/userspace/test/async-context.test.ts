@@ -2,9 +2,10 @@
 // bytes BPF reads; @tld/testkit's async-context tests read them with BPF under a heavy interleaved load).
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
-import { EventEmitterAsyncResource } from 'node:events';
+import { EventEmitterAsyncResource, once } from 'node:events';
 import { join } from 'node:path';
 import { setImmediate as immediate } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type BytesKey, type F64Key, type StringKey, TaskLocalData, type U32Key, type U64Key, asyncContextMechanism } from '../src/index.js';
@@ -26,6 +27,28 @@ function thrown(fn: () => unknown): Error {
   }
   throw new Error('expected a throw');
 }
+
+/**
+ * Worker body (CommonJS, eval): on each request it waits until thread `tid` of this process is blocked in
+ * epoll_wait (x86-64 syscalls 232 epoll_wait, 281 epoll_pwait, 441 epoll_pwait2: the event loop waiting, no
+ * callback running), then copies `length` bytes at `address` from /proc/self/mem.
+ */
+const IDLE_READER = `
+const { readFileSync, openSync, readSync, closeSync } = require('node:fs');
+const { parentPort, workerData } = require('node:worker_threads');
+const pause = new Int32Array(new SharedArrayBuffer(4));
+parentPort.postMessage({ ready: true });
+const idle = () => /^(232|281|441) /.test(readFileSync('/proc/self/task/' + workerData.tid + '/syscall', 'utf8'));
+parentPort.on('message', ({ address, length }) => {
+  for (let tries = 0; !idle(); tries++) {
+    if (tries > 100000) return parentPort.postMessage({ error: 'the main thread never went idle' });
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  const bytes = new Uint8Array(length);
+  const fd = openSync('/proc/self/mem', 'r');
+  try { readSync(fd, bytes, 0, length, Number(address)); } finally { closeSync(fd); }
+  parentPort.postMessage({ bytes });
+});`;
 
 describe('TaskLocalData.run', () => {
   let maps: PinnedMaps;
@@ -168,6 +191,37 @@ describe('TaskLocalData.run', () => {
     expect(await Promise.all(tasks)).toEqual([1n, 2n, 3n]);
     for (const bytes of between) expect(bytes).toEqual(threadPage);
     expect(page()).toEqual(threadPage);
+  });
+
+  it('while the thread sits idle in its event loop with a run pending, another thread reads the thread\'s own values', async () => {
+    // Read from inside any callback, the page is right whatever the after-hook does: the next callback's before-hook
+    // sets it. Only a reader outside every callback (BPF, another thread) sees what the after-hook left: this one
+    // waits until the main thread is blocked in epoll_wait, then reads the page through /proc/self/mem.
+    const reader = new Worker(IDLE_READER, { eval: true, workerData: { tid: native.gettid() } });
+    try {
+      // Started before the run: a callback of the worker's start-up (no run's context) while the main thread waits
+      // would set the page right again and hide a missing restore.
+      await once(reader, 'message');
+      const threadPage = page();
+      const address = native.threadDataPageAddress();
+      const readWhileIdle = (): Promise<Uint8Array> => new Promise((resolve, reject) => {
+        reader.once('message', (message: { bytes?: Uint8Array; error?: string }) => {
+          if (message.bytes) resolve(message.bytes);
+          else reject(new Error(message.error));
+        });
+        reader.postMessage({ address, length: threadPage.length });
+      });
+      const seen = await tld.run({ req_id: 42n, route: '/request', blob: new Uint8Array([4, 2]) }, async () => {
+        await immediate(); // from here on, a continuation: the hooks apply the run's values, then restore them
+        expect(reqId.get()).toBe(42n);
+        const idle = await readWhileIdle();
+        expect(route.get()).toBe('/request');
+        return idle;
+      });
+      expect(Buffer.from(seen).equals(Buffer.from(threadPage))).toBe(true);
+    } finally {
+      await reader.terminate();
+    }
   });
 
   it('AsyncResource scopes (runInAsyncScope, AsyncLocalStorage.snapshot, EventEmitterAsyncResource) get their creator\'s values', async () => {

@@ -3,8 +3,10 @@
 // while the thread's registration and page stay until the thread exits.
 import {
   DATA_START,
+  META_CNT_OFFSET,
   TypedArrayMemory,
   decodePages,
+  layoutFor,
   readMetaHeader,
 } from '@tld/protocol';
 import { join } from 'node:path';
@@ -19,6 +21,16 @@ const native = loadNative();
 function pageBytes(name: string): Uint8Array | undefined {
   const rows = decodePages(new TypedArrayMemory(native.metaPage(initPage.meta)), new Uint8Array(native.threadDataPage(initPage.data)));
   return rows.find((row) => row.name === name)?.bytes;
+}
+
+/** The error `fn` throws (fails the test when it does not throw). */
+function thrownBy(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
 }
 
 describe('TaskLocalData keys', () => {
@@ -188,6 +200,60 @@ describe('TaskLocalData keys', () => {
     expect(() => blob.set(new Uint8Array(5))).toThrow(RangeError);
     expect(() => blob.set([1, 2] as never)).toThrow(TypeError);
     expect([...blob.view]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('bytes: a detached buffer, a fake Uint8Array and a subclass lying about its length get codes, the same in set() and run()', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const blob = tld.bytes('blob8', 8);
+    blob.set(new Uint8Array([9, 9, 9, 9, 9, 9, 9, 9]));
+    const before = blob.get();
+    const detached = new Uint8Array(4);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    const fake = Object.create(Uint8Array.prototype) as Uint8Array;
+    for (const [value, code] of [[detached, 'ERR_INVALID_ARG_VALUE'], [fake, 'ERR_INVALID_ARG_TYPE']] as const) {
+      expect(codeOf(() => blob.set(value))).toBe(code);
+      expect(codeOf(() => tld.run({ blob8: value }, () => undefined))).toBe(code);
+      expect(blob.get()).toEqual(before);
+    }
+    // A subclass whose length says 8 while it holds 2 bytes: set() and run() store exactly its 2 bytes.
+    class Liar extends Uint8Array {
+      override get length(): number {
+        return 8;
+      }
+    }
+    const liar = new Liar([1, 2]);
+    blob.set(liar);
+    expect([...blob.get()]).toEqual([1, 2, 0, 0, 0, 0, 0, 0]);
+    blob.set(before);
+    tld.run({ blob8: liar }, () => expect([...blob.get()]).toEqual([1, 2, 0, 0, 0, 0, 0, 0]));
+    expect(blob.get()).toEqual(before);
+    // And one that claims 2 while it holds 9: too long for the key, refused with its code.
+    class Shy extends Uint8Array {
+      override get length(): number {
+        return 2;
+      }
+    }
+    expect(codeOf(() => blob.set(new Shy(9)))).toBe('ERR_OUT_OF_RANGE');
+    expect(codeOf(() => tld.run({ blob8: new Shy(9) }, () => undefined))).toBe('ERR_OUT_OF_RANGE');
+    expect(blob.get()).toEqual(before);
+  });
+
+  it('a corrupted own metadata page (cnt past the slots) is refused at once with ERR_TLD_BAD_LAYOUT', () => {
+    tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
+    const meta = new DataView(native.metaPage(initPage.meta));
+    const cnt = meta.getUint16(META_CNT_OFFSET, true);
+    const maxKeys = layoutFor(native.pageSize()).maxKeys;
+    meta.setUint16(META_CNT_OFFSET, maxKeys + 1, true); // as a native library writing out of bounds would
+    try {
+      const error = thrownBy(() => tld.u64('after_corruption'));
+      expect((error as { code?: string }).code).toBe('ERR_TLD_BAD_LAYOUT');
+      expect(error.message).toContain(`cnt is ${maxKeys + 1}`);
+      expect(codeOf(() => TaskLocalData.open({ pinPath: maps.pin('tld_data_map') }))).toBe('ERR_TLD_BAD_LAYOUT');
+      expect(meta.getUint16(META_CNT_OFFSET, true)).toBe(maxKeys + 1); // refused, not repaired behind anyone's back
+    } finally {
+      meta.setUint16(META_CNT_OFFSET, cnt, true);
+    }
+    expect(tld.u64('after_corruption').name).toBe('after_corruption');
   });
 
   it('close(): every use throws ERR_TLD_CLOSED; the registration and page stay for the thread; open again reuses them', () => {

@@ -13,7 +13,7 @@ import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
 
-function message<T>(child: ChildProcess, type: string): Promise<T> {
+export function message<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: { type: string }): void => {
       if (m.type !== type) return;
@@ -26,12 +26,12 @@ function message<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
-function forkScript(script: string, args: string[]): ChildProcess {
+export function forkScript(script: string, args: string[]): ChildProcess {
   return fork(new URL(script, import.meta.url), args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
 /** Requests the load generator (../http/load.ts) completed in `ms`, and the time it took. */
-async function load(port: number, ms: number): Promise<{ requests: number; ms: number }> {
+export async function load(port: number, ms: number): Promise<{ requests: number; ms: number }> {
   const config: LoadConfig = { port, concurrency: CONCURRENCY, durationS: ms / 1000, maxRequests: ms * 1000, seed: 1, paths: PATHS };
   const gen = forkScript('../http/load.js', [JSON.stringify(config)]);
   const result = await message<LoadProgress>(gen, 'done');
@@ -40,7 +40,7 @@ async function load(port: number, ms: number): Promise<{ requests: number; ms: n
 }
 
 /** Sums over the measured loads of one kind of work. */
-class Totals {
+export class Totals {
   requests = 0;
   ms = 0;
   cpuUs = 0;

@@ -3,7 +3,8 @@
 // handler leaves it alone, in phase `set` it sets req_id and route per request, so the two are compared in one
 // process (same JIT state, same heap). The other servers run every handler through one per-request wrapper
 // (http-shared.ts Wrapper), each in processes of its own: run() installs its async hooks for good.
-// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run|als|hooks>
+// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run|als|hooks> [pin]
+// With a pin, the map is the one pinned there (a profiler in another process reads it); else a private one.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeString, decodeU64 } from '@tld/protocol';
@@ -16,6 +17,7 @@ function isKind(arg: string | undefined): arg is ServerKind {
   return arg === 'tld' || WRAPPERS.some((w) => w === arg);
 }
 const kind = process.argv[2];
+const pin = process.argv[3];
 if (!isKind(kind) || !process.send) throw new Error(`usage: http-server.js <tld|${WRAPPERS.join('|')}> (forked)`);
 
 const routeOf = (url: string | undefined): string => ROUTES[(url ?? '/').split('/')[1] ?? ''] ?? '/';
@@ -36,7 +38,7 @@ let reader: Reader | undefined;
 let tld: TaskLocalData | undefined;
 /** Opens task local data with the two keys (servers tld, run, hooks). */
 function openTld(): TaskLocalData {
-  reader = loadReader({ map: 'private' });
+  reader = loadReader({ map: pin ? { pinPath: pin } : 'private' });
   tld = TaskLocalData.open({ mapFd: reader.mapFd });
   return tld;
 }

@@ -11,6 +11,7 @@ const CASE_MODULES: readonly string[] = [
   './cases-registration.js',
   './cases-async-context.js',
   './cases-http.js',
+  './cases-profile.js',
 ];
 
 interface CaseModule {

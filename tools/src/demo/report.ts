@@ -1,6 +1,6 @@
 // What the demo found: per route, the CPU time the app measured in its handlers against what the BPF programs
 // charged; shares, the tolerance check, the table, the terminal bar chart and the JSON.
-import type { RouteProfileReading, RouteTotal } from '@tld/bpf-programs';
+import type { RouteProfileReading, RouteTotal } from '@tld/profiler';
 import type { RouteCount } from './server.js';
 import { ROUTES } from './workload.js';
 

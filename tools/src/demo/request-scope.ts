@@ -1,6 +1,7 @@
 // How a server thread publishes the current request's values with task local data while it works on it, and
 // meters the CPU time it spends: the app's own measurement, which the BPF profiler's numbers are compared with.
-import { ProfileLayout, threadCpuTimeNs } from '@tld/bpf-programs';
+import { threadCpuTimeNs } from '@tld/bpf-programs';
+import { ROUTE_KEY_BYTES } from '@tld/profiler';
 import type { StringKey, TaskLocalData, U64Key } from '@tld/userspace';
 import type { Step } from './workload.js';
 
@@ -22,7 +23,7 @@ export const TENANT_BYTES = 16;
 
 export function createKeys(tld: TaskLocalData): DemoKeys {
   return {
-    route: tld.string('route', ProfileLayout.routeBytes),
+    route: tld.string('route', ROUTE_KEY_BYTES),
     tenant: tld.string('tenant', TENANT_BYTES),
     reqId: tld.u64('req_id'),
   };

@@ -4,7 +4,7 @@
 import { fork } from 'node:child_process';
 import { availableParallelism, release } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type RouteProfile, loadRouteProfile } from '@tld/bpf-programs';
+import { type RouteProfile, loadRouteProfile } from '@tld/profiler';
 import { TaskLocalData } from '@tld/userspace';
 import type { DemoOptions } from './args.js';
 import { writeChart } from './chart.js';

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import type { RegisteredTask, TaskIterator } from '@tld/bpf-programs';
 import { ExitCode, type RunState, action, output } from '../output.js';
 import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
+import { withCheckedPin } from '../pin-dirs.js';
 import { type ValueReadings, readValue } from '../values.js';
 
 interface DumpOptions {
@@ -32,12 +33,35 @@ function report(task: RegisteredTask): ThreadReport {
   };
 }
 
+/**
+ * Control characters escaped (C0, DEL, C1 as \xNN; the bidirectional overrides, which reorder what follows, as
+ * \uNNNN): every process on the host chooses its key names, values and thread names, and printed raw they could
+ * drive the administrator's terminal (set its title, clear it, hide text). --json keeps them exact.
+ */
+export function printable(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    if (!isControl(code)) out += c;
+    else out += code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** C0, DEL, C1 and the bidirectional embeddings, overrides and isolates. */
+export function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+}
+
 function text(pin: string, threads: readonly ThreadReport[]): string {
   const lines: string[] = [];
   for (const t of threads) {
-    lines.push(`tid ${t.tid}  pid ${t.pid}  ${t.comm}${t.registered ? '' : '  (element without pages: not readable)'}`);
-    const width = Math.max(0, ...t.keys.map((k) => k.name.length));
-    for (const k of t.keys) lines.push(`  ${k.name.padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${k.value.text}`);
+    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${t.registered ? '' : '  (element without pages: not readable)'}`);
+    const names = t.keys.map((k) => printable(k.name));
+    const width = Math.max(0, ...names.map((name) => name.length));
+    t.keys.forEach((k, i) => {
+      lines.push(`  ${(names[i] ?? '').padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${printable(k.value.text)}`);
+    });
     if (t.registered && t.keys.length === 0) lines.push('  (no keys yet)');
   }
   const processes = new Set(threads.map((t) => t.pid)).size;
@@ -83,7 +107,7 @@ async function dump(opts: DumpOptions): Promise<ExitCode> {
   // A typed error naming the fix when the pin is missing or not a task-local-data map (16- or 24-byte values).
   inspectPinnedMap(opts.pin);
   // The iterator's build follows the pinned map's value size; keys are read at the `start` its readers use.
-  const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
+  const iterator = await withCheckedPin(opts.pin, (pinPath) => loadTaskIterator({ map: { pinPath } }));
   try {
     const out = output(opts.json, opts.watch !== undefined);
     const print = (): void => {

@@ -1,23 +1,16 @@
-// tld map create | show | rm: the pinned tld_data_map every process on the host registers its threads in.
-import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+// tld map create | show | rm: the pinned tld_data_map every process on the host registers its threads in. Pin paths
+// are resolved by @tld/userspace/pin-path (no link or directory an untrusted user controls is followed), and the
+// pin's mode and group are set through the descriptor of the pin that was checked, never by path again.
+import { unlinkSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { MAP_NAME } from '@tld/protocol';
 import type { PinnedMap } from '@tld/userspace';
+import type { ResolvedPin } from '@tld/userspace/pin-path';
 import { explain } from '../explain.js';
 import { CliError, ExitCode, type RunState, action, columns, octal, output } from '../output.js';
 import { createHint, jsonOption, parseGroup, parseMode, pinOption } from '../options.js';
-import { checkOnBpffs, makePinDirs, removeCreatedPinDirs, removeDirs } from '../pin-dirs.js';
+import { notOnBpffs, recordPinDirs, removeCreatedPinDirs, removeDirs, withCheckedPin } from '../pin-dirs.js';
 import { PRIVILEGE_FIX, privileges } from '../privileges.js';
-
-/** What is at the pin path: nothing, a directory, or a file (a pin of some BPF object). */
-function pinKind(pinPath: string): 'none' | 'directory' | 'file' {
-  try {
-    return lstatSync(pinPath).isDirectory() ? 'directory' : 'file';
-  } catch {
-    return 'none';
-  }
-}
 
 function notADirectory(pinPath: string): CliError {
   return new CliError(
@@ -45,44 +38,95 @@ interface CreateOptions {
   json: boolean;
 }
 
+/** Permission bits of the directories `map create` makes: the group may search them when the pin is shared. */
+function dirMode(group: number | undefined): number {
+  return group === undefined ? 0o700 : 0o750;
+}
+
+/** The checked pin path, or undefined when a directory on the way is missing (inside bpffs). */
+function resolveExisting(
+  resolvePin: typeof import('@tld/userspace/pin-path').resolvePin,
+  pin: string,
+  group: number | undefined,
+): ResolvedPin | undefined {
+  try {
+    return resolvePin(pin, { reachableBy: group });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_TLD_NO_MAP') return undefined;
+    throw error;
+  }
+}
+
 async function create(opts: CreateOptions): Promise<ExitCode> {
+  const { pin, mode, group } = opts;
+  if (mode !== undefined && (mode & 0o070) !== 0 && group === undefined) {
+    return output(opts.json).usage(
+      new CliError(
+        'ERR_TLD_MODE_NEEDS_GROUP',
+        `--mode ${octal(mode)} gives the pin's group access, but no --group says which group: add --group NAME (the ` +
+          'group of the users who run the applications), or leave --mode out for 0600. Nothing was done',
+      ),
+    );
+  }
   const { inspectPinnedMap } = await import('@tld/userspace');
-  const { loadObject, names, objectPaths } = await import('@tld/bpf-programs');
-  const { pin } = opts;
-  const kind = pinKind(pin);
-  if (kind === 'directory') throw notADirectory(pin);
+  const { describeUid, fdOnBpffs, fdPath, resolvePin, setAccess } = await import('@tld/userspace/pin-path');
+  let resolved = resolveExisting(resolvePin, pin, group);
   let createdDirs: string[] = [];
-  if (kind === 'file') {
-    try {
-      inspectPinnedMap(pin);
-    } catch (error) {
-      const reason = foreignObject(error);
-      if (reason === undefined) throw error;
+  const created = resolved?.entry === undefined;
+  try {
+    if (resolved?.entry?.stat.isDirectory()) throw notADirectory(pin);
+    if (created) {
+      const p = privileges();
+      if (!p.root && !p.bpf) {
+        throw new CliError('ERR_TLD_PERMISSION', `creating a BPF map needs root or CAP_BPF; this process is ${p.summary}: ${PRIVILEGE_FIX}`);
+      }
+      resolved ??= resolvePin(pin, { makeDirs: { mode: dirMode(group), gid: group }, reachableBy: group });
+      createdDirs = [...resolved.made];
+      recordPinDirs(createdDirs);
+      try {
+        if (!fdOnBpffs(resolved.dirFd)) throw notOnBpffs(resolved.dirPath, pin);
+        // libbpf creates tld_data_map from the object's definition (tld.bpf.h) and pins it (0600) in the directory
+        // that was checked, through its descriptor: a link planted at the name since makes the pin fail (EEXIST).
+        const { loadObject, names, objectPaths } = await import('@tld/bpf-programs');
+        loadObject(objectPaths.reader, { [names.dataMap]: { pinPath: fdPath(resolved.dirFd, resolved.name) } }).close();
+      } catch (error) {
+        resolved.close();
+        resolved = undefined;
+        removeDirs(createdDirs);
+        throw error;
+      }
+      resolved.close();
+      resolved = resolvePin(pin, { reachableBy: group }); // the pin just made, checked like any other
+    }
+    const entry = resolved?.entry;
+    if (entry === undefined) throw new CliError('ERR_TLD_NO_MAP', `${pin} disappeared while tld was creating it: run the command again`);
+    if (entry.stat.uid !== 0 && entry.stat.uid !== process.geteuid?.()) {
       throw new CliError(
         'ERR_TLD_PIN_TAKEN',
-        `${pin} is taken: ${reason}. Choose another --pin, or, if no program uses it any more, remove it with ` +
-          `\`npx tld map rm --pin ${pin} --force\``,
-        { cause: error },
+        `${pin} is taken: it belongs to ${describeUid(entry.stat.uid)}, who can point any task's storage at memory ` +
+          'of their choosing through it. Nothing was changed. Remove it (`sudo rm ' + pin + '`) and create the map ' +
+          'again, or choose another --pin',
       );
     }
-  } else {
-    const p = privileges();
-    if (!p.root && !p.bpf) {
-      throw new CliError('ERR_TLD_PERMISSION', `creating a BPF map needs root or CAP_BPF; this process is ${p.summary}: ${PRIVILEGE_FIX}`);
+    if (!created) {
+      try {
+        inspectPinnedMap(pin);
+      } catch (error) {
+        const reason = foreignObject(error);
+        if (reason === undefined) throw error;
+        throw new CliError(
+          'ERR_TLD_PIN_TAKEN',
+          `${pin} is taken: ${reason}. Choose another --pin, or, if no program uses it any more, remove it with ` +
+            `\`npx tld map rm --pin ${pin} --force\``,
+          { cause: error },
+        );
+      }
     }
-    createdDirs = makePinDirs(pin);
-    try {
-      // libbpf creates tld_data_map from the object's definition (tld.bpf.h) and pins it; the loader makes it 0600.
-      loadObject(objectPaths.reader, { [names.dataMap]: { pinPath: pin } }).close();
-    } catch (error) {
-      removeDirs(createdDirs);
-      throw error;
-    }
+    setAccess(entry.fd, mode, group);
+  } finally {
+    resolved?.close();
   }
-  if (opts.mode !== undefined) chmodSync(pin, opts.mode);
-  if (opts.group !== undefined) chownSync(pin, -1, opts.group);
   const map = inspectPinnedMap(pin);
-  const created = kind === 'none';
   output(opts.json).result(
     { pin, created, mapId: map.id, mode: octal(map.mode), uid: map.uid, gid: map.gid, createdDirs },
     created
@@ -99,7 +143,7 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   let threadsNote = '';
   try {
     const { loadTaskIterator } = await import('@tld/bpf-programs');
-    const iterator = loadTaskIterator({ map: { pinPath: opts.pin } });
+    const iterator = await withCheckedPin(opts.pin, (pinPath) => loadTaskIterator({ map: { pinPath } }));
     try {
       const all = iterator.readTasks().filter((t) => t.registered);
       threads = { threads: all.length, processes: new Set(all.map((t) => t.tgid)).size };
@@ -112,11 +156,12 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   // Registering this thread is the only way to learn whether the kernel pins pages through this map (uptr). It
   // comes after the count: the registration lasts until this process exits (TaskLocalData.close() keeps it).
   TaskLocalData.open({ pinPath: opts.pin }).close();
-  const loose = (map.mode & 0o077) !== 0;
+  // Group access is how a pin is shared on purpose (--group); access for every user is what nobody intends.
+  const loose = (map.mode & 0o007) !== 0;
   const rows = [
     ['map', `id ${map.id}, ${map.name}, task storage, value ${map.valueSize} bytes`],
     ['pin', `mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`],
-    ...(loose ? [['', `warning: group or others may open it; unless they are trusted: chmod 600 ${opts.pin}`]] : []),
+    ...(loose ? [['', `warning: every user may open it: chmod o-rwx ${opts.pin} (or chmod 600 ${opts.pin})`]] : []),
     ['uptr', "the kernel pins registered threads' pages"],
     ['threads', threads ? `${threads.threads} registered, in ${threads.processes} process${threads.processes === 1 ? "" : "es"} (tld dump lists them)` : `unknown: ${threadsNote}`],
   ];
@@ -140,32 +185,37 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
 
 async function remove(opts: { pin: string; force: boolean; json: boolean }): Promise<ExitCode> {
   const { pin } = opts;
-  const kind = pinKind(pin);
-  if (kind === 'directory') throw notADirectory(pin);
-  if (kind === 'none') {
-    throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pin}: nothing to remove (${createHint(pin)} creates it)`);
-  }
-  // Only pins: never unlink a file outside bpffs, --force or not.
-  checkOnBpffs(dirname(pin), pin);
-  if (!opts.force) {
-    const { inspectPinnedMap } = await import('@tld/userspace');
-    let reason: string | undefined;
-    try {
-      const map = inspectPinnedMap(pin);
-      if (map.name !== MAP_NAME) reason = `its map is named ${JSON.stringify(map.name)}, not ${MAP_NAME}`;
-    } catch (error) {
-      reason = foreignObject(error);
-      if (reason === undefined) throw error;
+  const { fdOnBpffs, fdPath, resolvePin } = await import('@tld/userspace/pin-path');
+  const resolved = resolvePin(pin);
+  try {
+    if (resolved.entry === undefined) {
+      throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pin}: nothing to remove (${createHint(pin)} creates it)`);
     }
-    if (reason !== undefined) {
-      throw new CliError(
-        'ERR_TLD_NOT_TLD_MAP',
-        `refusing to remove ${pin}: ${reason}, so it is not a task-local-data map. Nothing was removed; if no ` +
-          `program uses it any more, remove it anyway with \`npx tld map rm --pin ${pin} --force\``,
-      );
+    if (resolved.entry.stat.isDirectory()) throw notADirectory(pin);
+    // Only pins: never unlink a file outside bpffs, --force or not.
+    if (!fdOnBpffs(resolved.dirFd)) throw notOnBpffs(resolved.dirPath, pin);
+    if (!opts.force) {
+      const { inspectPinnedMap } = await import('@tld/userspace');
+      let reason: string | undefined;
+      try {
+        const map = inspectPinnedMap(pin);
+        if (map.name !== MAP_NAME) reason = `its map is named ${JSON.stringify(map.name)}, not ${MAP_NAME}`;
+      } catch (error) {
+        reason = foreignObject(error);
+        if (reason === undefined) throw error;
+      }
+      if (reason !== undefined) {
+        throw new CliError(
+          'ERR_TLD_NOT_TLD_MAP',
+          `refusing to remove ${pin}: ${reason}, so it is not a task-local-data map. Nothing was removed; if no ` +
+            `program uses it any more, remove it anyway with \`npx tld map rm --pin ${pin} --force\``,
+        );
+      }
     }
+    unlinkSync(fdPath(resolved.dirFd, resolved.name));
+  } finally {
+    resolved.close();
   }
-  unlinkSync(pin);
   const removedDirs = removeCreatedPinDirs(pin);
   output(opts.json).result(
     { pin, removed: true, forced: opts.force, removedDirs },
@@ -186,7 +236,11 @@ export function mapCommand(program: Command, state: RunState): void {
     .description('create tld_data_map and pin it (mode 0600); a task-local-data map already pinned there is kept')
     .addOption(new Option('--mode <octal>', 'permission bits of the pin: 0600, or 0660 with --group').argParser(parseMode))
     .addOption(new Option('--group <name>', 'group of the pin (a name or a gid), for --mode 0660').argParser(parseGroup))
-    .addHelpText('after', '\nMissing directories above the pin are made (mode 0700); `tld map rm` removes them again.');
+    .addHelpText(
+      'after',
+      '\nMissing directories above the pin are made (mode 0700; 0750 and the group with --group); `tld map rm` ' +
+        'removes them again.\nThe pin path may not pass through a link or a directory that another user owns or can write.',
+    );
   pinOption(jsonOption(createCmd)).action(action(state, create));
 
   const showCmd = map

@@ -1,4 +1,4 @@
-// The route profiler (tld_route_profile.bpf.c) against the real scheduler: the on-CPU consumer charges each piece
+// The route profile (tld_profiler.bpf.c labelled by route, request key req_id) against the real scheduler: the on-CPU consumer charges each piece
 // of this thread's CPU time (a piece ends at a syscall or a switch-out) to the route published when it ends,
 // between-requests pieces to "idle", and a thread that never registered to "none"; the perf_event consumer
 // samples the same buckets; closing detaches everything. (How the charges add up under a real server's load is
@@ -7,9 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '@tld/userspace';
-import {
-  ProfileLayout, type RouteProfile, type RouteTotal, gettid, loadRouteProfile, onlineCpus, threadCpuTimeNs,
-} from '@tld/bpf-programs';
+import { gettid, onlineCpus, threadCpuTimeNs } from '@tld/bpf-programs';
+import { ROUTE_KEY_BYTES, type RouteProfile, type RouteTotal, loadRouteProfile } from '../src/index.js';
 import { bpfSupport } from '@tld/testkit';
 
 const support = bpfSupport();
@@ -67,7 +66,7 @@ describe.skipIf(!support.supported)('route profiler', () => {
   it('charges each piece to the route published when it ends, idle pieces to idle, an unregistered thread to none', async () => {
     profile = loadRouteProfile({ tgid: process.pid });
     tld = TaskLocalData.open({ mapFd: profile.mapFd });
-    const route = tld.string('route', ProfileLayout.routeBytes);
+    const route = tld.string('route', ROUTE_KEY_BYTES);
     const reqId = tld.u64('req_id');
     const perMs = roundsPerMs();
     profile.attach();
@@ -132,6 +131,6 @@ describe.skipIf(!support.supported)('route profiler', () => {
 
   it('refuses bad options before loading anything', () => {
     expect(() => loadRouteProfile({ tgid: 0 })).toThrow(TypeError);
-    expect(() => loadRouteProfile({ tgid: process.pid, sampleHz: 0 })).toThrow(RangeError);
+    expect(() => loadRouteProfile({ tgid: process.pid, sampleHz: 0 })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_FREQUENCY' }));
   });
 });
