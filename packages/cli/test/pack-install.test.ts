@@ -62,7 +62,7 @@ describe('the tarballs', () => {
       for (const version of Object.values(deps as Record<string, string>)) expect(version).toMatch(/^\^?\d+\.\d+\.\d+$/);
     }
     expect(pkg).toMatchObject({ license: 'MIT', engines: { node: '>=20' }, repository: { directory: `packages/${name}` } });
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']));
     expect(pkg['types']).toBe('./dist/index.d.ts');
     expect((pkg['exports'] as Record<string, { types: string }>)['.']?.types).toBe('./dist/index.d.ts');
     for (const file of [pkg['types'], pkg['main']] as string[]) expect(files).toContain(file.replace(/^\.\//, ''));
@@ -71,7 +71,8 @@ describe('the tarballs', () => {
       const { sources } = JSON.parse(sh('tar', ['-xOzf', tarballs[name], `package/${map}`])) as { sources: string[] };
       for (const source of sources) expect(files).toContain(join(map, '..', source));
     }
-    expect(files.filter((f) => /\.test\.ts$|^test\//.test(f))).toEqual([]);
+    // Nothing that exists only for tests or benchmarks: those programs and helpers are @tld/testkit's.
+    expect(files.filter((f) => /\.test\.ts$|^test\/|bench|fixture|lifecycle/.test(f))).toEqual([]);
   });
 
   it('the native packages ship one Linux x64 glibc Node-API binary each, and the BPF objects', () => {
