@@ -25,8 +25,9 @@ export default defineConfig(
     },
   },
   {
-    // CommonJS on purpose (node-gyp-build require()s its install check): require is how such a file imports.
-    files: ['**/*.cjs'],
+    // CommonJS on purpose (node-gyp-build require()s its install check; a .cts type test of require(esm)):
+    // require is how such a file imports.
+    files: ['**/*.cjs', '**/*.cts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -2,7 +2,7 @@
 // route within the tolerance and report the thread that never sets a route as "(no route)"; the JSON has its exact
 // shape; bad arguments are a usage error; Ctrl-C mid-run leaves nothing attached or pinned.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +66,7 @@ describe.skipIf(!bpf.supported)('pnpm demo: CPU time by route', () => {
     const out = JSON.parse(r.stdout) as { ok: boolean; durationS: number; routes: JsonRoute[] };
 
     // The exact shape of --json.
-    expect(Object.keys(out).sort()).toEqual(['durationS', 'ok', 'routes']);
+    expect(Object.keys(out).sort()).toEqual(['durationS', 'mode', 'ok', 'routes']);
     expect(out.ok).toBe(true);
     expect(out.durationS).toBeGreaterThan(2);
     for (const row of out.routes) {
@@ -120,7 +120,35 @@ describe.skipIf(!bpf.supported)('pnpm demo: CPU time by route', () => {
   it('--mode async runs every request in TaskLocalData.run()', () => {
     const r = run('--mode', 'async', '--duration', '3', '--json', '--svg', join(dir, 'async.svg'));
     expect(r.status, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as { ok: boolean }).ok).toBe(true);
+    expect(JSON.parse(r.stdout) as unknown).toMatchObject({ ok: true, mode: 'async' });
+    expect(['walk', 'page', null]).toContain((JSON.parse(r.stdout) as { asyncContext?: string | null }).asyncContext);
+  });
+});
+
+/** The Node.js binary of major version `major` that tools/setup installs under .cache/node; throws without it. */
+function nodeBinary(major: number): string {
+  const base = fileURLToPath(new URL('../../.cache/node', import.meta.url));
+  const version = existsSync(base) ? readdirSync(base).find((v) => v.startsWith(`v${major}.`)) : undefined;
+  const bin = version && join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
+  if (!bin || !existsSync(bin)) throw new Error(`no Node.js ${major} under ${base}: run tools/setup`);
+  return bin;
+}
+
+describe.skipIf(!bpf.supported)('pnpm demo --mode async on Node 24', () => {
+  it('run() takes the async-context walk where @tld/userspace has it, and every route stays within 5 points', () => {
+    const r = spawnSync(nodeBinary(24), [demo, '--mode', 'async', '--duration', '4', '--json', '--svg', join(dir, 'async24.svg')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.stderr).not.toContain('Error');
+    const out = JSON.parse(r.stdout) as { ok: boolean; mode: string; asyncContext: string | null; routes: JsonRoute[] };
+    if (out.asyncContext !== null) expect(out.asyncContext).toBe('walk');
+    expect(out.mode).toBe('async');
+    for (const row of out.routes.filter((x) => x.appShare !== null)) {
+      expect(Math.abs((row.bpfShare ?? 0) - (row.appShare ?? 0)), row.route).toBeLessThanOrEqual(0.05);
+    }
+    expect(out.ok).toBe(true);
+    expect(r.status).toBe(0);
   });
 });
 

@@ -35,6 +35,30 @@
 #ifndef ENOMEM
 #define ENOMEM 12
 #endif
+#ifndef ENOENT
+#define ENOENT 2
+#endif
+#ifndef EFAULT
+#define EFAULT 14
+#endif
+#ifndef EINVAL
+#define EINVAL 22
+#endif
+#ifndef EAGAIN
+#define EAGAIN 11
+#endif
+#ifndef ESTALE
+#define ESTALE 116
+#endif
+
+/*
+ * The value type of tld_data_map: the 16-byte struct tld_map_value unless the program defines this before the
+ * include (the task iterator reads maps with the 24-byte struct tld_map_value_v2 too: its data and meta
+ * pointers are the same fields at the same offsets).
+ */
+#ifndef TLD_DATA_MAP_VALUE
+#define TLD_DATA_MAP_VALUE struct tld_map_value
+#endif
 
 /* bpf_task_storage_get(F_CREATE) can fail transiently under memory pressure: retry a few times. */
 #ifndef TLD_KEY_MAP_CREATE_RETRY
@@ -52,9 +76,12 @@ typedef struct {
 /* Written by the program author: one tld_key_t member per key (see the example above). */
 struct tld_keys;
 
+struct tld_key_owner;
+
 struct tld_object {
-	struct tld_map_value *data_map;
+	TLD_DATA_MAP_VALUE *data_map;
 	struct tld_keys *key_map;
+	struct tld_key_owner *owner; /* NULL under TLD_NO_KEY_MAP */
 };
 
 /*
@@ -67,7 +94,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, int);
-	__type(value, struct tld_map_value);
+	__type(value, TLD_DATA_MAP_VALUE);
 } tld_data_map SEC(".maps") __attribute__((weak));
 
 /*
@@ -97,6 +124,8 @@ struct {
 struct tld_key_owner {
 	__u64 data;
 	__u64 meta;
+	tld_key_t walk; /* the cached position of key TLD_WALK_KEY_NAME, for tld_get_context_data() */
+	__u16 __pad[3];
 };
 
 struct {
@@ -126,6 +155,7 @@ struct {
 static __always_inline int __tld_object_init(struct task_struct *task, struct tld_object *obj, __u32 keys_size)
 {
 	obj->key_map = NULL;
+	obj->owner = NULL;
 	obj->data_map = bpf_task_storage_get(&tld_data_map, task, 0, 0);
 	if (!obj->data_map || !obj->data_map->data || !obj->data_map->meta)
 		return -ENODATA;
@@ -142,9 +172,11 @@ static __always_inline int __tld_object_init(struct task_struct *task, struct tl
 		}
 		if (owner->data != data || owner->meta != meta) {
 			__builtin_memset(obj->key_map, 0, keys_size);
+			owner->walk.off = 0;
 			owner->data = data;
 			owner->meta = meta;
 		}
+		obj->owner = owner;
 	}
 #else
 	(void)keys_size;
@@ -362,5 +394,348 @@ static __always_inline long tld_find_key(struct tld_object *obj, struct tld_name
 {
 	return __tld_walk(obj, 0, size_out, __tld_match_query, q);
 }
+
+/*
+ * The current async context's values: a run() of @tld/userspace on a Node.js with AsyncContextFrame keeps its
+ * values in an off-heap record reached from V8's continuation-preserved embedder data (CPED) of the thread, and
+ * publishes once, as key TLD_WALK_KEY_NAME ("tld.walk") of the thread's page, what a reader needs to walk there
+ * (struct tld_walk, PROTOCOL.md §8). The walk reads user memory of the task; every step is checked, and a step that does not check out
+ * gives no value, never a wrong one. The CPED is a JS Map (V8 OrderedHashMap) from each AsyncLocalStorage to its
+ * store; official Node.js builds have no pointer compression: a word is a 64-bit tagged pointer (low bit 1) or a
+ * Smi (the value in the high 32 bits, the low 32 zero).
+ */
+#define TLD_FROM_PAGE 0    /* the page's value: outside any run, or the run does not set this key */
+#define TLD_FROM_CONTEXT 1 /* the run's value, from its record */
+
+/* Bounds of the walk: a frame holds one entry per AsyncLocalStorage in use, a handful in practice. */
+#ifndef TLD_CTX_MAX_BUCKETS
+#define TLD_CTX_MAX_BUCKETS 1024
+#endif
+#ifndef TLD_CTX_MAX_CHAIN
+#define TLD_CTX_MAX_CHAIN 8
+#endif
+#define TLD_CTX_MAX_ENTRY_WORDS 4
+
+#define __TLD_V8_HEAP_OBJECT(w) (((w) & 1) == 1)
+#define __TLD_V8_IS_SMI(w) (((w) & 0xffffffffULL) == 0)
+#define __TLD_V8_SMI_VALUE(w) ((__s64)(w) >> 32)
+
+/*
+ * bpf_probe_read_user() costs about 70 ns a call on the machines we measured, so the walk reads in few, larger
+ * pieces: one window of the table (its counts, buckets and first three entries: a frame of up to 3 stores), and the
+ * record's header with the first word of its presence bitmap. The window lies inside the table object: V8's
+ * smallest OrderedHashMap (2 buckets, 4 entries) is 152 bytes. Words past it (a frame of more stores) are read one
+ * by one.
+ */
+#define TLD_CTX_TABLE_WINDOW 112
+
+struct __tld_table_window {
+	__u64 base; /* user address of w[0] */
+	__u64 w[TLD_CTX_TABLE_WINDOW / 8];
+};
+
+/* Where a located record is, and its seqlock word and first bitmap word as read with its header. */
+struct tld_ctx_loc {
+	__u64 record;
+	__u64 values;  /* record + values_off */
+	__u64 present; /* record + present_off: one bit per 8-byte word of the values area */
+	__u64 bits0;   /* the bitmap's first word (words 0-63 of the values area), when bits0_ok */
+	__u32 bits0_ok;
+	__u32 values_size;
+	__u32 seq;
+};
+
+/* The record header and the bitmap word after it, read at once. */
+struct __tld_record_head {
+	struct tld_ctx_record hdr;
+	__u64 bits0;
+};
+
+/*
+ * Reads user memory of the current task (remote == 0: bpf_probe_read_user, any tracing program) or of `task`
+ * (remote == 1: bpf_copy_from_user_task, sleepable programs only). `remote` is a constant at every call, so the
+ * helper the program may not call is compiled out.
+ */
+static __always_inline long __tld_user_read(void *dst, __u32 size, __u64 src, struct task_struct *task,
+					    const int remote)
+{
+	if (remote)
+		return bpf_copy_from_user_task(dst, size, (const void *)src, task, 0);
+	return bpf_probe_read_user(dst, size, (const void *)src);
+}
+
+/* The table word at user address `addr`: from the window when it holds it, else read. */
+static __always_inline long __tld_table_word(struct __tld_table_window *tw, __u64 addr, __u64 *out,
+					     struct task_struct *task, const int remote)
+{
+	__u64 d = addr - tw->base;
+
+	if (addr >= tw->base && !(d & 7) && d < TLD_CTX_TABLE_WINDOW) {
+		d /= 8;
+		barrier_var(d);
+		if (d < TLD_CTX_TABLE_WINDOW / 8) {
+			*out = tw->w[d];
+			return 0;
+		}
+	}
+	return __tld_user_read(out, sizeof(*out), addr, task, remote);
+}
+
+/*
+ * Walks from the task's CPED slot to the record of the innermost run() (struct tld_walk `w` from the task's page).
+ * Returns TLD_FROM_CONTEXT with *loc filled; TLD_FROM_PAGE when no walk is published (version != 1), the slot holds
+ * no frame, or our AsyncLocalStorage is not in the frame (outside any run); -EFAULT when user memory could not be
+ * read; -EINVAL when a word is not what the layout says (tag, Smi, bucket count, bounds, chain too long, record
+ * alignment, magic, self); -ESTALE when the record's run has ended; -EAGAIN when the record is being changed.
+ */
+static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_struct *task, const int remote,
+					    struct tld_ctx_loc *loc)
+{
+	/* The table window is done with before the record's head is read: they share the stack. */
+	union {
+		struct __tld_table_window tw;
+		struct __tld_record_head head;
+	} u;
+		__u64 frame, table, nb, ne, nd, word, key, hashword, store = 0, rec, magic, entries, entry, lo;
+	__s64 nbuckets, nelements, ndeleted, idx;
+	__u32 hash, ew, ek, ev, ec;
+	int step;
+
+	if (*(volatile __u32 *)&w->version != TLD_WALK_VERSION)
+		return TLD_FROM_PAGE;
+	barrier(); /* the version is written last: the facts are read after it */
+	hash = w->als_hash;
+	ew = w->entry_words;
+	ek = w->entry_key;
+	ev = w->entry_value;
+	ec = w->entry_chain;
+	magic = w->record_magic;
+	if (ew == 0 || ew > TLD_CTX_MAX_ENTRY_WORDS || ek >= ew || ev >= ew || ec >= ew || magic == 0)
+		return -EINVAL;
+
+	if (__tld_user_read(&frame, sizeof(frame), w->cped_slot, task, remote))
+		return -EFAULT;
+	if (frame == w->no_frame)
+		return TLD_FROM_PAGE;
+	if (!__TLD_V8_HEAP_OBJECT(frame))
+		return -EINVAL;
+	if (__tld_user_read(&table, sizeof(table), frame - 1 + w->frame_table_off, task, remote))
+		return -EFAULT;
+	if (!__TLD_V8_HEAP_OBJECT(table))
+		return -EINVAL;
+	table -= 1;
+	/* The window starts at the first of the three counts; the buckets and entries follow them in V8's layout. */
+	lo = w->table_nelements_off;
+	if (w->table_ndeleted_off < lo)
+		lo = w->table_ndeleted_off;
+	if (w->table_nbuckets_off < lo)
+		lo = w->table_nbuckets_off;
+	u.tw.base = table + lo;
+	if (__tld_user_read(u.tw.w, sizeof(u.tw.w), u.tw.base, task, remote))
+		return -EFAULT;
+	if (__tld_table_word(&u.tw, table + w->table_nbuckets_off, &nb, task, remote) ||
+	    __tld_table_word(&u.tw, table + w->table_nelements_off, &ne, task, remote) ||
+	    __tld_table_word(&u.tw, table + w->table_ndeleted_off, &nd, task, remote))
+		return -EFAULT;
+	if (!__TLD_V8_IS_SMI(nb) || !__TLD_V8_IS_SMI(ne) || !__TLD_V8_IS_SMI(nd))
+		return -EINVAL;
+	nbuckets = __TLD_V8_SMI_VALUE(nb);
+	nelements = __TLD_V8_SMI_VALUE(ne);
+	ndeleted = __TLD_V8_SMI_VALUE(nd);
+	/* A table has room for 2 entries per bucket, and the bucket count is a power of two. */
+	if (nbuckets < 1 || nbuckets > TLD_CTX_MAX_BUCKETS || (nbuckets & (nbuckets - 1)) || nelements < 0 ||
+	    ndeleted < 0 || nelements + ndeleted > 2 * nbuckets)
+		return -EINVAL;
+	if (__tld_table_word(&u.tw, table + w->table_buckets_off + 8 * (hash & (nbuckets - 1)), &word, task, remote))
+		return -EFAULT;
+	entries = table + w->table_buckets_off + 8 * nbuckets;
+
+#pragma unroll
+	for (step = 0; step < TLD_CTX_MAX_CHAIN; step++) {
+		if (!__TLD_V8_IS_SMI(word))
+			return -EINVAL;
+		idx = __TLD_V8_SMI_VALUE(word);
+		if (idx == -1)
+			return TLD_FROM_PAGE; /* the chain ends: our AsyncLocalStorage has no store in this frame */
+		if (idx < 0 || idx >= nelements + ndeleted)
+			return -EINVAL;
+		entry = entries + (__u64)idx * ew * 8;
+		if (__tld_table_word(&u.tw, entry + 8 * ek, &key, task, remote))
+			return -EFAULT;
+		/* A deleted entry's key is the hole: a heap object whose hash word does not match. */
+		if (__TLD_V8_HEAP_OBJECT(key)) {
+			if (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task, remote))
+				return -EFAULT;
+			if (hashword == (__u64)hash << 32) {
+				if (__tld_table_word(&u.tw, entry + 8 * ev, &store, task, remote))
+					return -EFAULT;
+				if (!store)
+					return -EINVAL;
+				break;
+			}
+		}
+		if (__tld_table_word(&u.tw, entry + 8 * ec, &word, task, remote))
+			return -EFAULT;
+	}
+	if (!store)
+		return -EINVAL; /* a chain longer than any real frame's */
+	/* Node leaves a run by a frame that maps our AsyncLocalStorage to undefined: outside our runs. */
+	if (store == w->no_frame)
+		return TLD_FROM_PAGE;
+	if (!__TLD_V8_HEAP_OBJECT(store))
+		return -EINVAL;
+	if (__tld_user_read(&rec, sizeof(rec), store - 1 + w->store_record_off, task, remote))
+		return -EFAULT;
+	if (rec == 0 || (rec & 7))
+		return -EINVAL;
+	loc->bits0_ok = !__tld_user_read(&u.head, sizeof(u.head), rec, task, remote);
+	if (!loc->bits0_ok && __tld_user_read(&u.head.hdr, sizeof(u.head.hdr), rec, task, remote))
+		return -EFAULT;
+	/* A pointer that lands on a copy of a record, or on anything else, fails one of these. */
+	if (u.head.hdr.magic != magic || u.head.hdr.self != rec)
+		return -EINVAL;
+	if (u.head.hdr.valid != 1)
+		return -ESTALE;
+	if (u.head.hdr.seq & 1)
+		return -EAGAIN;
+	if (u.head.hdr.values_size > TLD_CTX_RECORD_MAX_VALUES || u.head.hdr.values_off < sizeof(u.head.hdr) ||
+	    u.head.hdr.present_off < sizeof(u.head.hdr))
+		return -EINVAL;
+	/* The word after the header is the bitmap's first only where the bitmap starts there. */
+	loc->bits0_ok = loc->bits0_ok && u.head.hdr.present_off == sizeof(u.head.hdr) && u.head.hdr.values_size;
+	loc->bits0 = u.head.bits0;
+	loc->record = rec;
+	loc->values = rec + u.head.hdr.values_off;
+	loc->present = rec + u.head.hdr.present_off;
+	loc->values_size = u.head.hdr.values_size;
+	loc->seq = u.head.hdr.seq;
+	return TLD_FROM_CONTEXT;
+}
+
+/*
+ * The walk as a BPF subprogram: its stack (the table window, the record head) is its own, not repeated in the
+ * caller's frame for every key the caller reads. The current-task walk is a global function, which the verifier
+ * checks once for the program whatever calls it (a static one is checked again at every call, with every result
+ * it can return); weak, so that several units including this header link into one object.
+ */
+__attribute__((weak, noinline)) int __tld_ctx_locate_current(struct tld_walk *w, struct tld_ctx_loc *loc)
+{
+	if (!w || !loc)
+		return -EINVAL;
+	return __tld_ctx_locate(w, NULL, 0, loc);
+}
+
+static __noinline __attribute__((unused)) int __tld_ctx_locate_task(struct tld_walk *w, struct task_struct *task,
+								   struct tld_ctx_loc *loc)
+{
+	return __tld_ctx_locate(w, task, 1, loc);
+}
+
+/*
+ * Copies `size` bytes at offset `off` of the values area of a located record into dst, inside the record's
+ * seqlock. Returns TLD_FROM_CONTEXT; TLD_FROM_PAGE when the run does not set the word at `off` (or the area does
+ * not cover the value); -EFAULT, or -EAGAIN when the writer changed the record meanwhile.
+ */
+static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, void *dst, __u32 size,
+					  struct task_struct *task, const int remote)
+{
+	__u32 seq;
+	__u8 bits;
+
+	if (off < 0 || off + size > loc->values_size)
+		return TLD_FROM_PAGE;
+	if (loc->bits0_ok && off < 512) {
+		if (!((loc->bits0 >> (off >> 3)) & 1))
+			return TLD_FROM_PAGE;
+	} else {
+		if (__tld_user_read(&bits, sizeof(bits), loc->present + (off >> 6), task, remote))
+			return -EFAULT;
+		if (!((bits >> ((off >> 3) & 7)) & 1))
+			return TLD_FROM_PAGE;
+	}
+	if (__tld_user_read(dst, size, loc->values + off, task, remote))
+		return -EFAULT;
+	/*
+	 * Only the thread that runs a run's code writes its record. Reading the current task, that thread is stopped
+	 * here (in the kernel, or interrupted): an even seq read with the header stays even, and the value copied is
+	 * the one it covers. Another task may be running on another CPU: read seq again after the copy, as a seqlock
+	 * reader does (PROTOCOL.md §8).
+	 */
+	if (!remote)
+		return TLD_FROM_CONTEXT;
+	if (__tld_user_read(&seq, sizeof(seq), loc->record + __builtin_offsetof(struct tld_ctx_record, seq), task,
+			    remote))
+		return -EFAULT;
+	if (seq != loc->seq)
+		return -EAGAIN;
+	return TLD_FROM_CONTEXT;
+}
+
+#ifndef TLD_NO_KEY_MAP
+/*
+ * The value of the key cached at `cache` as the task's current async context sees it (see tld_get_context_data).
+ * `size` must be a constant.
+ */
+static __always_inline int __tld_get_context_data(struct tld_object *obj, __s16 *cache, const char *name, void *dst,
+						  __u32 size, struct task_struct *task, const int remote)
+{
+	struct tld_data_u *data = obj->data_map->data;
+	struct tld_ctx_loc loc;
+	struct tld_walk *w = NULL;
+	long pos, start;
+	void *page;
+	int r;
+
+	page = data ? __tld_get_data(obj, cache, name, size) : NULL;
+	if (!page) {
+		bpf_probe_read_kernel(dst, size, NULL); /* zeroes dst, see below */
+		return -ENOENT;
+	}
+	pos = *(volatile __s16 *)cache;
+	start = __tld_data_start(data);
+	if (obj->owner)
+		w = __tld_get_data(obj, &obj->owner->walk.off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
+	if (!w)
+		r = TLD_FROM_PAGE;
+	else if (remote)
+		r = __tld_ctx_locate_task(w, task, &loc);
+	else
+		r = __tld_ctx_locate_current(w, &loc);
+	if (r > TLD_FROM_CONTEXT || r < -4095)
+		r = -EINVAL; /* no such result of the walk */
+	if (r == TLD_FROM_CONTEXT) {
+		r = __tld_ctx_copy(&loc, pos - start, dst, size, task, remote);
+		if (r == TLD_FROM_CONTEXT)
+			return TLD_FROM_CONTEXT;
+	}
+	/*
+	 * Every other path ends in this one call, which writes dst: the page's value, or zeros (reading NULL fails and
+	 * zeroes the destination). The verifier cannot always tell these paths apart (to it a global function returns
+	 * any number), and a memset the compiler may drop would leave it a path where the caller reads dst unwritten.
+	 */
+	bpf_probe_read_kernel(dst, size, r == TLD_FROM_PAGE ? page : NULL);
+	return r;
+}
+
+/*
+ * tld_get_context_data(obj, key, name, dst, size) - copies key `name` (size bytes) as the current task's current
+ * async context sees it into dst. Returns TLD_FROM_CONTEXT (1): from the innermost run()'s record;
+ * TLD_FROM_PAGE (0): from the page (outside any run, no walk published, or the run does not set this key);
+ * -ENOENT: no such key (yet) or no page; any other negative value: the walk failed (-EFAULT), found a word that is
+ * not what the layout says (-EINVAL), a run that has ended (-ESTALE) or a record being changed (-EAGAIN): no value,
+ * dst zeroed. `key` is the struct tld_keys member caching the key's position, as for tld_get_data(); `size` must
+ * be a constant. Reads user memory with bpf_probe_read_user(): perf_event, tp_btf, kprobe, raw_tp and syscall
+ * programs running on the task (call tld_object_init() with bpf_get_current_task_btf()).
+ */
+#define tld_get_context_data(obj, key, name, dst, size)                                                     \
+	__tld_get_context_data((obj), &(obj)->key_map->key.off, (name), (dst), (size), NULL, 0)
+
+/*
+ * tld_get_context_data_task(obj, task, key, name, dst, size) - the same for another task, from sleepable programs
+ * (iter.s/task, syscall): reads with bpf_copy_from_user_task(). `obj` comes from tld_object_init(task, ...).
+ */
+#define tld_get_context_data_task(obj, task, key, name, dst, size)                                          \
+	__tld_get_context_data((obj), &(obj)->key_map->key.off, (name), (dst), (size), (task), 1)
+#endif
 
 #endif /* __TLD_BPF_H */

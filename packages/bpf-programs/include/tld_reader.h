@@ -20,6 +20,8 @@
 #define TLD_CACHED_ROUTE_BYTES 32
 /* TASK_COMM_LEN: bytes of task->comm in an iterator record */
 #define TLD_ITER_COMM_BYTES 16
+/* bytes of a run record's presence bitmap in an iterator record */
+#define TLD_ITER_PRESENT_BYTES 64
 
 /* tld_reader_ctx.status bits */
 #define TLD_READER_STORAGE 0x1
@@ -95,8 +97,9 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, route_cache_after) =
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, tid) == 64, "tld_cached_ctx.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_cached_ctx, __pad) == 68, "tld_cached_ctx.__pad");
 
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
- * then meta_bytes of the task's metadata page and data_bytes of its data page. */
+/* tld_iter.bpf.c: program "tld_iter" (iter.s/task) writes one record per task with an element in tld_data_map,
+ * then meta_bytes of the task's metadata page, data_bytes of its data page and ctx_bytes of the values area of
+ * the record of the run() the task is in (the walk of tld.bpf.h). */
 struct tld_iter_record {
 	__u32 tid;                              /* task->pid: the kernel thread id */
 	__u32 tgid;                             /* task->tgid: the process id */
@@ -108,9 +111,12 @@ struct tld_iter_record {
 	__u16 meta_size;                        /* meta.size */
 	__u32 meta_bytes;                       /* bytes of the metadata page that follow this header */
 	__u32 data_bytes;                       /* bytes of the data page that follow those */
+	__s32 ctx_status;                       /* the walk to the task's current run(): TLD_FROM_* or a negative errno */
+	__u32 ctx_bytes;                        /* bytes of the run record's values area that follow the data page */
 	__u32 __pad;
+	__u8 ctx_present[TLD_ITER_PRESENT_BYTES]; /* the run record's presence bitmap */
 };
-TLD_STATIC_ASSERT(sizeof(struct tld_iter_record) == 56, "sizeof(struct tld_iter_record)");
+TLD_STATIC_ASSERT(sizeof(struct tld_iter_record) == 128, "sizeof(struct tld_iter_record)");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tid) == 0, "tld_iter_record.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, tgid) == 4, "tld_iter_record.tgid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, status) == 8, "tld_iter_record.status");
@@ -121,6 +127,9 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_cnt) == 40, "t
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_size) == 42, "tld_iter_record.meta_size");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, meta_bytes) == 44, "tld_iter_record.meta_bytes");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, data_bytes) == 48, "tld_iter_record.data_bytes");
-TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 52, "tld_iter_record.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_status) == 52, "tld_iter_record.ctx_status");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_bytes) == 56, "tld_iter_record.ctx_bytes");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, __pad) == 60, "tld_iter_record.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_iter_record, ctx_present) == 64, "tld_iter_record.ctx_present");
 
 #endif /* __TLD_READER_H */

@@ -1,7 +1,7 @@
 export { objectPaths, names } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
 export { ReaderLayout, ReaderStatus, CachedLayout, CachedFound } from './reader-layout.js';
-export { IterRecordLayout } from './iter-layout.js';
+export { ContextFrom, IterRecordLayout } from './iter-layout.js';
 export { renderReaderHeader, READER_HEADER_COMMAND } from './reader-header.js';
 export type { StructLayout } from './ctx-layout.js';
 export {
@@ -17,6 +17,6 @@ export {
 } from './readers.js';
 export type { KeyReading, ReadResult, Reader, CachedResult, CachedReader } from './readers.js';
 export { loadTaskIterator, decodeTaskRecords } from './iter.js';
-export type { RegisteredTask, TaskKey, TaskIterator } from './iter.js';
+export type { ContextSource, RegisteredTask, TaskKey, TaskIterator } from './iter.js';
 /** Where tld.bpf.h pins tld_data_map (LIBBPF_PIN_BY_NAME under libbpf's default root). */
 export { DEFAULT_PIN_PATH, BpfSyscallError } from '@tld/protocol';

@@ -7,16 +7,25 @@ import {
   BpfSyscallError, DEFAULT_PIN_PATH, MAP_VALUE_SIZE_V2, ProtocolErrorCode, TldError, TypedArrayMemory, checkMapValueSize,
   listKeys, type KeyInfo, type MapValueSize,
 } from '@tld/protocol';
-import { IterRecordLayout } from './iter-layout.js';
+import { ContextFrom, IterRecordLayout } from './iter-layout.js';
 import { ReaderStatus } from './reader-layout.js';
 import { mapInfo, objGet } from './inspect.js';
 import { type LoadedBpfObject, type MapPlacement, loadObject } from './loader.js';
 import { names, objectPaths } from './objects.js';
 
+/** Where the walk to a task's current async context took a key's value from (tld_get_context_data()). */
+export type ContextSource = 'context' | 'page' | 'none';
+
 /** One key of a registered task with its value's bytes. */
 export interface TaskKey extends KeyInfo {
-  /** The value's bytes; shorter than `size` (or empty) when the value would end past the data page. */
+  /** The value's bytes in the data page; shorter than `size` (or empty) when it would end past the page. */
   readonly value: Uint8Array;
+  /**
+   * The value as the task's current async context sees it: `from` 'context' is the value of the run() the task
+   * is in (its record), 'page' the page's (outside any run, or the run does not set this key), 'none' no value
+   * (the walk failed: `contextStatus` of the task says why).
+   */
+  readonly context: { readonly from: ContextSource; readonly value: Uint8Array | undefined };
 }
 
 /** One task with an element in the map. */
@@ -40,18 +49,41 @@ export interface RegisteredTask {
   readonly meta: Uint8Array | undefined;
   /** Copy of the data page from the registered address, or undefined when its pointer is NULL. */
   readonly data: Uint8Array | undefined;
+  /**
+   * The walk to the run() the task is in: ContextFrom.CONTEXT (1, a run's record was found), ContextFrom.PAGE (0,
+   * outside any run or no walk published), or a negative errno (no value: -EFAULT, -EINVAL, -ESTALE, -EAGAIN).
+   */
+  readonly contextStatus: number;
   /** The published keys with this task's values, found at the `start` its map value's readers use. */
   readonly keys: readonly TaskKey[];
 }
 
 const utf8 = new TextDecoder();
 
-function decodeKeys(meta: Uint8Array, data: Uint8Array, start: number): TaskKey[] {
+/** A run record's values area and presence bitmap as the iterator copied them, with the walk's result. */
+interface RecordCopy {
+  readonly status: number;
+  readonly values: Uint8Array;
+  readonly present: Uint8Array;
+}
+
+/** What the walk gives for the key at `offset` of data[] (the same offset in the record's values area). */
+function contextValue(key: KeyInfo, page: Uint8Array, record: RecordCopy): TaskKey['context'] {
+  if (record.status < 0) return { from: 'none', value: undefined };
+  const word = key.offset >> 3;
+  const set = record.status === ContextFrom.CONTEXT && key.offset + key.size <= record.values.length &&
+    ((record.present[word >> 3] ?? 0) >> (word & 7)) & 1;
+  if (set) return { from: 'context', value: record.values.slice(key.offset, key.offset + key.size) };
+  return { from: 'page', value: page };
+}
+
+function decodeKeys(meta: Uint8Array, data: Uint8Array, start: number, record: RecordCopy): TaskKey[] {
   // listKeys stops at the page's slot count; a copy too short for one slot has no keys.
   const memory = new TypedArrayMemory(meta.buffer, meta.byteOffset, meta.byteLength & ~1);
   return listKeys(memory).map((key) => {
     const from = Math.min(start + key.offset, data.length);
-    return { ...key, value: data.slice(from, Math.min(from + key.size, data.length)) };
+    const value = data.slice(from, Math.min(from + key.size, data.length));
+    return { ...key, value, context: contextValue(key, value, record) };
   });
 }
 
@@ -68,13 +100,20 @@ export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 1
     if (at + L.size > bytes.length) throw new RangeError(`tld_iter output ends inside a record at byte ${at}`);
     const metaBytes = view.getUint32(at + L.metaBytesOffset, true);
     const dataBytes = view.getUint32(at + L.dataBytesOffset, true);
-    const end = at + L.size + metaBytes + dataBytes;
+    const ctxBytes = view.getUint32(at + L.ctxBytesOffset, true);
+    const dataEnd = at + L.size + metaBytes + dataBytes;
+    const end = dataEnd + ctxBytes;
     if (end > bytes.length) throw new RangeError(`tld_iter output ends inside the pages of the record at byte ${at}`);
     const status = view.getUint32(at + L.statusOffset, true);
     const comm = bytes.subarray(at + L.commOffset, at + L.commOffset + L.commBytes);
     const nul = comm.indexOf(0);
     const meta = metaBytes > 0 ? bytes.slice(at + L.size, at + L.size + metaBytes) : undefined;
-    const data = dataBytes > 0 ? bytes.slice(at + L.size + metaBytes, end) : undefined;
+    const data = dataBytes > 0 ? bytes.slice(at + L.size + metaBytes, dataEnd) : undefined;
+    const record: RecordCopy = {
+      status: view.getInt32(at + L.ctxStatusOffset, true),
+      values: bytes.slice(dataEnd, end),
+      present: bytes.slice(at + L.ctxPresentOffset, at + L.ctxPresentOffset + L.presentBytes),
+    };
     const start = view.getBigUint64(at + L.startOffset, true);
     const valueStart = valueSize === MAP_VALUE_SIZE_V2 ? view.getUint32(at + L.valueStartOffset, true) : undefined;
     const dataStart = valueStart ?? Number(start);
@@ -90,7 +129,8 @@ export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 1
       metaSize: view.getUint16(at + L.metaSizeOffset, true),
       meta,
       data,
-      keys: meta && data ? decodeKeys(meta, data, dataStart) : [],
+      contextStatus: record.status,
+      keys: meta && data ? decodeKeys(meta, data, dataStart, record) : [],
     });
     at = end;
   }

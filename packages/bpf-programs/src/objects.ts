@@ -14,14 +14,16 @@ export const objectPaths = Object.freeze({
   /** Program `tld_read_cached` (SEC("syscall")): keys "req_id" and "route" through the cached tld_get_data(). */
   cached: built('tld_cached.bpf.o'),
   /**
-   * Program `tld_iter` (iter/task): a record per task with an element in tld_data_map (16-byte value), with copies
-   * of its metadata and data pages (src/iter.ts decodes them).
+   * Program `tld_iter` (iter.s/task): a record per task with an element in tld_data_map (16-byte value), with
+   * copies of its metadata and data pages and of the values of the run() it is in (src/iter.ts decodes them).
    */
   iter: built('tld_iter.bpf.o'),
   /** The same program for a tld_data_map with the 24-byte value. */
   iterV2: built('tld_iter_v2.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
+  /** The README example of tld_get_context_data() (examples/route_sample.bpf.c): perf_event program `on_sample`. */
+  routeSample: built('examples/route_sample.bpf.o'),
 });
 
 /** Names of programs and maps inside the objects. */

@@ -35,8 +35,9 @@ ${renderStruct(readerKey)}
 ${renderStruct(readerCtx)}
 /* tld_cached.bpf.c: program "tld_read_cached" uses tld_get_data() with two fixed keys. */
 ${renderStruct(cachedCtx)}
-/* tld_iter.bpf.c: program "tld_iter" (iter/task) writes one record per task with an element in tld_data_map,
- * then meta_bytes of the task's metadata page and data_bytes of its data page. */
+/* tld_iter.bpf.c: program "tld_iter" (iter.s/task) writes one record per task with an element in tld_data_map,
+ * then meta_bytes of the task's metadata page, data_bytes of its data page and ctx_bytes of the values area of
+ * the record of the run() the task is in (the walk of tld.bpf.h). */
 ${renderStruct(iterRecord)}
 #endif /* __TLD_READER_H */
 `;

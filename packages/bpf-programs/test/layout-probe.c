@@ -40,6 +40,7 @@ int main(void)
 	F(tld_cached_ctx, route_cache_after);
 	F(tld_cached_ctx, tid);
 	printf("\"sizeof tld_iter_record\": %zu,\n\"iterCommBytes\": %d,\n", sizeof(struct tld_iter_record), TLD_ITER_COMM_BYTES);
+	printf("\"iterPresentBytes\": %d,\n", TLD_ITER_PRESENT_BYTES);
 	F(tld_iter_record, tid);
 	F(tld_iter_record, tgid);
 	F(tld_iter_record, status);
@@ -50,6 +51,9 @@ int main(void)
 	F(tld_iter_record, meta_size);
 	F(tld_iter_record, meta_bytes);
 	F(tld_iter_record, data_bytes);
+	F(tld_iter_record, ctx_status);
+	F(tld_iter_record, ctx_bytes);
+	F(tld_iter_record, ctx_present);
 	printf("\"end\": 0\n}\n");
 	return 0;
 }

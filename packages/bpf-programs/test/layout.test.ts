@@ -97,6 +97,10 @@ describe('include/tld_reader.h and src/reader-layout.ts agree', () => {
       metaSizeOffset: c['tld_iter_record.meta_size'],
       metaBytesOffset: c['tld_iter_record.meta_bytes'],
       dataBytesOffset: c['tld_iter_record.data_bytes'],
+      ctxStatusOffset: c['tld_iter_record.ctx_status'],
+      ctxBytesOffset: c['tld_iter_record.ctx_bytes'],
+      ctxPresentOffset: c['tld_iter_record.ctx_present'],
+      presentBytes: c['iterPresentBytes'],
     });
   });
 });

@@ -20,9 +20,9 @@ function block(lang: string, containing: string): string {
   return found[0]!;
 }
 
-/** examples/req_trace.bpf.c without its comment-only lines (the README explains in prose instead). */
-function exampleWithoutComments(): string {
-  return readFileSync(join(pkg, 'examples/req_trace.bpf.c'), 'utf8')
+/** examples/<name> without its comment-only lines (the README explains in prose instead). */
+function exampleWithoutComments(name = 'req_trace.bpf.c'): string {
+  return readFileSync(join(pkg, 'examples', name), 'utf8')
     .split('\n')
     .filter((line) => !/^\s*(\/\/|\/\*.*\*\/\s*$)/.test(line))
     .join('\n');
@@ -36,7 +36,11 @@ describe('README', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('the C example is examples/req_trace.bpf.c', () => {
-    expect(block('c', 'tld_object_init')).toBe(exampleWithoutComments());
+    expect(block('c', 'on_sys_enter')).toBe(exampleWithoutComments());
+  });
+
+  it('the tld_get_context_data() example is examples/route_sample.bpf.c', () => {
+    expect(block('c', 'samples_by_route')).toBe(exampleWithoutComments('route_sample.bpf.c'));
   });
 
   it('the compile commands build the example in a project that installed both packages', () => {
@@ -44,11 +48,11 @@ describe('README', () => {
     mkdirSync(join(project, 'node_modules/@tld'), { recursive: true });
     symlinkSync(pkg, join(project, 'node_modules/@tld/bpf-programs'));
     symlinkSync(realpathSync(join(pkg, 'node_modules/@tld/protocol')), join(project, 'node_modules/@tld/protocol'));
-    writeFileSync(join(project, 'req_trace.bpf.c'), block('c', 'tld_object_init'));
+    writeFileSync(join(project, 'req_trace.bpf.c'), block('c', 'on_sys_enter'));
     execFileSync('sh', ['-e', '-c', block('sh', 'clang-19')], { cwd: project, stdio: 'pipe' });
     const types = btf(join(project, 'req_trace.bpf.o'));
     expect(struct(types, 'tld_map_value').size).toBe(16);
-    expect(struct(types, 'tld_key_owner').size).toBe(16);
+    expect(struct(types, 'tld_key_owner').size).toBe(24);
   });
 
   it('includeDirs are the directories holding tld.bpf.h and tld_layout.h', () => {
@@ -56,6 +60,6 @@ describe('README', () => {
     execFileSync('clang-19', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-D__TARGET_ARCH_x86',
       ...includeDirs.flatMap((d) => ['-I', d]), '-I', join(pkg, 'build'),
       '-c', join(pkg, 'examples/req_trace.bpf.c'), '-o', out]);
-    expect(struct(btf(out), 'tld_key_owner').size).toBe(16);
+    expect(struct(btf(out), 'tld_key_owner').size).toBe(24);
   });
 });

@@ -17,7 +17,8 @@ interface Thread {
   pid: number;
   comm: string;
   registered: boolean;
-  keys: { name: string; size: number; offset: number; value: Record<string, unknown> }[];
+  context: { status: string; errno?: number };
+  keys: { name: string; size: number; offset: number; value: Record<string, unknown>; context: { from: string; value?: Record<string, unknown> } }[];
 }
 
 /** name → value readings of one dumped thread. */
@@ -59,6 +60,11 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
       weight: { float: 0.25, text: '0.25' },
     });
     expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([['req_id', 8, 0], ['route', 32, 8], ['weight', 8, 40]]);
+    // Outside any run (and on this Node.js, with no walk published): the context sees the page's values.
+    for (const t of mine) {
+      expect(t.context).toEqual({ status: 'page' });
+      for (const k of t.keys) expect(k.context).toEqual({ from: 'page', value: k.value });
+    }
   });
 
   it('--pid keeps one process; text output lists each thread with its values', () => {
@@ -148,6 +154,11 @@ describe.skipIf(!bpf.supported)('tld dump of a map with 24-byte values (struct t
     expect(values(main)).toMatchObject({ req_id: { uint: '1001' }, route: { string: '/main' }, weight: { float: 1.5 } });
     expect(values(worker)).toMatchObject({ req_id: { uint: '2002' }, route: { string: '/worker' }, weight: { float: 0.25 } });
     expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([['req_id', 8, 0], ['route', 32, 8], ['weight', 8, 40]]);
+    // Outside any run (and on this Node.js, with no walk published): the context sees the page's values.
+    for (const t of threads) {
+      expect(t.context).toEqual({ status: 'page' });
+      for (const k of t.keys) expect(k.context).toEqual({ from: 'page', value: k.value });
+    }
   });
 
   it('map show counts its registered threads', () => {

@@ -1,9 +1,12 @@
 // Running tld and a consumer application as child processes, the way people and CI run them.
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { workspaceRoot } from './packing.js';
 
 export const binPath = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 export const consumerPath = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
@@ -75,6 +78,8 @@ export async function startConsumer(pin: string, options: { script?: string; cwd
 
 export interface BurnService {
   readonly pid: number;
+  /** How its run() carries the values: 'walk' (BPF walks the async context) or 'page'; null: page is the only one. */
+  readonly asyncContext: string | null;
   /** The CPU the service measured itself so far: per route ('(between requests)' too) and its thread's total. */
   measure(): Promise<{ totalNs: number; routes: Record<string, number> }>;
   stop(): Promise<number | null>;
@@ -98,9 +103,10 @@ export async function startBurnService(script: string, pin: string, mode: 'run' 
     if (line.done) throw new Error(`the burn service closed its output:\n${stderr}`);
     return line.value;
   };
-  const { pid } = JSON.parse(await next()) as { pid: number };
+  const { pid, asyncContext } = JSON.parse(await next()) as { pid: number; asyncContext: string | null };
   return {
     pid,
+    asyncContext,
     async measure() {
       child.stdin.write('\n');
       return JSON.parse(await next()) as { totalNs: number; routes: Record<string, number> };
@@ -111,6 +117,15 @@ export async function startBurnService(script: string, pin: string, mode: 'run' 
       return code;
     },
   };
+}
+
+/** The Node.js binary of major version `major` that tools/setup installs under .cache/node; throws without it. */
+export function nodeBinary(major: number): string {
+  const base = join(workspaceRoot, '.cache', 'node');
+  const version = existsSync(base) ? readdirSync(base).find((v) => v.startsWith(`v${major}.`)) : undefined;
+  const bin = version && join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
+  if (!bin || !existsSync(bin)) throw new Error(`no Node.js ${major} under ${base}: run tools/setup`);
+  return bin;
 }
 
 /** The per-route difference between two measures, as shares (percent) of the thread's CPU in between. */

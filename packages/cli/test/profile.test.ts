@@ -9,9 +9,10 @@ import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BurnService, burnServicePath, json, measuredShares, run, startBurnService } from './helpers.js';
+import { type BurnService, burnServicePath, json, measuredShares, nodeBinary, run, startBurnService } from './helpers.js';
 
 const bpf = bpfSupport();
+
 
 const ROUTES = ['/heavy', '/medium', '/light', '(between requests)'];
 const HZ = 499;
@@ -93,10 +94,18 @@ describe.skipIf(!bpf.supported)('tld profile', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const mode of ['run', 'set'] as const) {
-    it(`per-route shares within 5 points of the service's own measure; the heavy route's stacks show burnHeavy (${mode}())`, async () => {
+  const cases: [string, 'run' | 'set', () => string][] = [
+    ['run()', 'run', () => process.execPath],
+    ['set()', 'set', () => process.execPath],
+    // Node 24 has AsyncContextFrame: run() goes by the async-context walk where @tld/userspace has it.
+    ['run() on Node 24', 'run', () => nodeBinary(24)],
+  ];
+  for (const [name, mode, node] of cases) {
+    it(`per-route shares within 5 points of the service's own measure; the heavy route's stacks show burnHeavy (${name})`, async () => {
       await service?.stop();
-      service = await startBurnService(burnServicePath, pin, mode);
+      service = await startBurnService(burnServicePath, pin, mode, ['--perf-basic-prof'], node());
+      // Where @tld/userspace has both mechanisms, Node 24 must use the walk (so this checks the BPF walk reader).
+      if (name.includes('Node 24') && service.asyncContext !== null) expect(service.asyncContext).toBe('walk');
       const out = join(dir, `${mode}.folded`);
       const before = await service.measure();
       const result = run(['profile', '--pin', pin, '--pid', String(service.pid), '--duration', '5', '--frequency', String(HZ), '-o', out, '--json']);

@@ -10,7 +10,8 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeF64, decodeString, decodeU64 } from '@tld/protocol';
-import { readOnThisThread } from '@tld/bpf-programs';
+import { gettid, readOnThisThread } from '@tld/bpf-programs';
+import { readContextOnThisThread } from '@tld/testkit';
 
 export const ROUTE_SIZE = 32;
 /** Keys the reader reads: three given to every run(), `mark` never given to any. */
@@ -23,6 +24,13 @@ export const NAMES = ['req_id', 'route', 'weight', 'mark'];
  * @property {number} mismatchCount
  * @property {string[]} mismatches the first ten mismatches, described
  * @property {Record<string, number>} byPlace checkpoints per place in the task (await, setTimeout callback, ...)
+ * @property {number} noValueCount reader 'context': checkpoints where the walk gave no value for some key
+ * @property {number} inRunCheckpoints checkpoints inside a task's context
+ * @property {number} tid the thread's kernel id
+ * @property {SpinWindow[]} windows with `spinMs`: when this thread was busy inside a task's run, and whose
+ * @property {bigint} began process.hrtime.bigint() when the workload started (the thread's own values set)
+ * @property {bigint} ended ... and when it ended
+ * @typedef {{ start: bigint, end: bigint, tid: number, req_id: bigint }} SpinWindow
  * @typedef {{ req_id: import('@tld/userspace').U64Key, route: import('@tld/userspace').StringKey,
  *   weight: import('@tld/userspace').F64Key, mark: import('@tld/userspace').U64Key }} Keys
  */
@@ -59,11 +67,17 @@ export function setValues(keys, values) {
  * Runs `tasks` interleaved tasks of `rounds` rounds each. mode 'run': each task in tld.run() with its values;
  * mode 'set': each task calls set() with its values when it starts (what a program without run() would do);
  * mode 'none': the tasks have no values of their own and expect the thread's everywhere.
+ * reader 'page' (default): progFd is tld_read, which reads the page; 'context': progFd is tld_read_context, which
+ * walks to the running context's record (tld_get_context_data()): where run() uses the walk, inside a run the run's
+ * keys must come from the record and `mark` from the page, outside any run every key from the page; where it
+ * mirrors values into the page (asyncContext 'page'), every key from the page. `spinMs`: at each 'task body'
+ * checkpoint the task keeps the CPU that long and records the window (CLOCK_MONOTONIC), for samplers.
  * @param {{ tld: import('@tld/userspace').TaskLocalData, keys: Keys, progFd: number, thread: number,
- *   tasks: number, rounds: number, mode: 'run' | 'set' | 'none' }} options
+ *   tasks: number, rounds: number, mode: 'run' | 'set' | 'none', reader?: 'page' | 'context', spinMs?: number }} options
  * @returns {Promise<WorkloadResult>}
  */
-export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode }) {
+export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mode, reader = 'page', spinMs = 0 }) {
+  const began = process.hrtime.bigint();
   /** @type {AsyncLocalStorage<Values>} what the test expects: Node's own idea of the running context */
   const expected = new AsyncLocalStorage();
   const own = threadValues(thread);
@@ -76,22 +90,57 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
   const mismatches = [];
   /** @type {Record<string, number>} */
   const byPlace = {};
+  let noValueCount = 0;
+  let inRunCheckpoints = 0;
+  const tid = gettid();
+  /** @type {SpinWindow[]} */
+  const windows = [];
+
+  /**
+   * @param {boolean} inRun whether Node says a task's context is running
+   * @returns {Values | undefined} the values BPF read; undefined when the walk gave no value
+   */
+  function read(inRun) {
+    if (reader === 'page') {
+      const r = readOnThisThread(progFd, NAMES);
+      return {
+        req_id: decodeU64(r.values['req_id']),
+        route: decodeString(r.values['route']),
+        weight: decodeF64(r.values['weight']),
+        mark: decodeU64(r.values['mark']),
+      };
+    }
+    const r = readContextOnThisThread(progFd);
+    if (r.req_id === undefined || r.route === undefined || r.weight === undefined || r.mark === undefined) return undefined;
+    // Where each value came from is part of what is checked: a run's keys from its record, the rest from the page.
+    const run = inRun && mode === 'run' && tld.asyncContext === 'walk' ? 'context' : 'page';
+    if (r.keys.req_id.from !== run || r.keys.route.from !== run || r.keys.weight.from !== run || r.keys.mark.from !== 'page') {
+      return { req_id: -1n, route: `from ${r.keys.req_id.from}/${r.keys.route.from}/${r.keys.weight.from}/${r.keys.mark.from}`, weight: NaN, mark: -1n };
+    }
+    return { req_id: r.req_id, route: r.route, weight: r.weight, mark: r.mark };
+  }
 
   /** @param {string} place */
   function checkpoint(place) {
-    const want = expected.getStore() ?? own;
-    const read = readOnThisThread(progFd, NAMES);
+    const store = expected.getStore();
+    const want = store ?? own;
+    const got = read(store !== undefined);
     checkpoints += 1;
+    if (store !== undefined) inRunCheckpoints += 1;
     byPlace[place] = (byPlace[place] ?? 0) + 1;
-    const got = {
-      req_id: decodeU64(read.values['req_id']),
-      route: decodeString(read.values['route']),
-      weight: decodeF64(read.values['weight']),
-      mark: decodeU64(read.values['mark']),
-    };
-    if (got.req_id !== want.req_id || got.route !== want.route || got.weight !== want.weight || got.mark !== want.mark) {
+    if (got === undefined) {
+      noValueCount += 1;
+      if (mismatches.length < 10) mismatches.push(`${place}: want ${show(want)}, BPF read no value`);
+    } else if (got.req_id !== want.req_id || got.route !== want.route || got.weight !== want.weight || got.mark !== want.mark) {
       mismatchCount += 1;
       if (mismatches.length < 10) mismatches.push(`${place}: want ${show(want)}, BPF read ${show(got)}`);
+    }
+    if (spinMs > 0 && place === 'task body' && store !== undefined) {
+      const start = process.hrtime.bigint();
+      const until = start + BigInt(Math.round(spinMs * 1e6));
+      let end = start;
+      while (end < until) end = process.hrtime.bigint();
+      windows.push({ start, end, tid, req_id: store.req_id });
     }
   }
 
@@ -192,7 +241,7 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
     await new Promise((resolve) => server.close(() => resolve(undefined)));
     await rm(dir, { recursive: true, force: true });
   }
-  return { checkpoints, mismatchCount, mismatches, byPlace };
+  return { checkpoints, mismatchCount, mismatches, byPlace, noValueCount, inRunCheckpoints, tid, windows, began, ended: process.hrtime.bigint() };
 }
 
 /** @param {Values} v */

@@ -31,7 +31,7 @@ describe.skipIf(!support.supported)('async contexts per worker thread', () => {
   let tld: TaskLocalData;
   beforeAll(() => {
     reader = loadReader({ map: 'private' });
-    tld = TaskLocalData.open({ mapFd: reader.mapFd });
+    tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
   });
   afterAll(() => {
     tld?.close();

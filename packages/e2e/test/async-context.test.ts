@@ -25,7 +25,8 @@ describe.skipIf(!support.supported)('values follow the async context: what BPF r
   let keys: Keys;
   beforeAll(() => {
     reader = loadReader({ map: 'private' });
-    tld = TaskLocalData.open({ mapFd: reader.mapFd });
+    // The page mechanism: this reader reads the page (the walk has its own proof through tld_get_context_data).
+    tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
     keys = createKeys(tld);
   });
   afterAll(() => {

@@ -17,7 +17,8 @@ describe.skipIf(!support.supported)('tld_bench.bpf.o', () => {
   let tld: TaskLocalData;
   beforeAll(() => {
     programs = loadBenchPrograms();
-    tld = TaskLocalData.open({ mapFd: programs.mapFd });
+    // The page mechanism: the 63 keys need every slot (the walk's facts would take one).
+    tld = TaskLocalData.open({ mapFd: programs.mapFd, asyncContext: 'page' });
     BENCH_KEY_NAMES.forEach((name, i) => tld.u64(name).set(valueOf(i)));
   });
   afterAll(() => {
@@ -39,6 +40,13 @@ describe.skipIf(!support.supported)('tld_bench.bpf.o', () => {
     for (const keys of BENCH_CONFIGS.cold) {
       expect(programs.run('cold', keys, ITERATIONS).sum).toBe(BigInt(ITERATIONS) * valueOf(keys - 1));
     }
+  });
+
+  it('the context read refuses a value that did not come through the walk (ENOMSG for the page\'s)', () => {
+    // No walk published here: tld_get_context_data() gives the page's value, which context_1 must not time.
+    expect(() => programs.run('context', 1, ITERATIONS)).toThrow(/errno 42/);
+    // user_1 needs the facts too (the CPED slot they name): ENOENT without them.
+    expect(() => programs.run('user', 1, ITERATIONS)).toThrow(/errno 2\b/);
   });
 
   it('refuses a configuration it has no program for, and bpf_loop iteration counts it cannot run', () => {

@@ -41,8 +41,7 @@ export function labelText(bytes: Uint8Array): string {
   if (nul > 0 && bytes.subarray(nul).every((b) => b === 0)) {
     try {
       const text = utf8.decode(bytes.subarray(0, nul));
-      // eslint-disable-next-line no-control-regex
-      if (!/[\u0000-\u001f\u007f]/.test(text)) return decodeString(bytes);
+      if (![...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return decodeString(bytes);
     } catch {
       // not UTF-8: a number or bytes
     }

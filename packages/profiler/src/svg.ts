@@ -14,8 +14,15 @@ const WIDTH = 1200;
 const ROW = 16;
 const GAP = 40;
 
+/** XML text: markup escaped, and control characters (which XML 1.0 forbids; values come from any process) shown as \xNN. */
 const escape = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  [...text]
+    .map((c) => {
+      const code = c.charCodeAt(0);
+      if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `\\x${code.toString(16).padStart(2, '0')}`;
+      return ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' } as Record<string, string>)[c] ?? c;
+    })
+    .join('');
 
 /** Warm colours varied by name, the usual flame graph palette, stable for one name. */
 function colour(name: string): string {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  NO_VALUE, Symbolizer, encodeSettings, findSymbol, labelText, loadProfiler, readElfSymbols, readPerfMap,
+  NO_VALUE, Symbolizer, encodeSettings, findSymbol, labelText, loadProfiler, readElfSymbols, readPerfMap, toSvg,
 } from '../src/index.js';
 
 describe('ELF symbols', () => {
@@ -89,5 +89,23 @@ describe('options', () => {
     expect(text.startsWith('route\0')).toBe(true);
     expect(text.slice(64, 71)).toBe('tenant\0');
     expect(text.slice(4 * 64, 4 * 64 + 7)).toBe('req_id\0');
+  });
+});
+
+describe('the SVG', () => {
+  it('escapes markup and control characters in values and frame names', () => {
+    const svg = toSvg({
+      labelNames: ['route'],
+      sampleHz: 99,
+      periodNs: 10_101_010,
+      startNs: 0,
+      durationNs: 1e9,
+      samples: [{ tgid: 1, labels: { route: '/a\u009b2J<b>' }, frames: [{ name: 'f&\x1b]0;x\x07', module: '', address: 1n }], count: 3 }],
+      withoutPerfMap: [],
+    });
+    const controls = [...svg].filter((c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)));
+    expect(controls).toEqual([]);
+    expect(svg).toContain('route = /a\\x9b2J&lt;b&gt;');
+    expect(svg).toContain('f&amp;\\x1b]0;x\\x07');
   });
 });

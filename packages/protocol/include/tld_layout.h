@@ -75,6 +75,54 @@ struct tld_map_value_v2 {
 	__u8 __pad[6];
 };
 
+/*
+ * The async-context walk (PROTOCOL.md §8). A thread that publishes the walk has a key TLD_WALK_KEY_NAME of
+ * sizeof(struct tld_walk) bytes. V8 offsets are from the untagged object start (tagged pointer - 1).
+ */
+#define TLD_WALK_KEY_NAME "tld.walk"
+#define TLD_WALK_VERSION 1
+struct tld_walk {
+	__u32 version;           /* @0: WALK_VERSION, stored last; 0 = no walk on this thread (use the page) */
+	__u32 als_hash;          /* @4: identity hash of the writer's AsyncLocalStorage (the frame's key) */
+	__u64 cped_slot;         /* @8: address of the Isolate's continuation-preserved embedder data slot */
+	__u64 no_frame;          /* @16: tagged value the slot holds outside any context (undefined) */
+	__u64 record_magic;      /* @24: random per thread: the magic of this thread's records */
+	__u16 key_hash_off;      /* @32: offset in the key object of the word holding Smi(als_hash) */
+	__u16 frame_table_off;   /* @34: offset of the table field in the frame (a JSMap) */
+	__u16 table_nelements_off; /* @36: OrderedHashMap: Smi number of elements */
+	__u16 table_ndeleted_off; /* @38: OrderedHashMap: Smi number of deleted elements */
+	__u16 table_nbuckets_off; /* @40: OrderedHashMap: Smi number of buckets (a power of two) */
+	__u16 table_buckets_off; /* @42: OrderedHashMap: first bucket (Smi entry index or -1) */
+	__u16 entry_words;       /* @44: words per entry; entries start at buckets_off + 8 * nbuckets */
+	__u16 entry_key;         /* @46: word index of the key in an entry */
+	__u16 entry_value;       /* @48: word index of the value in an entry */
+	__u16 entry_chain;       /* @50: word index of the chain (Smi next entry or -1) in an entry */
+	__u16 store_record_off;  /* @52: offset in the store object of the record's address */
+	__u16 reserved;          /* @54: zero */
+};
+
+/*
+ * Header of the off-heap record of one run(). The first 28 bytes are OTEP 4947's Thread-Local Context Record
+ * lead-in. A key at offset off is at record + values_off + off when off + size <= values_size and bit (off / 8)
+ * of the bitmap at present_off is set.
+ */
+#define TLD_CTX_RECORD_PRESENT_OFF 64
+#define TLD_CTX_RECORD_MAX_VALUES 4088
+struct tld_ctx_record {
+	__u8 trace_id[16];       /* @0: OTEP 4947: W3C trace id, zero = none */
+	__u8 span_id[8];         /* @16: OTEP 4947: W3C span id, zero = none */
+	__u8 valid;              /* @24: 1 while the run is live (stored last); 0 once it ended */
+	__u8 trace_flags;        /* @25: OTEP 4947: W3C trace flags, zero without a trace id */
+	__u16 attrs_data_size;   /* @26: OTEP 4947: always 0 (values live in the values area) */
+	__u32 seq;               /* @28: seqlock: odd while the writer changes values */
+	__u64 magic;             /* @32: tld_walk.record_magic */
+	__u64 self;              /* @40: the record's own address */
+	__u32 values_off;        /* @48: offset of the values area from the record */
+	__u32 values_size;       /* @52: bytes of the values area (key offsets below it) */
+	__u32 present_off;       /* @56: offset of the presence bitmap: bit i = value word i is set */
+	__u32 reserved;          /* @60: zero */
+};
+
 TLD_STATIC_ASSERT(sizeof(struct tld_metadata) == 64, "sizeof(struct tld_metadata) == 64");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_metadata, name) == 0, "__builtin_offsetof(struct tld_metadata, name) == 0");
 TLD_STATIC_ASSERT(sizeof(((struct tld_metadata *)0)->name) == 62, "sizeof(((struct tld_metadata *)0)->name) == 62");
@@ -93,5 +141,65 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_map_value_v2, data) == 0, "__bui
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_map_value_v2, meta) == 8, "__builtin_offsetof(struct tld_map_value_v2, meta) == 8");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_map_value_v2, start) == 16, "__builtin_offsetof(struct tld_map_value_v2, start) == 16");
 TLD_STATIC_ASSERT(sizeof(struct tld_map_value_v2) == 24, "sizeof(struct tld_map_value_v2) == 24");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, version) == 0, "__builtin_offsetof(struct tld_walk, version) == 0");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->version) == 4, "sizeof(((struct tld_walk *)0)->version) == 4");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, als_hash) == 4, "__builtin_offsetof(struct tld_walk, als_hash) == 4");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->als_hash) == 4, "sizeof(((struct tld_walk *)0)->als_hash) == 4");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, cped_slot) == 8, "__builtin_offsetof(struct tld_walk, cped_slot) == 8");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->cped_slot) == 8, "sizeof(((struct tld_walk *)0)->cped_slot) == 8");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, no_frame) == 16, "__builtin_offsetof(struct tld_walk, no_frame) == 16");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->no_frame) == 8, "sizeof(((struct tld_walk *)0)->no_frame) == 8");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, record_magic) == 24, "__builtin_offsetof(struct tld_walk, record_magic) == 24");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->record_magic) == 8, "sizeof(((struct tld_walk *)0)->record_magic) == 8");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, key_hash_off) == 32, "__builtin_offsetof(struct tld_walk, key_hash_off) == 32");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->key_hash_off) == 2, "sizeof(((struct tld_walk *)0)->key_hash_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, frame_table_off) == 34, "__builtin_offsetof(struct tld_walk, frame_table_off) == 34");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->frame_table_off) == 2, "sizeof(((struct tld_walk *)0)->frame_table_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, table_nelements_off) == 36, "__builtin_offsetof(struct tld_walk, table_nelements_off) == 36");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->table_nelements_off) == 2, "sizeof(((struct tld_walk *)0)->table_nelements_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, table_ndeleted_off) == 38, "__builtin_offsetof(struct tld_walk, table_ndeleted_off) == 38");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->table_ndeleted_off) == 2, "sizeof(((struct tld_walk *)0)->table_ndeleted_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, table_nbuckets_off) == 40, "__builtin_offsetof(struct tld_walk, table_nbuckets_off) == 40");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->table_nbuckets_off) == 2, "sizeof(((struct tld_walk *)0)->table_nbuckets_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, table_buckets_off) == 42, "__builtin_offsetof(struct tld_walk, table_buckets_off) == 42");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->table_buckets_off) == 2, "sizeof(((struct tld_walk *)0)->table_buckets_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, entry_words) == 44, "__builtin_offsetof(struct tld_walk, entry_words) == 44");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->entry_words) == 2, "sizeof(((struct tld_walk *)0)->entry_words) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, entry_key) == 46, "__builtin_offsetof(struct tld_walk, entry_key) == 46");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->entry_key) == 2, "sizeof(((struct tld_walk *)0)->entry_key) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, entry_value) == 48, "__builtin_offsetof(struct tld_walk, entry_value) == 48");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->entry_value) == 2, "sizeof(((struct tld_walk *)0)->entry_value) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, entry_chain) == 50, "__builtin_offsetof(struct tld_walk, entry_chain) == 50");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->entry_chain) == 2, "sizeof(((struct tld_walk *)0)->entry_chain) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, store_record_off) == 52, "__builtin_offsetof(struct tld_walk, store_record_off) == 52");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->store_record_off) == 2, "sizeof(((struct tld_walk *)0)->store_record_off) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, reserved) == 54, "__builtin_offsetof(struct tld_walk, reserved) == 54");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->reserved) == 2, "sizeof(((struct tld_walk *)0)->reserved) == 2");
+TLD_STATIC_ASSERT(sizeof(struct tld_walk) == 56, "sizeof(struct tld_walk) == 56");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, trace_id) == 0, "__builtin_offsetof(struct tld_ctx_record, trace_id) == 0");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->trace_id) == 16, "sizeof(((struct tld_ctx_record *)0)->trace_id) == 16");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, span_id) == 16, "__builtin_offsetof(struct tld_ctx_record, span_id) == 16");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->span_id) == 8, "sizeof(((struct tld_ctx_record *)0)->span_id) == 8");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, valid) == 24, "__builtin_offsetof(struct tld_ctx_record, valid) == 24");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->valid) == 1, "sizeof(((struct tld_ctx_record *)0)->valid) == 1");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, trace_flags) == 25, "__builtin_offsetof(struct tld_ctx_record, trace_flags) == 25");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->trace_flags) == 1, "sizeof(((struct tld_ctx_record *)0)->trace_flags) == 1");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, attrs_data_size) == 26, "__builtin_offsetof(struct tld_ctx_record, attrs_data_size) == 26");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->attrs_data_size) == 2, "sizeof(((struct tld_ctx_record *)0)->attrs_data_size) == 2");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, seq) == 28, "__builtin_offsetof(struct tld_ctx_record, seq) == 28");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->seq) == 4, "sizeof(((struct tld_ctx_record *)0)->seq) == 4");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, magic) == 32, "__builtin_offsetof(struct tld_ctx_record, magic) == 32");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->magic) == 8, "sizeof(((struct tld_ctx_record *)0)->magic) == 8");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, self) == 40, "__builtin_offsetof(struct tld_ctx_record, self) == 40");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->self) == 8, "sizeof(((struct tld_ctx_record *)0)->self) == 8");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, values_off) == 48, "__builtin_offsetof(struct tld_ctx_record, values_off) == 48");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->values_off) == 4, "sizeof(((struct tld_ctx_record *)0)->values_off) == 4");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, values_size) == 52, "__builtin_offsetof(struct tld_ctx_record, values_size) == 52");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->values_size) == 4, "sizeof(((struct tld_ctx_record *)0)->values_size) == 4");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, present_off) == 56, "__builtin_offsetof(struct tld_ctx_record, present_off) == 56");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->present_off) == 4, "sizeof(((struct tld_ctx_record *)0)->present_off) == 4");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, reserved) == 60, "__builtin_offsetof(struct tld_ctx_record, reserved) == 60");
+TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->reserved) == 4, "sizeof(((struct tld_ctx_record *)0)->reserved) == 4");
+TLD_STATIC_ASSERT(sizeof(struct tld_ctx_record) == 64, "sizeof(struct tld_ctx_record) == 64");
 
 #endif /* __TLD_LAYOUT_H */

@@ -19,6 +19,44 @@ import {
   VALUE_ALIGN,
   layoutFor,
 } from './layout.js';
+import {
+  CTX_RECORD_MAX_VALUES,
+  CTX_RECORD_PRESENT_OFFSET,
+  CTX_RECORD_STRUCT,
+  type StructTable,
+  WALK_KEY_NAME,
+  WALK_STRUCT,
+  WALK_VERSION,
+  fieldBytes,
+} from './context.js';
+
+const C_TYPES = { u8: '__u8', u16: '__u16', u32: '__u32', u64: '__u64' } as const;
+
+/** A C struct from a field table: fields in offset order, explicit padding for gaps, one comment per field. */
+function renderStruct(table: StructTable): string {
+  const lines: string[] = [];
+  let at = 0;
+  let pad = 0;
+  for (const f of table.fields) {
+    if (f.offset > at) lines.push(`\t__u8 __pad${pad++}[${f.offset - at}];`);
+    const decl = `${C_TYPES[f.type]} ${f.name}${f.count > 1 ? `[${f.count}]` : ''};`;
+    lines.push(`\t${decl.padEnd(24)} /* @${f.offset}: ${f.doc} */`);
+    at = f.offset + fieldBytes(f);
+  }
+  if (table.size > at) lines.push(`\t__u8 __pad${pad}[${table.size - at}];`);
+  return `struct ${table.name} {\n${lines.join('\n')}\n};`;
+}
+
+/** offsetof and sizeof asserts for every field of a table, and the struct's size. */
+function structAsserts(table: StructTable): Array<[string, number]> {
+  return [
+    ...table.fields.flatMap((f): Array<[string, number]> => [
+      [`__builtin_offsetof(struct ${table.name}, ${f.name})`, f.offset],
+      [`sizeof(((struct ${table.name} *)0)->${f.name})`, fieldBytes(f)],
+    ]),
+    [`sizeof(struct ${table.name})`, table.size],
+  ];
+}
 
 /**
  * The one command that regenerates every committed generated file of the workspace (a turbo task running each
@@ -48,6 +86,8 @@ export function renderLayoutHeader(layout: Layout = layoutFor()): string {
     ['__builtin_offsetof(struct tld_map_value_v2, meta)', MAP_VALUE_META_OFFSET],
     ['__builtin_offsetof(struct tld_map_value_v2, start)', MAP_VALUE_START_OFFSET],
     ['sizeof(struct tld_map_value_v2)', MAP_VALUE_SIZE_V2],
+    ...structAsserts(WALK_STRUCT),
+    ...structAsserts(CTX_RECORD_STRUCT),
   ];
   const v2Padding = MAP_VALUE_SIZE_V2 - MAP_VALUE_START_OFFSET - 2;
 
@@ -127,6 +167,23 @@ struct tld_map_value_v2 {
 \t__u16 start;
 \t__u8 __pad[${v2Padding}];
 };
+
+/*
+ * The async-context walk (PROTOCOL.md §8). A thread that publishes the walk has a key TLD_WALK_KEY_NAME of
+ * sizeof(struct tld_walk) bytes. V8 offsets are from the untagged object start (tagged pointer - 1).
+ */
+#define TLD_WALK_KEY_NAME "${WALK_KEY_NAME}"
+#define TLD_WALK_VERSION ${WALK_VERSION}
+${renderStruct(WALK_STRUCT)}
+
+/*
+ * Header of the off-heap record of one run(). The first 28 bytes are OTEP 4947's Thread-Local Context Record
+ * lead-in. A key at offset off is at record + values_off + off when off + size <= values_size and bit (off / 8)
+ * of the bitmap at present_off is set.
+ */
+#define TLD_CTX_RECORD_PRESENT_OFF ${CTX_RECORD_PRESENT_OFFSET}
+#define TLD_CTX_RECORD_MAX_VALUES ${CTX_RECORD_MAX_VALUES}
+${renderStruct(CTX_RECORD_STRUCT)}
 
 ${asserts.map(([expr, value]) => `TLD_STATIC_ASSERT(${expr} == ${value}, "${expr} == ${value}");`).join('\n')}
 

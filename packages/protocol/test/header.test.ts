@@ -28,6 +28,7 @@ import {
   slotOffset,
   slotValueSizeOffset,
 } from '../src/index.js';
+import { CTX_RECORD_STRUCT, WALK_STRUCT, fieldBytes } from '../src/context.js';
 
 const headerPath = fileURLToPath(new URL('../include/tld_layout.h', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'tld-layout-h-'));
@@ -150,7 +151,8 @@ function expectedProbe(pageSize: number): Record<string, number> {
 describe('include/tld_layout.h', () => {
   it('pins every field with a _Static_assert', () => {
     const asserts = renderLayoutHeader().match(/^TLD_STATIC_ASSERT\(/gm) ?? [];
-    expect(asserts.length).toBe(18);
+    // 18 for the page structs; per walk/record field an offsetof and a sizeof, plus each struct's sizeof.
+    expect(asserts.length).toBe(18 + 2 * WALK_STRUCT.fields.length + 1 + 2 * CTX_RECORD_STRUCT.fields.length + 1);
   });
 
   it.each([4096, 16384, 65536])('compiles for BPF with clang-19 -target bpf (%i-byte pages)', (pageSize) => {
@@ -194,6 +196,38 @@ describe('include/tld_layout.h', () => {
         }),
     );
     expect(printed).toEqual(expectedProbe(pageSize));
+  });
+
+  it('lays out struct tld_walk and struct tld_ctx_record in C exactly as their tables say', () => {
+    const tables = [WALK_STRUCT, CTX_RECORD_STRUCT];
+    const lines = tables.flatMap((t) => [
+      `P("sizeof.${t.name}", sizeof(struct ${t.name}));`,
+      ...t.fields.flatMap((f) => [
+        `P("off.${t.name}.${f.name}", offsetof(struct ${t.name}, ${f.name}));`,
+        `P("sizeof.${t.name}.${f.name}", sizeof(((struct ${t.name} *)0)->${f.name}));`,
+      ]),
+    ]);
+    const source = join(workDir, 'ctx-probe.c');
+    const binary = join(workDir, 'ctx-probe');
+    writeFileSync(
+      source,
+      '#include <stddef.h>\n#include <stdio.h>\n#include "tld_layout.h"\n' +
+        '#define P(name, value) printf("%s %lu\\n", name, (unsigned long)(value))\n' +
+        `int main(void) {\n${lines.join('\n')}\nreturn 0;\n}\n`,
+    );
+    run('cc', ['-std=c11', '-Wall', '-Werror', `-I${headerDirFor(4096)}`, '-o', binary, source], 'build-essential');
+    const printed = Object.fromEntries(
+      run(binary, [], 'nothing').trim().split('\n').map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
+    );
+    const expected: Record<string, number> = {};
+    for (const t of tables) {
+      expected[`sizeof.${t.name}`] = t.size;
+      for (const f of t.fields) {
+        expected[`off.${t.name}.${f.name}`] = f.offset;
+        expected[`sizeof.${t.name}.${f.name}`] = fieldBytes(f);
+      }
+    }
+    expect(printed).toEqual(expected);
   });
 
   it('gives the BPF object the "uptr" type tag on both map-value pointers', () => {

@@ -165,6 +165,52 @@ COLD_ITER(1, "bench_00")
 COLD_ITER(16, "bench_15")
 COLD_ITER(63, "bench_62")
 
+/*
+ * The walk to the current async context: tld_get_context_data() of bench_00, which user space runs inside a run()
+ * that sets it, so every iteration walks from the CPED slot to the run's record and copies the value from there.
+ * A value from anywhere else ends the loop with an error (-ENOMSG when it came from the page).
+ */
+#ifndef ENOMSG
+#define ENOMSG 42
+#endif
+static long context_1(__u32 i, struct loop_state *st)
+{
+	struct tld_object obj;
+	__u64 v;
+	int r;
+
+	if (object(&obj, st))
+		return 1;
+	r = tld_get_context_data(&obj, k[0], "bench_00", &v, sizeof(v));
+	if (r != TLD_FROM_CONTEXT) {
+		st->err = r < 0 ? r : -ENOMSG;
+		return 1;
+	}
+	st->sum += v;
+	return 0;
+}
+
+/*
+ * One bpf_probe_read_user() of 8 bytes (the CPED slot the walk starts from) after tld_object_init() and the lookup
+ * of tld.walk: what each of the walk's reads costs, against the cached read.
+ */
+static long user_1(__u32 i, struct loop_state *st)
+{
+	struct tld_object obj;
+	struct tld_walk *w;
+	__u64 v;
+
+	if (object(&obj, st))
+		return 1;
+	w = __tld_get_data(&obj, &obj.owner->walk.off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
+	if (!w || bpf_probe_read_user(&v, sizeof(v), (const void *)w->cped_slot)) {
+		st->err = -ENOENT;
+		return 1;
+	}
+	st->sum += 1;
+	return 0;
+}
+
 /* Program tld_bench_<kind>_<keys>: `iterations` iterations of <kind>_<keys>, timed in the kernel. */
 #define BENCH(kind, n)                                                  \
 	SEC("syscall") int tld_bench_##kind##_##n(struct tld_bench_ctx *ctx) \
@@ -193,6 +239,8 @@ BENCH(cached, 16)
 BENCH(cold, 1)
 BENCH(cold, 16)
 BENCH(cold, 63)
+BENCH(context, 1)
+BENCH(user, 1)
 
 /* Per traced thread: the system call in progress and the time spent so far in each kind. */
 struct trace_state {

@@ -13,6 +13,12 @@
 #define TLD_TRACE_STEPS 5
 /* what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY */
 #define TLD_LIFECYCLE_CANARY 2081423077
+/* keys the context readers read through the walk: req_id, route, weight, mark */
+#define TLD_CONTEXT_KEYS 4
+/* size of the key "route" that the context readers read */
+#define TLD_CONTEXT_ROUTE_BYTES 32
+/* readings tld_context_samples holds (a ring: later ones overwrite) */
+#define TLD_CONTEXT_MAX_SAMPLES 65536
 /* u64 key tld_canary_writer writes into */
 #define TLD_LIFECYCLE_CANARY_KEY "tld_canary"
 /* u64 key holding the user address of the thread's data page, which the lifecycle watchers track */
@@ -58,5 +64,56 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, canary_writes) ==
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, pages_seen) == 8, "tld_lifecycle_ctx.pages_seen");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, pages_unmapped) == 16, "tld_lifecycle_ctx.pages_unmapped");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_lifecycle_ctx, unmap_violations) == 24, "tld_lifecycle_ctx.unmap_violations");
+
+/* tld_context.bpf.c: "tld_read_context" (and "tld_read_context_task", through tld_get_context_data_task()) reads
+ * four fixed keys through tld_get_context_data() on the calling thread; the sampler programs record readings of a
+ * process's threads into tld_context_samples. */
+#define TLD_CONTEXT_SAMPLE_CPU 0x1
+#define TLD_CONTEXT_SAMPLE_IDLE 0x2
+struct tld_context_values {
+	__s32 ret[TLD_CONTEXT_KEYS];            /* tld_get_context_data() of req_id, route, weight, mark */
+	__u64 req_id;
+	__u64 weight;                           /* an f64, as its bits */
+	__u64 mark;
+	char route[TLD_CONTEXT_ROUTE_BYTES];
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_values) == 72, "sizeof(struct tld_context_values)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, ret) == 0, "tld_context_values.ret");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, req_id) == 16, "tld_context_values.req_id");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, weight) == 24, "tld_context_values.weight");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, mark) == 32, "tld_context_values.mark");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_values, route) == 40, "tld_context_values.route");
+
+struct tld_context_ctx {
+	__s32 init_err;                         /* out: tld_object_init() result */
+	__u32 tid;                              /* out: task->pid */
+	struct tld_context_values read;         /* out */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_ctx) == 80, "sizeof(struct tld_context_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, init_err) == 0, "tld_context_ctx.init_err");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, tid) == 4, "tld_context_ctx.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, read) == 8, "tld_context_ctx.read");
+
+struct tld_context_sample {
+	__u64 ns;                               /* bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime) */
+	__u32 tid;
+	__u32 kind;                             /* TLD_CONTEXT_SAMPLE_* */
+	struct tld_context_values read;
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_sample) == 88, "sizeof(struct tld_context_sample)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, ns) == 0, "tld_context_sample.ns");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, tid) == 8, "tld_context_sample.tid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, kind) == 12, "tld_context_sample.kind");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_sample, read) == 16, "tld_context_sample.read");
+
+struct tld_context_config {
+	__u32 tgid;                             /* in: the process whose threads are read; 0 = none */
+	__u32 __pad;
+	__u64 next;                             /* out: readings taken (the ring index of the next one, unwrapped) */
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_context_config) == 16, "sizeof(struct tld_context_config)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, tgid) == 0, "tld_context_config.tgid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, __pad) == 4, "tld_context_config.__pad");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, next) == 8, "tld_context_config.next");
 
 #endif /* __TLD_TESTKIT_H */

@@ -20,6 +20,13 @@ export const BENCH_CONFIGS = Object.freeze({
   cached: [1, 4, 16],
   /** tld_object_init(), the key's cache entry cleared, tld_get_data() of the key in slot keys − 1 */
   cold: [1, 16, 63],
+  /**
+   * tld_object_init() and tld_get_context_data() of bench_00 through the walk to the current async context: run it
+   * inside a run() that sets bench_00 (ENOMSG when the value came from the page instead)
+   */
+  context: [1],
+  /** tld_object_init(), the lookup of tld.walk and one bpf_probe_read_user() of the CPED slot it names */
+  user: [1],
 } as const);
 
 export type BenchKind = keyof typeof BENCH_CONFIGS;

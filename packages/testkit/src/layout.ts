@@ -1,4 +1,4 @@
-// The ctx structs of the test-side programs (bpf/tld_bench.bpf.c, bpf/tld_lifecycle.bpf.c), described once with
+// The ctx structs of the test-side programs (bpf/tld_bench.bpf.c, bpf/tld_lifecycle.bpf.c, bpf/tld_context.bpf.c), described once with
 // @tld/bpf-programs' C layout rules: include/tld_testkit.h is rendered from these (gen/write-header.mjs), and
 // bench.ts / lifecycle.ts use the offsets computed here. The header asserts every offset, so the objects only
 // compile when C agrees.
@@ -11,6 +11,9 @@ import { REGENERATE_COMMAND } from '@tld/protocol';
 const defines: readonly Define[] = [
   { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
   { name: 'TLD_LIFECYCLE_CANARY', value: 0x7c0ffee5, comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY' },
+  { name: 'TLD_CONTEXT_KEYS', value: 4, comment: 'keys the context readers read through the walk: req_id, route, weight, mark' },
+  { name: 'TLD_CONTEXT_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that the context readers read' },
+  { name: 'TLD_CONTEXT_MAX_SAMPLES', value: 65536, comment: 'readings tld_context_samples holds (a ring: later ones overwrite)' },
 ];
 
 const stringDefines: readonly StringDefine[] = [
@@ -44,6 +47,69 @@ const lifecycleCtx = struct('tld_lifecycle_ctx', [
   { name: 'pages_unmapped', type: '__u64', comment: 'out: ... and unmapped since' },
   { name: 'unmap_violations', type: '__u64', comment: 'out: munmap() of its data page by a thread still registered with it' },
 ], defines);
+
+/** What the context readers read: one result (TLD_FROM_*, or a negative errno) and value per key. */
+const contextValues = struct('tld_context_values', [
+  { name: 'ret', type: '__s32', count: 'TLD_CONTEXT_KEYS', comment: 'tld_get_context_data() of req_id, route, weight, mark' },
+  { name: 'req_id', type: '__u64' },
+  { name: 'weight', type: '__u64', comment: 'an f64, as its bits' },
+  { name: 'mark', type: '__u64' },
+  { name: 'route', type: 'char', count: 'TLD_CONTEXT_ROUTE_BYTES' },
+], defines);
+
+const contextCtx = struct('tld_context_ctx', [
+  { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
+  { name: 'tid', type: '__u32', comment: 'out: task->pid' },
+  { name: 'read', type: contextValues, comment: 'out' },
+], defines);
+
+/** One reading of the context sampler (tld_context.bpf.c), for a thread of the watched process. */
+const contextSample = struct('tld_context_sample', [
+  { name: 'ns', type: '__u64', comment: 'bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime)' },
+  { name: 'tid', type: '__u32' },
+  { name: 'kind', type: '__u32', comment: 'TLD_CONTEXT_SAMPLE_*' },
+  { name: 'read', type: contextValues },
+], defines);
+
+const contextConfig = struct('tld_context_config', [
+  { name: 'tgid', type: '__u32', comment: 'in: the process whose threads are read; 0 = none' },
+  { name: '__pad', type: '__u32' },
+  { name: 'next', type: '__u64', comment: 'out: readings taken (the ring index of the next one, unwrapped)' },
+], defines);
+
+/** tld_context_sample.kind: which program took the reading. */
+export const ContextSampleKind = Object.freeze({ CPU: 1, IDLE: 2 });
+
+/** struct tld_context_values / _ctx / _sample / _config (include/tld_testkit.h), as offsets. */
+export const ContextLayout = Object.freeze({
+  keys: define('TLD_CONTEXT_KEYS', defines),
+  routeBytes: define('TLD_CONTEXT_ROUTE_BYTES', defines),
+  maxSamples: define('TLD_CONTEXT_MAX_SAMPLES', defines),
+  values: Object.freeze({
+    size: contextValues.size,
+    retOffset: at(contextValues, 'ret'),
+    reqIdOffset: at(contextValues, 'req_id'),
+    weightOffset: at(contextValues, 'weight'),
+    markOffset: at(contextValues, 'mark'),
+    routeOffset: at(contextValues, 'route'),
+  }),
+  ctxSize: contextCtx.size,
+  initErrOffset: at(contextCtx, 'init_err'),
+  tidOffset: at(contextCtx, 'tid'),
+  readOffset: at(contextCtx, 'read'),
+  sample: Object.freeze({
+    size: contextSample.size,
+    nsOffset: at(contextSample, 'ns'),
+    tidOffset: at(contextSample, 'tid'),
+    kindOffset: at(contextSample, 'kind'),
+    readOffset: at(contextSample, 'read'),
+  }),
+  config: Object.freeze({
+    size: contextConfig.size,
+    tgidOffset: at(contextConfig, 'tgid'),
+    nextOffset: at(contextConfig, 'next'),
+  }),
+});
 
 /** struct tld_bench_ctx (include/tld_testkit.h), as offsets. */
 export const BenchLayout = Object.freeze({
@@ -100,6 +166,14 @@ ${renderStruct(benchCtx)}
 ${renderStruct(traceCtx)}
 /* tld_lifecycle.bpf.c: program "tld_lifecycle_stats" reports the counters of the lifecycle watchers. */
 ${renderStruct(lifecycleCtx)}
+/* tld_context.bpf.c: "tld_read_context" (and "tld_read_context_task", through tld_get_context_data_task()) reads
+ * four fixed keys through tld_get_context_data() on the calling thread; the sampler programs record readings of a
+ * process's threads into tld_context_samples. */
+${bits('TLD_CONTEXT_SAMPLE_', ContextSampleKind)}
+${renderStruct(contextValues)}
+${renderStruct(contextCtx)}
+${renderStruct(contextSample)}
+${renderStruct(contextConfig)}
 #endif /* __TLD_TESTKIT_H */
 `;
 }

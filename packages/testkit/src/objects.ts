@@ -18,6 +18,12 @@ export const objectPaths = Object.freeze({
   bench: built('tld_bench.bpf.o'),
   /** Programs `tld_canary_writer`, `tld_unmap_check` and `tld_lifecycle_stats` for lifecycle tests. */
   lifecycle: built('tld_lifecycle.bpf.o'),
+  /**
+   * The context readers: `tld_read_context` and `tld_read_context_task` (SEC("syscall")) read req_id, route, weight
+   * and mark through tld_get_context_data() on the calling thread; `tld_context_on_cpu` (perf_event) and
+   * `tld_context_on_idle` (tp_btf/sys_enter of epoll waits) record readings of one process's threads.
+   */
+  context: built('tld_context.bpf.o'),
 });
 
 /** Names of programs and maps inside the objects. */
@@ -33,4 +39,10 @@ export const names = Object.freeze({
   traceEnd: 'tld_trace_end',
   traceEnter: 'tld_trace_enter',
   traceExit: 'tld_trace_exit',
+  contextProgram: 'tld_read_context',
+  contextTaskProgram: 'tld_read_context_task',
+  contextCpuProgram: 'tld_context_on_cpu',
+  contextIdleProgram: 'tld_context_on_idle',
+  contextConfigMap: 'tld_context_config',
+  contextSamplesMap: 'tld_context_samples',
 });

@@ -18,6 +18,7 @@ import { AsyncLocalStorage, AsyncResource, type HookCallbacks, createHook, execu
 import { promiseHooks } from 'node:v8';
 import { roundUpValueSize } from '@tld/protocol';
 import type { Key } from './keys.js';
+import { storeFollowsContextFrame } from './v8-walk.js';
 
 /**
  * How this thread follows async contexts, decided at its first run():
@@ -27,8 +28,9 @@ import type { Key } from './keys.js';
  *   (Node 24): async_hooks for callbacks of other resources, V8's promise hooks (cheaper) for continuations.
  * - `context-frame+async-hooks`: AsyncContextFrame without `trackPromises` (Node 22 with
  *   --experimental-async-context-frame): async_hooks for everything.
+ * - `walk`: open({ asyncContext: 'walk' | 'auto' }) with the walk available (context-walk.ts): no hooks at all.
  */
-export type AsyncContextMechanism = 'async-hooks' | 'context-frame' | 'context-frame+async-hooks';
+export type AsyncContextMechanism = 'async-hooks' | 'context-frame' | 'context-frame+async-hooks' | 'walk';
 
 /** One key's value for run(): the words set() would store, for the page's words from `at` on. */
 export interface Entry {
@@ -50,8 +52,11 @@ class Frame {
   ) {}
 }
 
-/** The frame whose values the page holds now; null between callbacks and outside any run. */
-export const current: { frame: Frame | null } = { frame: null };
+/**
+ * `frame`: the frame whose values the page holds now; null between callbacks and outside any run (page mechanism).
+ * `walk`: this thread runs run() by the async-context walk (context-walk.ts): set() and get() look for a live run.
+ */
+export const current: { frame: Frame | null; walk: boolean } = { frame: null, walk: false };
 
 let storage: AsyncLocalStorage<Frame> | undefined;
 let mechanism: AsyncContextMechanism | undefined;
@@ -68,6 +73,11 @@ let stamp = 0;
 
 /** The frame applied when each callback still running on this thread began (innermost last). */
 const outer: (Frame | null)[] = [];
+
+/** A walk-mode run() started on this thread: report it, unless a page-mode run() chose hooks already. */
+export function noteWalkRun(): void {
+  mechanism ??= 'walk';
+}
 
 /** Which mechanism this thread uses; undefined until its first run() (nothing is installed before). */
 export function asyncContextMechanism(): AsyncContextMechanism | undefined {
@@ -265,21 +275,6 @@ function install(): AsyncLocalStorage<Frame> {
     mechanism = 'context-frame+async-hooks';
   }
   return storage;
-}
-
-/**
- * Whether AsyncLocalStorage keeps its stores in AsyncContextFrame (V8's continuation data) rather than on
- * async_hooks' execution resource: a store entered inside an AsyncResource's scope sticks to the resource only in
- * the latter (only public behaviour is probed).
- */
-function storeFollowsContextFrame(): boolean {
-  const probe = new AsyncLocalStorage<object>();
-  const resource = new AsyncResource('TLD_CONTEXT_PROBE');
-  const marker = {};
-  resource.runInAsyncScope(() => probe.enterWith(marker));
-  const sticks = resource.runInAsyncScope(() => probe.getStore()) === marker;
-  probe.disable();
-  return !sticks;
 }
 
 /** Whether createHook() knows `trackPromises` (it validates it; older versions ignore unknown options). */

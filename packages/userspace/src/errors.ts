@@ -40,6 +40,11 @@ export const UserspaceErrorCode = {
   OUT_OF_RANGE: 'ERR_OUT_OF_RANGE',
   /** run() named a key this TaskLocalData has not created. */
   UNKNOWN_KEY: 'ERR_TLD_UNKNOWN_KEY',
+  /**
+   * open({ asyncContext: 'walk' }) where the async-context walk cannot work on this thread (no AsyncContextFrame,
+   * no addon build for this Node ABI, or a V8 fact that did not verify); the message says which.
+   */
+  NO_WALK: 'ERR_TLD_NO_WALK',
   /** A syscall failed for a reason without a more specific code (BpfSyscallError). */
   SYSCALL: SystemErrorCode.SYSCALL,
   /** The running kernel or the map lacks a feature the library needs (NotSupportedError). */
@@ -137,4 +142,13 @@ export function unknownKeyError(name: string, known: readonly string[]): TldErro
 /** Whether `error` is a BpfSyscallError with one of the errno names `codes` (e.g. 'ENOENT'). */
 export function isErrno(error: unknown, ...codes: string[]): error is BpfSyscallError {
   return error instanceof BpfSyscallError && codes.includes(error.errnoCode);
+}
+
+/** The error for open({ asyncContext: 'walk' }) where the walk is unavailable; `reason` says why. */
+export function noWalkError(reason: string): TldError<typeof UserspaceErrorCode.NO_WALK> {
+  return new TldError(
+    UserspaceErrorCode.NO_WALK,
+    `open({ asyncContext: 'walk' }): the async-context walk is not available on this thread: ${reason}. ` +
+      "Use asyncContext: 'auto' (the walk where available, else the page mechanism) or 'page'",
+  );
 }

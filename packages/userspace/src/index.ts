@@ -1,5 +1,5 @@
 export { TaskLocalData } from './task-local-data.js';
-export type { OpenOptions, KeyDescription, RunValues, StringKeyOptions } from './task-local-data.js';
+export type { OpenOptions, KeyDescription, RunValues, StringKeyOptions, AsyncContextMode } from './task-local-data.js';
 export { asyncContextMechanism } from './async-context.js';
 export type { AsyncContextMechanism } from './async-context.js';
 export { Key, U64Key, I64Key, U32Key, F64Key, StringKey, BytesKey } from './keys.js';
@@ -8,3 +8,4 @@ export { inspectPinnedMap } from './map.js';
 export type { PinnedMap } from './map.js';
 export { UserspaceErrorCode, BpfSyscallError, NotSupportedError, TldTypeError, TldRangeError } from './errors.js';
 export { TldError, ProtocolErrorCode, DEFAULT_PIN_PATH } from '@tld/protocol';
+export type { KeySpec, Schema, SchemaKeys, SchemaValues, TypedTaskLocalData, KeyFor, ValueFor } from './schema.js';

@@ -13,6 +13,7 @@
 // async-context.ts) set() first makes the key part of the running context; outside any run it is the plain store.
 import { type KeyInfo, roundUpValueSize } from '@tld/protocol';
 import { claimForContext, current } from './async-context.js';
+import { type RecordMemory, liveRecord, readInRecord, viewInRecord, writeInRecord } from './context-walk.js';
 import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 import { checkBytes, checkF64, checkI64, checkU32, checkU64, f64Bits, f64Scratch, wordsOf } from './key-values.js';
 
@@ -66,8 +67,32 @@ export abstract class Key {
    */
   abstract encode(value: unknown): bigint[];
 
+  /**
+   * @internal Walk mechanism: the value as the run the current async context belongs to holds it, decoded; undefined
+   * outside a live run or when the run does not set this key (the page's value applies).
+   */
+  abstract decode(bytes: Uint8Array): unknown;
+
+  /**
+   * @internal Walk mechanism: checks `value` as set() does (same errors) and writes it into a record at byte `at`
+   * (8-aligned; the key's room, size rounded up to 8, is all written). Writes nothing when the check fails.
+   */
+  abstract writeRun(value: unknown, memory: RecordMemory, at: number, truncate?: boolean): void;
+
   protected checkOpen(): void {
     if (this[CLOSED]) this.throwClosed();
+  }
+
+  /** Walk mechanism: set() inside a live run stores into the run's record (checked as set() checks). */
+  protected setInRun(value: unknown, truncate?: boolean): boolean {
+    const record = liveRecord();
+    return record !== undefined && writeInRecord(record, this, value, truncate);
+  }
+
+  /** Walk mechanism: the run's bytes of this key, or undefined. */
+  protected readInRun(): Uint8Array | undefined {
+    const record = liveRecord();
+    return record === undefined ? undefined : readInRecord(record, this.offset, this.size);
   }
 
   protected throwClosed(): never {
@@ -104,9 +129,21 @@ export class U64Key extends Key {
    */
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(value)) return;
     checkU64(this.name, value);
     if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkU64(this.name, value);
+    memory.i64[at >>> 3] = value;
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): bigint {
+    return new BigUint64Array(bytes.slice(0, 8).buffer)[0] as bigint;
   }
 
   /** @internal */
@@ -115,9 +152,13 @@ export class U64Key extends Key {
     return [value];
   }
 
-  /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
+  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): bigint {
     this.checkOpen();
+    if (current.walk) {
+      const bytes = this.readInRun();
+      if (bytes !== undefined) return this.decode(bytes);
+    }
     return this[VIEW][0] as bigint;
   }
 }
@@ -135,9 +176,21 @@ export class I64Key extends Key {
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(value)) return;
     checkI64(this.name, value);
     if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkI64(this.name, value);
+    memory.i64[at >>> 3] = value;
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): bigint {
+    return new BigInt64Array(bytes.slice(0, 8).buffer)[0] as bigint;
   }
 
   /** @internal */
@@ -146,9 +199,13 @@ export class I64Key extends Key {
     return [value];
   }
 
-  /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
+  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): bigint {
     this.checkOpen();
+    if (current.walk) {
+      const bytes = this.readInRun();
+      if (bytes !== undefined) return this.decode(bytes);
+    }
     return this[VIEW][0] as bigint;
   }
 }
@@ -166,9 +223,22 @@ export class U32Key extends Key {
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(value)) return;
     checkU32(this.name, value);
     if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkU32(this.name, value);
+    memory.u32[at >>> 2] = value;
+    memory.u32[(at >>> 2) + 1] = 0;
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): number {
+    return new Uint32Array(bytes.slice(0, 4).buffer)[0] as number;
   }
 
   /** @internal */
@@ -177,9 +247,13 @@ export class U32Key extends Key {
     return [BigInt(value)]; // the low 4 bytes (little-endian); the room's other 4 are padding
   }
 
-  /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
+  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): number {
     this.checkOpen();
+    if (current.walk) {
+      const bytes = this.readInRun();
+      if (bytes !== undefined) return this.decode(bytes);
+    }
     return this[VIEW][0] as number;
   }
 }
@@ -197,9 +271,21 @@ export class F64Key extends Key {
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(value)) return;
     checkF64(this.name, value);
     if (current.frame !== null) claimForContext(this);
     this[VIEW][0] = value;
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    checkF64(this.name, value);
+    memory.f64[at >>> 3] = value;
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): number {
+    return new Float64Array(bytes.slice(0, 8).buffer)[0] as number;
   }
 
   /** @internal */
@@ -209,9 +295,13 @@ export class F64Key extends Key {
     return [f64Bits[0] as bigint];
   }
 
-  /** This thread's value. Throws ERR_TLD_CLOSED after close(). */
+  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): number {
     this.checkOpen();
+    if (current.walk) {
+      const bytes = this.readInRun();
+      if (bytes !== undefined) return this.decode(bytes);
+    }
     return this[VIEW][0] as number;
   }
 }
@@ -257,6 +347,7 @@ export class StringKey extends Key {
    */
   set(value: string, options?: StringSetOptions): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(value, options?.truncate)) return;
     const written = this.#fill(value, options?.truncate);
     if (current.frame !== null) claimForContext(this);
     // Clear the rest in the scratch buffer, then copy the whole value to the page a word at a time (plain loops:
@@ -273,6 +364,22 @@ export class StringKey extends Key {
   /** @internal */
   encode(value: unknown): bigint[] {
     return this.wordsOf(this.#scratch, this.#fill(value, undefined));
+  }
+
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number, truncate?: boolean): void {
+    const written = this.#fill(value, truncate);
+    const scratch = this.#scratch;
+    const room = roundUpValueSize(this.size);
+    const bytes = memory.u8;
+    for (let i = 0; i < written; i++) bytes[at + i] = scratch[i] as number;
+    for (let i = written; i < room; i++) bytes[at + i] = 0;
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): string {
+    const end = bytes.indexOf(0);
+    return utf8Decoder.decode(bytes.subarray(0, end === -1 ? bytes.length : end));
   }
 
   /**
@@ -315,9 +422,13 @@ export class StringKey extends Key {
     return written;
   }
 
-  /** This thread's value (up to the first NUL). Throws ERR_TLD_CLOSED after close(). */
+  /** This thread's value (up to the first NUL; inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): string {
     this.checkOpen();
+    if (current.walk) {
+      const bytes = this.readInRun();
+      if (bytes !== undefined) return this.decode(bytes);
+    }
     const end = this[VIEW].indexOf(0);
     return utf8Decoder.decode(this[VIEW].subarray(0, end === -1 ? this.size : end));
   }
@@ -341,6 +452,11 @@ export class BytesKey extends Key {
    */
   get view(): Uint8Array {
     this.checkOpen();
+    if (current.walk) {
+      const record = liveRecord();
+      const view = record === undefined ? undefined : viewInRecord(record, this.offset, this.size, this[VIEW]);
+      if (view !== undefined) return view;
+    }
     if (current.frame !== null) claimForContext(this);
     return this[VIEW];
   }
@@ -348,6 +464,7 @@ export class BytesKey extends Key {
   /** Copies `bytes` (at most `size` bytes) to the start of the value and zeroes the rest. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(bytes: Uint8Array): void {
     if (this[CLOSED]) this.throwClosed();
+    if (current.walk && this.setInRun(bytes)) return;
     const length = checkBytes(this.name, this.size, bytes);
     if (current.frame !== null) claimForContext(this);
     this[VIEW].set(bytes);
@@ -360,9 +477,28 @@ export class BytesKey extends Key {
     return this.wordsOf(value as Uint8Array, length);
   }
 
-  /** A copy of this thread's value. Throws ERR_TLD_CLOSED after close(). */
+  /** @internal */
+  writeRun(value: unknown, memory: RecordMemory, at: number): void {
+    const length = checkBytes(this.name, this.size, value);
+    const from = value as Uint8Array;
+    const bytes = memory.u8;
+    const room = roundUpValueSize(this.size);
+    for (let i = 0; i < length; i++) bytes[at + i] = from[i] as number;
+    for (let i = length; i < room; i++) bytes[at + i] = 0;
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): Uint8Array {
+    return bytes.slice();
+  }
+
+  /** A copy of this thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): Uint8Array {
     this.checkOpen();
+    if (current.walk) {
+      const bytes = this.readInRun();
+      if (bytes !== undefined) return this.decode(bytes);
+    }
     return this[VIEW].slice();
   }
 }

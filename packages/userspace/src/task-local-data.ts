@@ -13,14 +13,17 @@ import {
   listKeys,
   type ValueTypeName,
 } from '@tld/protocol';
-import { type Entry, runWithValues } from './async-context.js';
-import { closedError, invalidArgType, invalidArgValue, unknownKeyError, unknownOption } from './errors.js';
+import { type Entry, current, noteWalkRun, runWithValues } from './async-context.js';
+import { WALK_KEY, noteKeyExtent, publishWalk, runInRecord, useWalk } from './context-walk.js';
+import { closedError, invalidArgType, invalidArgValue, noWalkError, unknownKeyError, unknownOption } from './errors.js';
+import { threadWalk } from './v8-walk.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
 import { native } from './native.js';
 import { isUnavailable, privatePages, warnUnavailable } from './noop.js';
 import { registerThreadPages } from './registration.js';
+import { type Schema, type TypedTaskLocalData, defineSchema } from './schema.js';
 import { checkMetaPage } from './thread-pages.js';
 
 export interface OpenOptions {
@@ -34,7 +37,20 @@ export interface OpenOptions {
    * `available === false` whose keys store into private memory, with the error as `unavailableReason`.
    */
   readonly ifUnavailable?: 'throw' | 'noop';
+  /**
+   * How run() makes its values follow the async context (README, "Per-request values"):
+   * - 'walk': run() keeps its values in a record behind an AsyncLocalStorage and readers walk V8's async context
+   *   to it: no async_hooks, no promise hooks. Needs AsyncContextFrame (Node 24+, 22 with
+   *   --experimental-async-context-frame) and the addon build for this Node ABI; throws ERR_TLD_NO_WALK otherwise.
+   *   Readers that can only read the registered page (sched_ext, the upstream BPF header) see the thread's values.
+   * - 'page': hooks copy the running context's values into the page at every switch (every reader sees them).
+   * - 'auto' (default): 'walk' where it is available, else 'page' (`asyncContextReason` says why).
+   */
+  readonly asyncContext?: 'auto' | 'walk' | 'page';
 }
+
+/** The mechanism run() uses on this TaskLocalData. */
+export type AsyncContextMode = 'walk' | 'page';
 
 /** One key of the metadata page. */
 export interface KeyDescription {
@@ -54,7 +70,7 @@ function describe(value: unknown): string {
 }
 
 /** Every option open() knows: any other property is refused (a misspelt `pinpath` would open the default map). */
-const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = ['pinPath', 'mapFd', 'ifUnavailable'];
+const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = ['pinPath', 'mapFd', 'ifUnavailable', 'asyncContext'];
 
 /** Edit distance of two short strings (insertions, deletions, substitutions), for "did you mean". */
 function distance(a: string, b: string): number {
@@ -102,7 +118,11 @@ function validateOptions(options: unknown): OpenOptions {
     throw invalidArgType(`TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describe(options)}`);
   }
   checkKnownOptions(options);
-  const { pinPath, mapFd, ifUnavailable } = options as Record<string, unknown>;
+  const { pinPath, mapFd, ifUnavailable, asyncContext } = options as Record<string, unknown>;
+  if (asyncContext !== undefined && asyncContext !== 'auto' && asyncContext !== 'walk' && asyncContext !== 'page') {
+    const got = typeof asyncContext === 'string' ? JSON.stringify(asyncContext) : describe(asyncContext);
+    throw invalidArgValue(`TaskLocalData.open(): asyncContext must be 'auto', 'walk' or 'page', got ${got}`);
+  }
   if (pinPath !== undefined && mapFd !== undefined) {
     throw invalidArgValue('TaskLocalData.open(): give either pinPath or mapFd, not both');
   }
@@ -159,17 +179,45 @@ export class TaskLocalData {
   readonly valueSize: number;
   /** Why task-local data is unavailable (open({ ifUnavailable: 'noop' })); undefined when available. */
   readonly unavailableReason: TldError | undefined;
+  /** How run() follows async contexts here: 'walk' or 'page' (open()'s asyncContext option). */
+  readonly asyncContext: AsyncContextMode;
+  /** With asyncContext 'auto' resolved to 'page': why the walk is unavailable on this thread; else undefined. */
+  readonly asyncContextReason: string | undefined;
   readonly #session: Session = { closed: false };
   readonly #backing: Backing;
   readonly #keys = new Map<string, Key>();
   /** The first key handed out under each name: it decides how run() checks and encodes that name's value. */
   readonly #byName = new Map<string, Key>();
 
-  private constructor(backing: Backing) {
+  private constructor(backing: Backing, asyncContext: 'auto' | 'walk' | 'page') {
     this.mapId = backing.mapId;
     this.valueSize = backing.valueSize;
     this.unavailableReason = backing.unavailableReason;
     this.#backing = backing;
+    const walk = asyncContext === 'page' ? undefined : threadWalk();
+    let reason = walk !== undefined && !walk.ok ? walk.reason : undefined;
+    if (walk?.ok === true) {
+      // Once per thread (and page): the facts readers walk by, as the key tld.walk.
+      const { meta, data, dataStart, dataLimit, layout, metaOwned } = backing;
+      try {
+        checkMetaPage(meta, layout, metaOwned);
+        const info = createKey(meta, WALK_KEY.name, WALK_KEY.size, { layout, dataLimit });
+        publishWalk(walk, data, dataPageOffset(info.offset, dataStart));
+      } catch (error) {
+        // No room for the key (or a page that cannot hold it): 'walk' says so, 'auto' uses the page mechanism.
+        if (asyncContext === 'walk') throw error;
+        reason = `the key ${WALK_KEY.name} could not be created: ${(error as Error).message}`;
+      }
+    }
+    if (walk?.ok !== true || reason !== undefined) {
+      this.asyncContext = 'page';
+      this.asyncContextReason = reason;
+      return;
+    }
+    this.asyncContext = 'walk';
+    this.asyncContextReason = undefined;
+    useWalk(walk);
+    current.walk = true;
   }
 
   /**
@@ -183,9 +231,13 @@ export class TaskLocalData {
    * TaskLocalData carrying that TldError instead. After a failure nothing new is registered or held.
    */
   static open(options?: OpenOptions): TaskLocalData {
-    const { pinPath, mapFd, ifUnavailable } = validateOptions(options);
+    const { pinPath, mapFd, ifUnavailable, asyncContext = 'auto' } = validateOptions(options);
+    if (asyncContext === 'walk') {
+      const walk = threadWalk();
+      if (!walk.ok) throw noWalkError(walk.reason);
+    }
     try {
-      return new TaskLocalData(openBacking(pinPath, mapFd));
+      return new TaskLocalData(openBacking(pinPath, mapFd), asyncContext);
     } catch (error) {
       if (ifUnavailable !== 'noop' || !isUnavailable(error)) throw error;
       warnUnavailable(error);
@@ -194,7 +246,7 @@ export class TaskLocalData {
       return new TaskLocalData({
         mapId: 0, valueSize: 0, meta, metaOwned: true, data, dataStart: DATA_START, dataLimit: layout.dataBytes, layout,
         unavailableReason: error,
-      });
+      }, asyncContext);
     }
   }
 
@@ -246,6 +298,17 @@ export class TaskLocalData {
     return this.#key('bytes', name, size, (info, page, at) => new BytesKey(this.#session, info, page, at));
   }
 
+  /**
+   * Declares keys once and returns a typed view of them: `tld.define({ req_id: 'u64', route: { type: 'string',
+   * size: 32 } })`. Its `run()`, `set()` and `keys` are checked by TypeScript against the declaration; this
+   * TaskLocalData's own methods stay as they are. Creates every key (get-or-create, as `u64()` etc. do). Throws
+   * TypeError (ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE) for a schema that is not an object or a declaration
+   * that is not one of the forms, and the TldErrors of key creation.
+   */
+  define<const S extends Schema>(schema: S): TypedTaskLocalData<S> {
+    return defineSchema(this, schema);
+  }
+
   /** Every published key of the process in slot order. Throws ERR_TLD_CLOSED after close(). */
   keys(): KeyDescription[] {
     this.#checkOpen();
@@ -257,8 +320,9 @@ export class TaskLocalData {
    * inside it (await, timers, I/O callbacks), runs on this thread; returns what `fn` returns (its promise for an
    * async `fn`). A nested run() merges its values over the enclosing run's (inner wins); inside a run, set()
    * changes the run's value and get() reads it; keys no run gives keep the thread's own value. Between callbacks
-   * the page holds the thread's own values. The first call installs async hooks for this thread (see
-   * async-context.ts); a thread that never calls run() has none.
+   * the page holds the thread's own values (by the walk, readers follow the run's record; see asyncContext). By the
+   * page mechanism the first call installs async hooks for this thread (see async-context.ts); by the walk nothing
+   * is ever installed.
    * Throws TypeError for a `values` that is not an object or an `fn` that is not a function, ERR_TLD_UNKNOWN_KEY
    * for a name no key of this TaskLocalData has, the TypeError/RangeError set() throws for a bad value, and
    * ERR_TLD_CLOSED after close(): always before anything is written or installed.
@@ -269,6 +333,10 @@ export class TaskLocalData {
       throw invalidArgType('run(values, fn): values must be an object from key names to values, like { req_id: 42n }');
     }
     if (typeof fn !== 'function') throw invalidArgType('run(values, fn): fn must be a function');
+    if (this.asyncContext === 'walk') {
+      noteWalkRun();
+      return runInRecord(threadWalk() as Extract<ReturnType<typeof threadWalk>, { ok: true }>, this.#byName, values, fn);
+    }
     const entries: Entry[] = [];
     for (const name of Object.keys(values)) {
       const key = this.#byName.get(name);
@@ -321,6 +389,7 @@ export class TaskLocalData {
       throw error instanceof TypeError && !('code' in error) ? invalidArgValue(error.message, error) : error;
     }
     const key = make(info, data, dataPageOffset(info.offset, dataStart));
+    noteKeyExtent(info.offset, info.size);
     this.#keys.set(cacheKey, key);
     if (!this.#byName.has(name)) this.#byName.set(name, key);
     return key;

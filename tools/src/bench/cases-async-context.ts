@@ -84,11 +84,11 @@ function measure(options: TrialOptions): Promise<Measurement[]> {
     const v = (r: Record<string, number>, k: string): number => r[k] ?? Number.NaN;
     const how = `(${asyncContextMechanism()}, 2 keys)`;
     return [
-      { name: 'await hop', unit: 'ns/hop', value: v(before, 'await'), baseline: null, description: 'a bare await, before the first run()' },
-      { name: 'await hop inside run', unit: 'ns/hop', value: v(after, 'awaitInRun'), baseline: 'await hop', description: `an await inside run(): leave + enter ${how}` },
-      // A context switch (leave + enter) costs `await hop inside run` − `await hop outside run`: a difference of
+      { name: 'await hop before run', unit: 'ns/hop', value: v(before, 'await'), baseline: null, description: 'a bare await, before the first run()' },
+      { name: 'await hop inside run, page', unit: 'ns/hop', value: v(after, 'awaitInRun'), baseline: 'await hop before run', description: `an await inside run(): leave + enter ${how}` },
+      // A context switch (leave + enter) costs `await hop inside run, page` − `await hop outside run, page`: a difference of
       // two timings, noisy enough to come out negative on a busy machine, so it is not a row of its own.
-      { name: 'await hop outside run', unit: 'ns/hop', value: v(after, 'awaitOutside'), baseline: 'await hop', description: 'an await outside any run(), after the first run()' },
+      { name: 'await hop outside run, page', unit: 'ns/hop', value: v(after, 'awaitOutside'), baseline: 'await hop before run', description: 'an await outside any run(), after the first run()' },
       { name: 'setImmediate hop', unit: 'ns/hop', value: v(before, 'immediate'), baseline: null, description: 'a setImmediate hop, before the first run()' },
       { name: 'setImmediate hop inside run', unit: 'ns/hop', value: v(after, 'immediateInRun'), baseline: 'setImmediate hop', description: `a setImmediate hop inside run() ${how}` },
       { name: 'setImmediate hop outside run', unit: 'ns/hop', value: v(after, 'immediateOutside'), baseline: 'setImmediate hop', description: 'a setImmediate hop outside any run(), after the first run()' },

@@ -127,8 +127,8 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
 
 /** The per-request wrappers measured against `none`, with their rows' stable names. */
 const WRAPPED: readonly { readonly wrapper: Exclude<Wrapper, 'none'>; readonly name: string; readonly what: string }[] = [
-  { wrapper: 'run', name: 'http run per request', what: 'tld.run({ req_id, route }, handler) per request' },
-  { wrapper: 'als', name: 'http als per request', what: 'AsyncLocalStorage.run({ req_id, route }, handler) per request, no task local data' },
+  { wrapper: 'run', name: 'http run per request, page', what: 'tld.run({ req_id, route }, handler) per request' },
+  { wrapper: 'als', name: 'http als per request, no tld process', what: 'AsyncLocalStorage.run({ req_id, route }, handler) per request, no task local data' },
   { wrapper: 'hooks', name: 'http run hooks only', what: "no task local data per request; run() called once at start-up, so its hooks run" },
 ];
 

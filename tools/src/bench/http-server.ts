@@ -39,7 +39,8 @@ let tld: TaskLocalData | undefined;
 /** Opens task local data with the two keys (servers tld, run, hooks). */
 function openTld(): TaskLocalData {
   reader = loadReader({ map: pin ? { pinPath: pin } : 'private' });
-  tld = TaskLocalData.open({ mapFd: reader.mapFd });
+  // The page mechanism: the check below reads the page (the walk is measured by cases-context.ts).
+  tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
   return tld;
 }
 

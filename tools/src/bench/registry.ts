@@ -12,6 +12,8 @@ const CASE_MODULES: readonly string[] = [
   './cases-async-context.js',
   './cases-http.js',
   './cases-profile.js',
+  './cases-context.js',
+  './cases-otel.js',
 ];
 
 interface CaseModule {

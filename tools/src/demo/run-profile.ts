@@ -76,6 +76,15 @@ function signals(onSecond: () => void): { received: Promise<number>; remove(): v
   return { received, remove: () => process.off('SIGINT', handler).off('SIGTERM', handler) };
 }
 
+/**
+ * How run() carries the values on this thread: 'walk' (BPF walks the async context) or 'page' (mirrored into the
+ * page); null where @tld/userspace has the page mechanism only.
+ */
+function mechanism(tld: TaskLocalData): string | null {
+  const chosen = (tld as unknown as { asyncContext?: unknown }).asyncContext;
+  return typeof chosen === 'string' ? chosen : null;
+}
+
 function describeLinks(profile: RouteProfile, sampleHz: number): string[] {
   const [sw, sys, ...perf] = profile.links;
   return [
@@ -103,7 +112,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     const pinned = opts.map?.kind === 'pin' ? opts.map.path : undefined;
     const profile = loadRouteProfile({ tgid: process.pid, map: pinned ? { pinPath: pinned } : 'private', sampleHz: opts.sampleHz });
     cleanup.add('closing the BPF object', () => profile.close());
-    say(`1. BPF: loaded tld_route_profile.bpf.o for pid ${process.pid}; tld_data_map ` +
+    say(`1. BPF: loaded tld_profiler.bpf.o (@tld/profiler, what tld top runs) for pid ${process.pid}; tld_data_map ` +
       (pinned ? `pinned at ${pinned}${profile.createdPins.length ? ' (created 0600, removed at exit)' : ' (reused)'}` : 'private to this run (nothing pinned)'));
 
     const tld = TaskLocalData.open({ mapFd: profile.mapFd });
@@ -120,7 +129,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     cleanup.add('detaching', () => profile.detach());
     for (const line of describeLinks(profile, opts.sampleHz)) say(`   ${line}`);
     say(`2. Server: http://127.0.0.1:${server.port}, ` +
-      (async ? 'the main thread alone, requests interleaved at their awaits (TaskLocalData.run)' : `the main thread and ${opts.workers} worker threads, round robin`) +
+      (async ? `the main thread alone, requests interleaved at their awaits (TaskLocalData.run, by the ${mechanism(tld) ?? 'page'})` : `the main thread and ${opts.workers} worker threads, round robin`) +
       '; a background thread that never sets a route');
     say(`   routes ${ROUTES.map((r) => r.route).join(', ')}: each handler publishes route, req_id and tenant while it works`);
 
@@ -171,7 +180,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     await writeChart(report, `${durationS.toFixed(1)} s, ${latest.done} requests, ${opts.mode} mode, Linux ${release()}`, opts.svgPath);
 
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(toJson(report), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...(toJson(report) as object), mode: opts.mode, ...(async ? { asyncContext: mechanism(tld) } : {}) }, null, 2)}\n`);
     } else {
       const served = server.servedBy.reduce((a, b) => a + b, 0) || 1;
       const mainShare = Math.round(((server.servedBy[0] ?? 0) / served) * 100);

@@ -25,7 +25,7 @@ export interface LoadProgress {
 }
 
 const send = process.send?.bind(process);
-if (!send) throw new Error('loadgen.js runs as a child process with an IPC channel (child_process.fork)');
+if (!send) throw new Error('load.js runs as a child process with an IPC channel (child_process.fork)');
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
 
 const agent = new Agent({ keepAlive: true, maxSockets: config.concurrency });

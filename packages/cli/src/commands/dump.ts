@@ -1,7 +1,7 @@
 // tld dump: every thread on the host registered in the map, with its keys and values as BPF sees them, read by
 // the task iterator of @tld/bpf-programs (a user-space lookup would return the page pointers zeroed).
 import { type Command, Option } from 'commander';
-import type { RegisteredTask, TaskIterator } from '@tld/bpf-programs';
+import type { ContextFrom, ContextSource, RegisteredTask, TaskIterator } from '@tld/bpf-programs';
 import { ExitCode, type RunState, action, output } from '../output.js';
 import { jsonOption, parseInterval, parsePid, pinOption } from '../options.js';
 import { withCheckedPin } from '../pin-dirs.js';
@@ -20,16 +20,43 @@ export interface ThreadReport {
   readonly comm: string;
   /** Whether the thread's element has both pages (else BPF programs read nothing for it). */
   readonly registered: boolean;
-  readonly keys: readonly { name: string; size: number; offset: number; value: ValueReadings }[];
+  /**
+   * The walk to the run() the thread is in (tld_get_context_data() of tld.bpf.h): 'run' (a run's record was found),
+   * 'page' (outside any run, or the thread publishes no walk) or 'no value' with the errno the walk gave.
+   */
+  readonly context: { readonly status: 'run' | 'page' | 'no value'; readonly errno?: number };
+  readonly keys: readonly {
+    name: string;
+    size: number;
+    offset: number;
+    /** The page's value. */
+    value: ValueReadings;
+    /** The value the thread's current async context sees: its run's where the run sets the key, else the page's. */
+    context: { from: ContextSource; value?: ValueReadings };
+  }[];
 }
 
-function report(task: RegisteredTask): ThreadReport {
+/** `from` is @tld/bpf-programs' ContextFrom (the package is loaded only when dump runs). */
+function contextOf(status: number, from: typeof ContextFrom): ThreadReport['context'] {
+  if (status === from.CONTEXT) return { status: 'run' };
+  if (status === from.PAGE) return { status: 'page' };
+  return { status: 'no value', errno: -status };
+}
+
+function report(task: RegisteredTask, from: typeof ContextFrom): ThreadReport {
   return {
     tid: task.tid,
     pid: task.tgid,
     comm: task.comm,
     registered: task.registered,
-    keys: task.keys.map((k) => ({ name: k.name, size: k.size, offset: k.offset, value: readValue(k.value) })),
+    context: contextOf(task.contextStatus, from),
+    keys: task.keys.map((k) => ({
+      name: k.name,
+      size: k.size,
+      offset: k.offset,
+      value: readValue(k.value),
+      context: { from: k.context.from, ...(k.context.value ? { value: readValue(k.context.value) } : {}) },
+    })),
   };
 }
 
@@ -56,11 +83,16 @@ export function isControl(code: number): boolean {
 function text(pin: string, threads: readonly ThreadReport[]): string {
   const lines: string[] = [];
   for (const t of threads) {
-    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${t.registered ? '' : '  (element without pages: not readable)'}`);
+    const context = t.context.status === 'page' ? '' : t.context.status === 'run' ? '  (in a run)' : `  (walk: no value, errno ${t.context.errno ?? 0})`;
+    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
     const names = t.keys.map((k) => printable(k.name));
     const width = Math.max(0, ...names.map((name) => name.length));
+    const shown = t.keys.map((k) => printable(k.value.text));
+    const pageWidth = Math.max(0, ...t.keys.map((k, i) => (k.context.from === 'context' ? (shown[i] ?? '').length : 0)));
     t.keys.forEach((k, i) => {
-      lines.push(`  ${(names[i] ?? '').padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${printable(k.value.text)}`);
+      const run = k.context.from === 'context' ? `  run: ${printable(k.context.value?.text ?? '')}` : '';
+      const page = shown[i] ?? '';
+      lines.push(`  ${(names[i] ?? '').padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${run ? page.padEnd(pageWidth) : page}${run}`);
     });
     if (t.registered && t.keys.length === 0) lines.push('  (no keys yet)');
   }
@@ -69,10 +101,10 @@ function text(pin: string, threads: readonly ThreadReport[]): string {
   return lines.join('\n');
 }
 
-function readOnce(iterator: TaskIterator, opts: DumpOptions): ThreadReport[] {
+function readOnce(iterator: TaskIterator, opts: DumpOptions, from: typeof ContextFrom): ThreadReport[] {
   return iterator
     .readTasks(opts.pid === undefined ? {} : { pid: opts.pid })
-    .map(report)
+    .map((task) => report(task, from))
     .sort((a, b) => a.pid - b.pid || a.tid - b.tid);
 }
 
@@ -103,7 +135,7 @@ function watch(seconds: number, refresh: () => void): Promise<void> {
 
 async function dump(opts: DumpOptions): Promise<ExitCode> {
   const { inspectPinnedMap } = await import('@tld/userspace');
-  const { loadTaskIterator } = await import('@tld/bpf-programs');
+  const { loadTaskIterator, ContextFrom: from } = await import('@tld/bpf-programs');
   // A typed error naming the fix when the pin is missing or not a task-local-data map (16- or 24-byte values).
   inspectPinnedMap(opts.pin);
   // The iterator's build follows the pinned map's value size; keys are read at the `start` its readers use.
@@ -111,7 +143,7 @@ async function dump(opts: DumpOptions): Promise<ExitCode> {
   try {
     const out = output(opts.json, opts.watch !== undefined);
     const print = (): void => {
-      const threads = readOnce(iterator, opts);
+      const threads = readOnce(iterator, opts, from);
       const time = new Date().toISOString();
       // --watch on a terminal redraws the screen; into a pipe it appends, each refresh headed by its time.
       const head = opts.watch === undefined ? '' : `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${time}\n`;

@@ -1,0 +1,43 @@
+// The README's examples are what users copy: run each (against the built package, on a pinned test map) and check
+// it prints what the README says it prints.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Reader, loadReader } from '@tld/bpf-programs';
+import { bpfSupport, uniquePinPath } from '@tld/testkit';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
+const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] as string, body: m[2] as string }));
+
+/** The code block containing `marker` and the ```text block right after it (what it prints). */
+function example(marker: string): { code: string; prints: string[] } {
+  const at = blocks.findIndex((b) => b.lang === 'js' && b.body.includes(marker));
+  const printed = blocks[at + 1];
+  if (at === -1 || printed?.lang !== 'text') throw new Error(`no js block with ${marker} followed by a text block`);
+  return { code: (blocks[at] as { body: string }).body, prints: printed.body.trimEnd().split('\n') };
+}
+
+describe.skipIf(!bpfSupport().supported)('README examples', () => {
+  let reader: Reader;
+  let pin: string;
+  beforeAll(() => {
+    pin = uniquePinPath('http-readme');
+    reader = loadReader({ map: { pinPath: pin } });
+  });
+  afterAll(() => reader?.close());
+
+  it.each(['tldExpress', 'tldFastify'])('the %s example prints what the README shows', (marker) => {
+    const { code, prints } = example(marker);
+    expect(code).toContain('TaskLocalData.open()');
+    // Inside the package directory, so @tld/http and the frameworks resolve to this workspace's.
+    const dir = join(packageDir, '.vitest');
+    mkdirSync(dir, { recursive: true });
+    const script = join(dir, `readme-${marker}.mjs`);
+    writeFileSync(script, code.replace('TaskLocalData.open()', 'TaskLocalData.open({ pinPath: process.env.TLD_PIN })'));
+    const printed = execFileSync(process.execPath, [script], { env: { ...process.env, TLD_PIN: pin }, encoding: 'utf8' });
+    expect(printed.trimEnd().split('\n')).toEqual(prints);
+  });
+});
