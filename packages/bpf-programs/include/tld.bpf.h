@@ -19,7 +19,7 @@
  *   __u64 *id = tld_get_data(&obj, req_id, "req_id", sizeof(__u64));   // NULL until user space created it
  *
  * Define TLD_NO_KEY_MAP before including this header when the program only uses tld_find_key() (run-time names)
- * and therefore has no struct tld_keys.
+ * and therefore has no struct tld_keys; TLD_DATA_MAP_NO_PIN when the loader supplies tld_data_map (see there).
  *
  * The byte layout comes from the generated tld_layout.h (@tld/protocol); nothing here restates an offset.
  */
@@ -88,11 +88,17 @@ struct tld_object {
  * One map per host, pinned by name at /sys/fs/bpf/tld_data_map, so every consumer reads what every process
  * registered. A loader may override the pin path (tests use a private map). The maps and the dummy below are
  * weak so that several objects including this header can be linked into one (bpftool gen object).
+ *
+ * Define TLD_DATA_MAP_NO_PIN before including this header when the loader hands the map over itself (bpftool's
+ * `map name tld_data_map pinned PATH`, bpf_map__reuse_fd()): libbpf would otherwise also reuse or create the pin
+ * /sys/fs/bpf/tld_data_map, and bpftool's `pinmaps DIR` refuses a map that already has a pin path.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
+#ifndef TLD_DATA_MAP_NO_PIN
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
+#endif
 	__type(key, int);
 	__type(value, TLD_DATA_MAP_VALUE);
 } tld_data_map SEC(".maps") __attribute__((weak));

@@ -22,6 +22,8 @@ export const objectPaths = Object.freeze({
   iterV2: built('tld_iter_v2.bpf.o'),
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
+  /** The bpftool example (examples/sock_req_id.bpf.c): cgroup/sock_create program `sock_req_id`, map `req_ids`. */
+  bpftoolExample: built('examples/sock_req_id.bpf.o'),
   /** The README example of tld_get_context_data() (examples/route_sample.bpf.c): perf_event program `on_sample`. */
   routeSample: built('examples/route_sample.bpf.o'),
 });

@@ -97,3 +97,20 @@ EOF`]);
       { stdio: 'pipe' })).toThrow(/tld_key_map.*value_size mismatch/s);
   });
 });
+
+/** Member names of the anonymous struct that declares map `name` in the `.maps` section. */
+function mapDefinitionMembers(types: Map<number, BtfType>, name: string): string[] {
+  const variable = [...types.values()].find((t) => t.kind === 'VAR' && t.name === name);
+  if (!variable) throw new Error(`no map ${name}`);
+  const def = types.get(variable.type_id!)!;
+  return (def.members ?? []).map((m) => m.name);
+}
+
+describe('TLD_DATA_MAP_NO_PIN', () => {
+  it('drops pinning by name from tld_data_map (the bpftool example), which the default keeps', () => {
+    expect(mapDefinitionMembers(btf(objectPaths.example), 'tld_data_map')).toContain('pinning');
+    const members = mapDefinitionMembers(btf(objectPaths.bpftoolExample), 'tld_data_map');
+    expect(members).toEqual(expect.arrayContaining(['type', 'map_flags', 'key', 'value']));
+    expect(members).not.toContain('pinning');
+  });
+});

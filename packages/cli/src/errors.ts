@@ -24,6 +24,8 @@ export const CliErrorCode = {
   PROFILE_MAP_VALUE: 'ERR_TLD_PROFILE_MAP_VALUE',
   /** A failure tld has no code for: a bug to report, printed with its stack. */
   INTERNAL: 'ERR_TLD_INTERNAL',
+  /** `map create` over a pin whose task-storage map has another value size. */
+  VALUE_SIZE: 'ERR_TLD_VALUE_SIZE',
   /** A failed syscall without a more specific code. */
   SYSCALL: SystemErrorCode.SYSCALL,
 } as const;

@@ -11,10 +11,16 @@ function parsePin(value: string): string {
   return value;
 }
 
-/** --pin PATH, default /sys/fs/bpf/tld_data_map. */
+/**
+ * --pin PATH: the option, else $TLD_PIN (the variable @tld/userspace's open() reads too), else
+ * /sys/fs/bpf/tld_data_map. Commander checks a TLD_PIN value with the same parser as the option.
+ */
 export function pinOption(cmd: Command): Command {
   return cmd.addOption(
-    new Option('--pin <path>', 'where the map is pinned (a file on bpffs)').default(DEFAULT_PIN_PATH).argParser(parsePin),
+    new Option('--pin <path>', 'where the map is pinned (a file on bpffs)')
+      .default(DEFAULT_PIN_PATH)
+      .env('TLD_PIN')
+      .argParser(parsePin),
   );
 }
 

@@ -14,18 +14,22 @@ export interface ValueReadings {
   /** UTF-8 text up to a NUL, when the bytes are printable text padded with zeros. */
   readonly string?: string;
   /**
-   * The likeliest reading: a string (for a 1-8 byte value only when at least 4 characters), an integer (signed when
-   * within ±2^53), a float64 between 1e-12 and 1e15 in magnitude, else the unsigned integer or hex.
+   * The likeliest reading: a string (for a 1-8 byte value only when at least 4 characters; "" for an all-zero value
+   * of another size, a string never set), an integer (signed when within ±2^53), a float64 between 1e-12 and 1e15
+   * in magnitude, else the unsigned integer or hex.
    */
   readonly text: string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Printable UTF-8 followed by NUL padding (what StringKey stores), else undefined. */
+/**
+ * Printable UTF-8 followed by NUL padding (what StringKey stores), else undefined. All zeros is the empty string: a
+ * string key created but never set.
+ */
 function asString(bytes: Uint8Array): string | undefined {
   const nul = bytes.indexOf(0);
-  if (nul <= 0 || bytes.subarray(nul).some((b) => b !== 0)) return undefined;
+  if (nul < 0 || bytes.subarray(nul).some((b) => b !== 0)) return undefined;
   let text: string;
   try {
     text = utf8.decode(bytes.subarray(0, nul));

@@ -73,7 +73,7 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
     expect((json(run(['dump', '--pin', pin, '--pid', '1', '--json'])) as { threads: Thread[] }).threads).toEqual([]);
     const text = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]);
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`tid ${consumer.pid}  pid ${consumer.pid}  node\\n  req_id\\s+8B  1001\\n  route\\s+32B  "/main"\\n  weight\\s+8B  1.5\\n`));
+    expect(text.stdout).toMatch(new RegExp(`tid ${consumer.pid}  pid ${consumer.pid}  node  \\(main thread\\)\\n  req_id\\s+8B  1001\\n  route\\s+32B  "/main"\\n  weight\\s+8B  1.5\\n`));
     expect(text.stdout).toMatch(/req_id\s+8B {2}2002\n\s+route\s+32B {2}"\/worker"\n\s+weight\s+8B {2}0\.25/);
     expect(text.stdout).toContain(`2 threads in 1 process registered in ${pin}`);
   });

@@ -50,8 +50,11 @@ export interface Consumer {
  * Starts test/fixtures/consumer.mjs (or `script`) on `pin` and waits until its main thread and its worker have
  * published their values.
  */
-export async function startConsumer(pin: string, options: { script?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Consumer> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [options.script ?? consumerPath, pin], {
+export async function startConsumer(
+  pin: string,
+  options: { script?: string; cwd?: string; env?: NodeJS.ProcessEnv; node?: string } = {},
+): Promise<Consumer> {
+  const child: ChildProcessWithoutNullStreams = spawn(options.node ?? process.execPath, [options.script ?? consumerPath, pin], {
     cwd: options.cwd,
     env: options.env ?? process.env,
   });

@@ -167,7 +167,7 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     const shown = run(['map', 'show', '--pin', pin, '--json']);
     expect(shown.status).toBe(0);
     expect(json(shown)).toEqual({
-      ok: true, pin, mapId, name: 'tld_data_map', valueSize: 16, mode: '0600', uid: 0, gid: 0, looseMode: false,
+      ok: true, pin, mapId, name: 'tld_data_map', valueSize: 16, layout: 'selftests-6.18', mode: '0600', uid: 0, gid: 0, looseMode: false,
       uptr: true, threads: 0, processes: 0,
     });
     chmodSync(pin, 0o644);

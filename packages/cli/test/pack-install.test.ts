@@ -2,10 +2,10 @@
 // tarballs into projects outside the workspace with `npm install` and with `pnpm add` while no compiler is on PATH,
 // then run a consumer application (main thread + worker) and `tld` from there.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { bpfSupport, loadFixtures, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerPath, json, run, startConsumer } from './helpers.js';
@@ -29,6 +29,26 @@ beforeAll(() => {
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+const readme = readFileSync(join(workspaceRoot, 'packages/cli/README.md'), 'utf8');
+
+/** The one ```lang block of the README's "From local tarballs" section that contains `containing`. */
+function recipe(lang: string, containing: string): string {
+  const section = readme.slice(readme.indexOf('### From local tarballs'), readme.indexOf('## Commands'));
+  const found = [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))]
+    .map((m) => m[1] ?? '')
+    .filter((body) => body.includes(containing));
+  if (found.length !== 1) throw new Error(`expected one \`\`\`${lang} block with ${containing}, found ${found.length}`);
+  return found[0] ?? '';
+}
+
+/** A README block with its tarball directory moved to where packAll() put the tarballs, seen from `dir`. */
+function located(block: string, dir: string): string {
+  return block.replaceAll('../tld-packs/', `${relative(dir, dirname(tarballs.cli))}/`);
+}
+
+/** npm and pnpm settings for the README's commands, which carry none: offline when the cache has it, quiet. */
+const QUIET = { npm_config_audit: 'false', npm_config_fund: 'false', npm_config_prefer_offline: 'true' };
 
 /** A fresh project directory with the consumer application in it. */
 function project(name: string): string {
@@ -75,10 +95,11 @@ describe('the tarballs', () => {
     expect(files.filter((f) => /\.test\.ts$|^test\/|bench|fixture|lifecycle/.test(f))).toEqual([]);
   });
 
-  it('the native packages ship one Linux x64 glibc Node-API binary each, and the BPF objects', () => {
+  it('the native packages ship one glibc Node-API binary each for Linux x64 and arm64, and the BPF objects', () => {
     for (const name of ['userspace', 'bpf-programs'] as const) {
-      expect(manifest(tarballs[name])).toMatchObject({ os: ['linux'], cpu: ['x64'], scripts: { install: 'node-gyp-build' } });
-      expect(listTarball(tarballs[name]).filter((f) => f.startsWith('prebuilds/'))).toEqual([
+      expect(manifest(tarballs[name])).toMatchObject({ os: ['linux'], cpu: ['x64', 'arm64'], scripts: { install: 'node-gyp-build' } });
+      expect(listTarball(tarballs[name]).filter((f) => f.startsWith('prebuilds/')).sort()).toEqual([
+        `prebuilds/linux-arm64/@tld+${name}.glibc.node`,
         `prebuilds/linux-x64/@tld+${name}.glibc.node`,
       ]);
     }
@@ -90,15 +111,17 @@ describe('the tarballs', () => {
   it('the binaries need no library a Node.js host lacks, except libbpf.so.1 for the loader', () => {
     const dir = join(work, 'extracted');
     mkdirSync(dir, { recursive: true });
-    const needed: Record<string, string[]> = {};
-    for (const name of ['userspace', 'bpf-programs'] as const) {
-      sh('tar', ['-xzf', tarballs[name], '-C', dir, `package/prebuilds/linux-x64/@tld+${name}.glibc.node`]);
-      const dynamic = sh('readelf', ['-d', join(dir, `package/prebuilds/linux-x64/@tld+${name}.glibc.node`)]);
-      needed[name] = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1] ?? '').sort();
+    const hostLibraries = /^(libc|libm|libgcc_s|libstdc\+\+|ld-linux-x86-64|ld-linux-aarch64)\.so\.\d+$/;
+    for (const platform of ['linux-x64', 'linux-arm64']) {
+      const needed: Record<string, string[]> = {};
+      for (const name of ['userspace', 'bpf-programs'] as const) {
+        const file = `package/prebuilds/${platform}/@tld+${name}.glibc.node`;
+        sh('tar', ['-xzf', tarballs[name], '-C', dir, file]);
+        needed[name] = [...sh('readelf', ['-d', join(dir, file)]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1] ?? '').sort();
+      }
+      expect(needed['userspace']?.filter((lib) => !hostLibraries.test(lib)), platform).toEqual([]);
+      expect(needed['bpf-programs']?.filter((lib) => !hostLibraries.test(lib)), platform).toEqual(['libbpf.so.1']);
     }
-    const hostLibraries = /^(libc|libm|libgcc_s|libstdc\+\+|ld-linux-x86-64)\.so\.\d+$/;
-    expect(needed['userspace']?.filter((lib) => !hostLibraries.test(lib))).toEqual([]);
-    expect(needed['bpf-programs']?.filter((lib) => !hostLibraries.test(lib))).toEqual(['libbpf.so.1']);
   });
 });
 
@@ -142,8 +165,8 @@ describe('npm install of the tarballs, no compiler on PATH', () => {
 
   beforeAll(() => {
     dir = project('npm-app');
-    const files = PUBLISHED.map((name) => tarballs[name]);
-    sh(join(work, 'bin', 'npm'), ['install', '--no-audit', '--no-fund', '--prefer-offline', ...files], { cwd: dir, env });
+    // The README's npm command, as written.
+    sh('/bin/sh', ['-e', '-c', located(recipe('sh', 'npm install'), dir)], { cwd: dir, env: { ...env, ...QUIET } });
   }, SETUP_TIMEOUT);
 
   it('installed the prebuilt addons and compiled nothing', () => {
@@ -206,18 +229,10 @@ describe('pnpm add of the tarballs, no compiler on PATH', () => {
 
   beforeAll(() => {
     dir = project('pnpm-app');
-    // The tarballs stand in for the registry: our packages' dependencies on each other resolve to them. Their
-    // install scripts are allowed: they find the prebuilt binary and build nothing.
-    const local = PUBLISHED.filter((n) => n !== 'cli').map((n) => [`'@tld/${n}'`, `file:${tarballs[n]}`]);
-    const builds = ['userspace', 'bpf-programs'].flatMap((n) => [
-      `'@tld/${n}': true`,
-      `'@tld/${n}@file:${relative(dir, tarballs[n as Published])}': true`,
-    ]);
-    writeFileSync(
-      join(dir, 'pnpm-workspace.yaml'),
-      `overrides:\n${local.map(([k, v]) => `  ${k}: ${v}`).join('\n')}\nallowBuilds:\n${builds.map((b) => `  ${b}`).join('\n')}\n`,
-    );
-    sh(join(work, 'bin', 'pnpm'), ['add', '--prefer-offline', ...PUBLISHED.map((n) => tarballs[n])], { cwd: dir, env });
+    // The README's recipe, as written: overrides point our packages' dependencies on each other at the tarballs,
+    // allowBuilds lets their install scripts run (they find the prebuilt binary and build nothing).
+    writeFileSync(join(dir, 'pnpm-workspace.yaml'), located(recipe('yaml', 'allowBuilds:'), dir));
+    sh('/bin/sh', ['-e', '-c', located(recipe('sh', 'pnpm add'), dir)], { cwd: dir, env: { ...env, ...QUIET } });
   }, SETUP_TIMEOUT);
 
   it('installed the prebuilt addons and compiled nothing', () => {

@@ -2,7 +2,7 @@
 /*
  * The profiler: where the threads of some processes (or every registered thread of the host) spend their CPU, by
  * the values of keys they published with task local data. The keys are chosen at load time: their names are
- * written into the read-only section .rodata.settings, so tld_get_data() finds them by name (bpf_strncmp needs a
+ * written into the read-only section .rodata.settings, so tld_get_context_data() finds them by name (bpf_strncmp needs a
  * constant of a frozen map) with its per-task key cache. Three consumers share the buckets:
  *
  *   on-CPU time   on_sched_switch (tp_btf/sched_switch) stamps a thread when it is switched in and, when it is
@@ -74,7 +74,7 @@ struct {
 } prof_counters SEC(".maps");
 
 /*
- * A bucket key is too big for the stack next to tld_get_data()'s state: it is built in a per-CPU scratch slot, one
+ * A bucket key is too big for the stack next to tld_get_context_data()'s state: it is built in a per-CPU scratch slot, one
  * per consumer kind, since a perf_event sample can interrupt a tracepoint program on the same CPU.
  */
 #define SCRATCH_TRACE 0
@@ -116,35 +116,53 @@ static __always_inline void count(__u32 counter)
 }
 
 /*
- * The one place a key's value is read: key `slot` (a label, or TLD_PROF_REQUEST_SLOT) of the thread behind `obj`,
- * copied into dst (LB bytes, zeroed first). Returns 0 when the thread has the key, negative otherwise.
+ * tld_get_context_data() of label `key` (name at slot `i`) with a constant size: its key's size rounded up to whole
+ * words, the bytes the key takes in a run's record (a longer read would run past the record's values and fall back
+ * to the page). The sizes are frozen settings, so the verifier sees one branch per label.
+ */
+#define READ_LABEL(key, i)                                                                                          \
+	switch ((settings.label_size[i] + 7) / 8) {                                                                \
+	case 1: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 8); break;   \
+	case 2: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 16); break;  \
+	case 3: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 24); break;  \
+	case 4: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 32); break;  \
+	case 5: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 40); break;  \
+	case 6: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 48); break;  \
+	case 7: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 56); break;  \
+	default: r = tld_get_context_data(obj, key, (const char *)settings.names + (i) * STRIDE, dst, 64); break; \
+	}
+
+/*
+ * The one place a key's value is read: key `slot` (a label, or TLD_PROF_REQUEST_SLOT: a u64) of the thread behind
+ * `obj`, as its current async context sees it (tld_get_context_data: the innermost run()'s record by the
+ * async-context walk, else the page, which set() and the page mechanism of run() write), into dst (LB bytes, zeroed
+ * first). Returns 0 when the thread has a value, negative otherwise (no such key, or a walk that failed: never a
+ * guess).
  */
 static __always_inline int read_key(struct tld_object *obj, int slot, __u8 *dst)
 {
-	void *p = NULL;
+	int r = -ENOENT;
 
 	__builtin_memset(dst, 0, LB);
 	switch (slot) {
 	case 0:
-		p = tld_get_data(obj, label0, (const char *)settings.names + 0 * STRIDE, LB);
+		READ_LABEL(label0, 0);
 		break;
 	case 1:
-		p = tld_get_data(obj, label1, (const char *)settings.names + 1 * STRIDE, LB);
+		READ_LABEL(label1, 1);
 		break;
 	case 2:
-		p = tld_get_data(obj, label2, (const char *)settings.names + 2 * STRIDE, LB);
+		READ_LABEL(label2, 2);
 		break;
 	case 3:
-		p = tld_get_data(obj, label3, (const char *)settings.names + 3 * STRIDE, LB);
+		READ_LABEL(label3, 3);
 		break;
 	case TLD_PROF_REQUEST_SLOT:
-		p = tld_get_data(obj, request, (const char *)settings.names + TLD_PROF_REQUEST_SLOT * STRIDE, LB);
+		r = tld_get_context_data(obj, request, (const char *)settings.names + TLD_PROF_REQUEST_SLOT * STRIDE, dst,
+					 sizeof(__u64));
 		break;
 	}
-	if (!p)
-		return -ENOENT;
-	__builtin_memcpy(dst, p, LB);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 /* Keeps the first `size` bytes of a label (its key's size); the bytes after belong to the next keys. */

@@ -5,6 +5,7 @@ export type { AsyncContextMechanism } from './async-context.js';
 export { Key, U64Key, I64Key, U32Key, F64Key, StringKey, BytesKey } from './keys.js';
 export type { StringSetOptions } from './keys.js';
 export { inspectPinnedMap } from './map.js';
+export { defaultPinPath, PIN_ENV } from './config.js';
 export type { PinnedMap } from './map.js';
 export { UserspaceErrorCode, BpfSyscallError, NotSupportedError, TldTypeError, TldRangeError } from './errors.js';
 export { TldError, ProtocolErrorCode, DEFAULT_PIN_PATH } from '@tld/protocol';

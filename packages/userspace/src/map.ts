@@ -2,7 +2,8 @@
 // every refusal is a typed error that names the cause and the fix. A pin path is resolved by pin-path.ts (no link
 // an untrusted user controls is followed), and BPF_OBJ_GET opens the very pin it checked, through its descriptor.
 import { readlinkSync } from 'node:fs';
-import { DEFAULT_PIN_PATH, TldError, checkMapValueSize } from '@tld/protocol';
+import { TldError, checkMapValueSize } from '@tld/protocol';
+import { defaultPinPath } from './config.js';
 import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
 import { type FileStat, createCommand, describeUid, fdOnBpffs, fdPath, resolvePin } from './pin-path.js';
@@ -183,12 +184,12 @@ export interface PinnedMap {
 }
 
 /**
- * Opens the pin, checks that it is a task-local-data map (task storage, 16- or 24-byte values) and closes it
- * again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION, ERR_TLD_UNSAFE_PIN_PATH,
- * ERR_TLD_MAP_TYPE or ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel accepts its pages is only
- * known by opening it.
+ * Opens the pin (default `$TLD_PIN`, else DEFAULT_PIN_PATH), checks that it is a task-local-data map (task storage,
+ * 16- or 24-byte values) and closes it again. Throws TldError ERR_TLD_NO_BPFFS, ERR_TLD_NO_MAP, ERR_TLD_PERMISSION,
+ * ERR_TLD_UNSAFE_PIN_PATH, ERR_TLD_MAP_TYPE or ERR_TLD_VALUE_SIZE like TaskLocalData.open(); whether the kernel
+ * accepts its pages is only known by opening it.
  */
-export function inspectPinnedMap(pinPath: string = DEFAULT_PIN_PATH): PinnedMap {
+export function inspectPinnedMap(pinPath: string = defaultPinPath()): PinnedMap {
   if (typeof pinPath !== 'string' || pinPath.length === 0 || pinPath.includes('\0')) {
     throw new TypeError('inspectPinnedMap(pinPath): pinPath must be a non-empty path string without NUL');
   }

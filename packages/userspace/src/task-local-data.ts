@@ -2,7 +2,6 @@
 // keys over the process's metadata page and this thread's data page. JavaScript decides, native does syscalls.
 import {
   type AtomicMemory,
-  DEFAULT_PIN_PATH,
   type KeyInfo,
   type Layout,
   DATA_START,
@@ -14,7 +13,9 @@ import {
   type ValueTypeName,
 } from '@tld/protocol';
 import { type Entry, current, noteWalkRun, runWithValues } from './async-context.js';
+import { defaultPinPath } from './config.js';
 import { WALK_KEY, noteKeyExtent, publishWalk, runInRecord, useWalk } from './context-walk.js';
+import { nameWorkerThread } from './thread-name.js';
 import { closedError, invalidArgType, invalidArgValue, noWalkError, unknownKeyError, unknownOption } from './errors.js';
 import { threadWalk } from './v8-walk.js';
 import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
@@ -27,7 +28,7 @@ import { type Schema, type TypedTaskLocalData, defineSchema } from './schema.js'
 import { checkMetaPage } from './thread-pages.js';
 
 export interface OpenOptions {
-  /** Path of the pinned map. Default DEFAULT_PIN_PATH. */
+  /** Path of the pinned map. Default: `$TLD_PIN` when set, else DEFAULT_PIN_PATH (/sys/fs/bpf/tld_data_map). */
   readonly pinPath?: string;
   /** An open BPF map fd to use instead of a pin. The caller keeps ownership: open() and close() never close it. */
   readonly mapFd?: number;
@@ -221,7 +222,7 @@ export class TaskLocalData {
   }
 
   /**
-   * Opens the task-local-data map (default: pinned at /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
+   * Opens the task-local-data map (default: pinned at `$TLD_PIN`, else /sys/fs/bpf/tld_data_map; or `{ pinPath }`, or
    * `{ mapFd }` which stays the caller's) and registers the calling thread in it, once per thread and map: the
    * registration lasts until the thread exits.
    * Throws TypeError (code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_TLD_UNKNOWN_OPTION) for bad options;
@@ -236,8 +237,11 @@ export class TaskLocalData {
       const walk = threadWalk();
       if (!walk.ok) throw noWalkError(walk.reason);
     }
+    // Explicit options win over TLD_PIN; a malformed TLD_PIN is a configuration error, thrown even with 'noop'.
+    const path = mapFd === undefined ? (pinPath ?? defaultPinPath()) : undefined;
+    nameWorkerThread();
     try {
-      return new TaskLocalData(openBacking(pinPath, mapFd), asyncContext);
+      return new TaskLocalData(openBacking(path, mapFd), asyncContext);
     } catch (error) {
       if (ifUnavailable !== 'noop' || !isUnavailable(error)) throw error;
       warnUnavailable(error);
@@ -405,7 +409,7 @@ function openBacking(pinPath: string | undefined, mapFd: number | undefined): Ba
     fd = mapFd;
     source = `mapFd ${mapFd}`;
   } else {
-    const path = pinPath ?? DEFAULT_PIN_PATH;
+    const path = pinPath ?? defaultPinPath();
     fd = openPinned(path).fd;
     source = path;
   }

@@ -31,7 +31,8 @@ describe('README: values that follow the request', () => {
     const dir = join(packageDir, '.vitest');
     mkdirSync(dir, { recursive: true });
     const script = join(dir, 'readme-run-example.mjs');
-    writeFileSync(script, example.replace('TaskLocalData.open()', 'TaskLocalData.open({ pinPath: process.env.TLD_PIN })'));
+    // The example opens the default map; TLD_PIN points it at the test's map, as it would a user's app.
+    writeFileSync(script, example);
     const printed = execFileSync(process.execPath, [script], {
       env: { ...process.env, TLD_PIN: maps.pin('tld_data_map') },
       encoding: 'utf8',

@@ -6,7 +6,6 @@ import { type ChildProcess, fork } from 'node:child_process';
 import type { LoadConfig, LoadProgress } from '../http/load.js';
 import { contextNode } from './context-node.js';
 import { PATHS } from './http-shared.js';
-import { median } from './stats.js';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
@@ -50,8 +49,8 @@ async function httpCpu(bin: string, options: TrialOptions): Promise<{ als: numbe
   const phases: Array<'als' | 'run'> = [];
   for (let i = 0; i < pairs; i++) phases.push(...(i % 2 === 0 ? (['als', 'run'] as const) : (['run', 'als'] as const)));
   const server = forkOn(bin, './context-server.js', []);
-  // CPU µs per request of each measured phase; the figure is the median phase of each kind (a phase the machine's
-  // other work disturbed more than most does not move it).
+  // CPU µs per request of each measured phase; the figure is the least disturbed phase of each kind (the other
+  // work on a shared machine only ever adds CPU time per request: cache misses, frequency, hyperthread siblings).
   const perPhase: Record<'als' | 'run', number[]> = { als: [], run: [] };
   try {
     const { port, asyncContext } = await message<{ port: number; asyncContext: string }>(server, 'listening');
@@ -75,7 +74,7 @@ async function httpCpu(bin: string, options: TrialOptions): Promise<{ als: numbe
     else server.kill();
     await exited;
   }
-  return { als: median(perPhase.als), run: median(perPhase.run) };
+  return { als: Math.min(...perPhase.als), run: Math.min(...perPhase.run) };
 }
 
 async function hops(bin: string, options: TrialOptions): Promise<{ outsideNs: number; insideNs: number }> {

@@ -1,8 +1,6 @@
 // The await-hop measurement of the async-context case (cases-context.ts), on a Node.js with AsyncContextFrame: ns
 // per `await` of a resolved promise outside any run, and inside tld.run() by the async-context walk (which does
-// nothing per hop). Interleaved rounds (ABBA), at least 16; the fastest round of each: on a shared machine load only
-// ever adds time to a CPU-bound loop, so the minimum is the steadiest estimate.
-// Usage (forked): node context-hops.js <time ms> <rounds>
+// nothing per hop). Usage (forked): node context-hops.js <time ms> <rounds>
 import { loadReader } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
 
@@ -30,27 +28,23 @@ async function time(fn: (n: number) => Promise<void>, n: number): Promise<number
   return Number(process.hrtime.bigint() - t0);
 }
 
-async function calibrate(fn: (n: number) => Promise<void>): Promise<number> {
-  const target = timeMs * 1e6;
-  let n = 256;
-  for (;;) {
-    const ns = await time(fn, n);
-    if (ns >= target / 10) return Math.max(1, Math.round((n * target) / ns));
-    n *= 2;
-  }
-}
-
-const nOut = await calibrate(outside);
-const nIn = await calibrate(inside);
-const base: number[] = [];
-const cand: number[] = [];
-for (let r = 0; r < Math.max(16, rounds); r++) {
+// Many short samples (about a millisecond each), alternating, and the fastest of each side: on a shared machine
+// load only ever adds time to a CPU-bound loop, and a short sample is more often left alone than a long one.
+const HOPS = 20_000;
+const samples = Math.max(64, Math.round((timeMs * rounds) / 4));
+await time(outside, HOPS); // warm-up: both sides through V8's tiers
+await time(inside, HOPS);
+await time(outside, HOPS);
+await time(inside, HOPS);
+let best = Infinity;
+let bestInside = Infinity;
+for (let r = 0; r < samples; r++) {
   if (r % 2 === 0) {
-    base.push((await time(outside, nOut)) / nOut);
-    cand.push((await time(inside, nIn)) / nIn);
+    best = Math.min(best, (await time(outside, HOPS)) / HOPS);
+    bestInside = Math.min(bestInside, (await time(inside, HOPS)) / HOPS);
   } else {
-    cand.push((await time(inside, nIn)) / nIn);
-    base.push((await time(outside, nOut)) / nOut);
+    bestInside = Math.min(bestInside, (await time(inside, HOPS)) / HOPS);
+    best = Math.min(best, (await time(outside, HOPS)) / HOPS);
   }
 }
 // The run really was one: inside it get() gives the run's value.
@@ -61,4 +55,4 @@ const seen = await tld.run({ req_id: 43n }, async () => {
 if (seen !== 43n || tld.asyncContext !== 'walk') throw new Error(`context-hops: run() gave ${seen} by ${tld.asyncContext}`);
 tld.close();
 reader.close();
-process.send({ type: 'result', outsideNs: Math.min(...base), insideNs: Math.min(...cand), sink }, () => process.disconnect());
+process.send({ type: 'result', outsideNs: best, insideNs: bestInside, sink }, () => process.disconnect());

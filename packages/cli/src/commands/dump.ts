@@ -17,7 +17,10 @@ interface DumpOptions {
 export interface ThreadReport {
   readonly tid: number;
   readonly pid: number;
+  /** The thread's name (task->comm, as in /proc/PID/task/TID/comm): a worker's `name` on Node.js ≥ 22. */
   readonly comm: string;
+  /** The process's first thread (tid = pid): a Node.js main thread. */
+  readonly mainThread: boolean;
   /** Whether the thread's element has both pages (else BPF programs read nothing for it). */
   readonly registered: boolean;
   /**
@@ -48,6 +51,7 @@ function report(task: RegisteredTask, from: typeof ContextFrom): ThreadReport {
     tid: task.tid,
     pid: task.tgid,
     comm: task.comm,
+    mainThread: task.tid === task.tgid,
     registered: task.registered,
     context: contextOf(task.contextStatus, from),
     keys: task.keys.map((k) => ({
@@ -83,8 +87,9 @@ export function isControl(code: number): boolean {
 function text(pin: string, threads: readonly ThreadReport[]): string {
   const lines: string[] = [];
   for (const t of threads) {
+    const role = t.mainThread ? '  (main thread)' : '';
     const context = t.context.status === 'page' ? '' : t.context.status === 'run' ? '  (in a run)' : `  (walk: no value, errno ${t.context.errno ?? 0})`;
-    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
+    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${role}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
     const names = t.keys.map((k) => printable(k.name));
     const width = Math.max(0, ...names.map((name) => name.length));
     const shown = t.keys.map((k) => printable(k.value.text));

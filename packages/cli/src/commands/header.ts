@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { compileLine } from '../compile-line.js';
 import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption } from '../options.js';
 
@@ -41,12 +42,14 @@ function header(opts: { print?: HeaderName | true; json: boolean }): ExitCode {
     );
     return ExitCode.OK;
   }
+  const compile = compileLine(cflags);
   out.result(
-    { headers: paths, includeDirs, cflags },
+    { headers: paths, includeDirs, cflags, compile: compile.command, compiler: compile.compiler ?? null, missing: compile.missing },
     `${columns(NAMES.map((name) => [name, paths[name]]))}\n\n` +
       `compile a BPF program that includes tld.bpf.h with:\n` +
-      `  clang -target bpf -O2 -g -D__TARGET_ARCH_x86 ${cflags} -I. -c prog.bpf.c -o prog.bpf.o\n` +
-      `(and a vmlinux.h: bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h)`,
+      `  ${compile.command}\n` +
+      `(and a vmlinux.h: bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h)` +
+      compile.missing.map((m) => `\nmissing: ${m}`).join(''),
   );
   return ExitCode.OK;
 }

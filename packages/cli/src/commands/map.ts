@@ -8,6 +8,7 @@ import type { PinnedMap } from '@tld/userspace';
 import type { ResolvedPin } from '@tld/userspace/pin-path';
 import { explain } from '../explain.js';
 import { CliError, ExitCode, type RunState, action, columns, octal, output } from '../output.js';
+import { DEFAULT_VALUE_SIZE, type ValueSize, layoutOf, parseValueSize } from '../layouts.js';
 import { createHint, jsonOption, parseGroup, parseMode, pinOption } from '../options.js';
 import { notOnBpffs, recordPinDirs, removeCreatedPinDirs, removeDirs, withCheckedPin } from '../pin-dirs.js';
 import { PRIVILEGE_FIX, privileges } from '../privileges.js';
@@ -28,13 +29,15 @@ function foreignObject(error: unknown): string | undefined {
 }
 
 function describe(map: PinnedMap): string {
-  return `map ${map.id} (${map.name}), value ${map.valueSize} bytes, mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`;
+  return `map ${map.id} (${map.name}), ${layoutOf(map.valueSize).description}, mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`;
 }
 
 interface CreateOptions {
   pin: string;
   mode?: number;
   group?: number;
+  /** Undefined: DEFAULT_VALUE_SIZE for a new map, and any size for a kept one. */
+  valueSize?: ValueSize;
   json: boolean;
 }
 
@@ -85,10 +88,12 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
       recordPinDirs(createdDirs);
       try {
         if (!fdOnBpffs(resolved.dirFd)) throw notOnBpffs(resolved.dirPath, pin);
-        // libbpf creates tld_data_map from the object's definition (tld.bpf.h) and pins it (0600) in the directory
-        // that was checked, through its descriptor: a link planted at the name since makes the pin fail (EEXIST).
+        // libbpf creates tld_data_map from an object's definition and pins it (0600) in the directory that was
+        // checked, through its descriptor: a link planted at the name since makes the pin fail (EEXIST). The reader
+        // declares the 16-byte value (tld.bpf.h), the iterator's second build the 24-byte one.
         const { loadObject, names, objectPaths } = await import('@tld/bpf-programs');
-        loadObject(objectPaths.reader, { [names.dataMap]: { pinPath: fdPath(resolved.dirFd, resolved.name) } }).close();
+        const object = (opts.valueSize ?? DEFAULT_VALUE_SIZE) === 24 ? objectPaths.iterV2 : objectPaths.reader;
+        loadObject(object, { [names.dataMap]: { pinPath: fdPath(resolved.dirFd, resolved.name) } }).close();
       } catch (error) {
         resolved.close();
         resolved = undefined;
@@ -109,8 +114,9 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
       );
     }
     if (!created) {
+      let existing: PinnedMap;
       try {
-        inspectPinnedMap(pin);
+        existing = inspectPinnedMap(pin);
       } catch (error) {
         const reason = foreignObject(error);
         if (reason === undefined) throw error;
@@ -121,6 +127,14 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
           { cause: error },
         );
       }
+      if (opts.valueSize !== undefined && existing.valueSize !== opts.valueSize) {
+        throw new CliError(
+          'ERR_TLD_VALUE_SIZE',
+          `${pin} already holds a map of ${existing.valueSize}-byte values, not ${opts.valueSize}: programs that declare ` +
+            `the other layout cannot reuse it. Keep it (leave out --value-size), or, once nothing uses it, remove it ` +
+            `with \`npx tld map rm --pin ${pin}\` and create it again`,
+        );
+      }
     }
     setAccess(entry.fd, mode, group);
   } finally {
@@ -128,7 +142,10 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
   }
   const map = inspectPinnedMap(pin);
   output(opts.json).result(
-    { pin, created, mapId: map.id, mode: octal(map.mode), uid: map.uid, gid: map.gid, createdDirs },
+    {
+      pin, created, mapId: map.id, valueSize: map.valueSize, layout: layoutOf(map.valueSize).revision,
+      mode: octal(map.mode), uid: map.uid, gid: map.gid, createdDirs,
+    },
     created
       ? `created ${pin}: ${describe(map)}${createdDirs.length ? ` (made ${createdDirs.join(', ')})` : ''}`
       : `${pin} already holds a task-local-data map: kept it (${describe(map)})`,
@@ -159,7 +176,8 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
   // Group access is how a pin is shared on purpose (--group); access for every user is what nobody intends.
   const loose = (map.mode & 0o007) !== 0;
   const rows = [
-    ['map', `id ${map.id}, ${map.name}, task storage, value ${map.valueSize} bytes`],
+    ['map', `id ${map.id}, ${map.name}, task storage`],
+    ['layout', layoutOf(map.valueSize).description],
     ['pin', `mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`],
     ...(loose ? [['', `warning: every user may open it: chmod o-rwx ${opts.pin} (or chmod 600 ${opts.pin})`]] : []),
     ['uptr', "the kernel pins registered threads' pages"],
@@ -171,6 +189,7 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
       mapId: map.id,
       name: map.name,
       valueSize: map.valueSize,
+      layout: layoutOf(map.valueSize).revision,
       mode: octal(map.mode),
       uid: map.uid,
       gid: map.gid,
@@ -236,10 +255,16 @@ export function mapCommand(program: Command, state: RunState): void {
     .description('create tld_data_map and pin it (mode 0600); a task-local-data map already pinned there is kept')
     .addOption(new Option('--mode <octal>', 'permission bits of the pin: 0600, or 0660 with --group').argParser(parseMode))
     .addOption(new Option('--group <name>', 'group of the pin (a name or a gid), for --mode 0660').argParser(parseGroup))
+    .addOption(
+      new Option('--value-size <bytes>', '16 (default: the Linux 6.18 selftest revision, what tld.bpf.h declares) or 24 (the later revision, start in the value)')
+        .argParser(parseValueSize),
+    )
     .addHelpText(
       'after',
       '\nMissing directories above the pin are made (mode 0700; 0750 and the group with --group); `tld map rm` ' +
-        'removes them again.\nThe pin path may not pass through a link or a directory that another user owns or can write.',
+        'removes them again.\nThe pin path may not pass through a link or a directory that another user owns or can write.\n' +
+        'libbpf reuses a pinned map only for programs that declare the same value size: pick the one your BPF\n' +
+        "programs' header declares. A map already pinned is kept; with --value-size it must have that size.",
     );
   pinOption(jsonOption(createCmd)).action(action(state, create));
 

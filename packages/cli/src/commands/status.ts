@@ -5,6 +5,7 @@ import { release } from 'node:os';
 import type { Command } from 'commander';
 import { explain } from '../explain.js';
 import { ExitCode, type RunState, action, columns, octal, output } from '../output.js';
+import { layoutOf } from '../layouts.js';
 import { createHint, jsonOption, pinOption } from '../options.js';
 import { BPF_FS_MAGIC } from '../pin-dirs.js';
 import { PRIVILEGE_FIX, privileges } from '../privileges.js';
@@ -18,6 +19,8 @@ export interface Check {
   readonly detail: string;
   /** What to do when not ok. */
   readonly fix?: string;
+  /** The pin check: which map layout the pin holds (16: 'selftests-6.18', 24: 'start-in-value'). */
+  readonly layout?: string;
 }
 
 function ok(name: string, detail: string): Check {
@@ -96,10 +99,13 @@ async function pin(pinPath: string): Promise<Check> {
   try {
     const { inspectPinnedMap } = await import('@tld/userspace');
     const map = inspectPinnedMap(pinPath);
-    const detail = `${pinPath}: map ${map.id} (${map.name}), value ${map.valueSize} bytes, mode ${octal(map.mode)}, uid ${map.uid}`;
-    return (map.mode & 0o007) !== 0
-      ? missing('pin', detail, `any user can open it and point any task's storage at their memory: chmod 600 ${pinPath}`)
-      : ok('pin', detail);
+    const { description, revision } = layoutOf(map.valueSize);
+    const detail = `${pinPath}: map ${map.id} (${map.name}), ${description}, mode ${octal(map.mode)}, uid ${map.uid}`;
+    const check =
+      (map.mode & 0o007) !== 0
+        ? missing('pin', detail, `any user can open it and point any task's storage at their memory: chmod 600 ${pinPath}`)
+        : ok('pin', detail);
+    return { ...check, layout: revision };
   } catch (error) {
     const { code, message } = explain(error);
     if (code === 'ERR_TLD_NO_MAP') {
