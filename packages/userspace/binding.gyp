@@ -5,7 +5,8 @@
       "sources": ["native/syscalls.cc", "native/pages.cc", "native/registrations.cc", "native/addon.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!(node -p \"path.dirname(require.resolve('@tld/protocol/include/tld_layout.h'))\")"
+        "<!(node -p \"path.dirname(require.resolve('@tld/protocol/include/tld_layout.h'))\")",
+        "<!(node -p \"path.dirname(require.resolve('@tld/native/include/tld_napi.h'))\")"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],

@@ -19,10 +19,7 @@ function found(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-/**
- * @param {string[]} args
- * @param {Record<string, string>} env
- */
+/** @param {string[]} args @param {Record<string, string>} [env] */
 function run(args, env) {
   const result = spawnSync('pnpm', args, { stdio: 'inherit', env: { ...process.env, npm_config_nodedir: '/usr', ...env } });
   if (result.status !== 0) process.exit(result.status ?? 1);

@@ -21,8 +21,13 @@ const STABLE_NAMES = [
   'bpf fixed-offset read', 'bpf cached read', 'bpf cold read 1', 'bpf cold read 16', 'bpf cold read 63',
   'bpf cached read 4 keys', 'bpf cached read 16 keys', 'bpf context read', 'bpf user read',
   'registration', 'registration pidfd', 'registration map update', 'registration pages',
+  'registration 4 workers', 'registration 4 workers in kernel', 'registration 4 workers in mmap',
   'key creation', 'http baseline', 'http set per request', 'otel span publish',
   'http als per request', 'http run per request', 'await hop', 'await hop inside run',
+  'http no tld process', 'http run per request, page', 'http als per request, no tld process', 'http run hooks only',
+  'await hop before run', 'await hop inside run, page', 'await hop outside run, page', 'setImmediate hop',
+  'setImmediate hop inside run', 'setImmediate hop outside run', 'store before run', 'set before run',
+  'store after run', 'set outside run', 'set inside run',
 ];
 
 describe('pnpm bench --quick', () => {

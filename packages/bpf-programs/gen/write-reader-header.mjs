@@ -1,5 +1,5 @@
-// Writes the generated headers (include/tld_reader.h) from the built package.
-// Run through `pnpm --filter @tld/bpf-programs gen`.
+// Writes the generated header (include/tld_reader.h) from the built package.
+// Run through `pnpm gen` (every generator of the workspace).
 import { writeFileSync } from 'node:fs';
 import { renderReaderHeader } from '../dist/reader-header.js';
 

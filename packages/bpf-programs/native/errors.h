@@ -6,6 +6,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "tld_napi.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
@@ -41,21 +43,8 @@ class LogCapture {
   std::string *prev_;
 };
 
-// Throws an Error with .syscall, .errno (positive), .code ("ENOENT") and .log (what libbpf printed), the shape
-// @tld/protocol's BpfSyscallError is made from; returns undefined for convenience.
-inline Napi::Value ThrowErrno(Napi::Env env, int err, const std::string &what, const std::string &log) {
-  if (err < 0) err = -err;
-  const char *name = strerrorname_np(err);
-  std::string msg = what + ": " + std::strerror(err);
-  if (!log.empty()) msg += "\nlibbpf log:\n" + log;
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, name != nullptr ? name : "E" + std::to_string(err)));
-  e.Set("syscall", Napi::String::New(env, what));
-  e.Set("log", Napi::String::New(env, log));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+// Errors with errno, in the shape every addon of the project throws (@tld/native's tld_napi.h).
+using tld_napi::ThrowErrno;
 
 // Adds mapLookupElem, mapGetNextKey, mapInfo, linkInfo, objGet, perfEventOpen and threadCpuTimeNs
 // (native/inspect.cc).

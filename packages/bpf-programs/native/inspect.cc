@@ -17,9 +17,7 @@
 namespace tld_loader {
 namespace {
 
-bool IsUint8Array(const Napi::Value &v) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
-}
+using tld_napi::IsUint8Array;
 
 // mapLookupElem(fd: number, key: Uint8Array, value: Uint8Array): boolean
 // One BPF_MAP_LOOKUP_ELEM into `value` (at least the map's value_size bytes); false when there is no such key.
@@ -56,28 +54,6 @@ Napi::Value MapGetNextKey(const Napi::CallbackInfo &info) {
   return ThrowErrno(env, err, "bpf_map_get_next_key", "");
 }
 
-// mapInfo(fd: number): { type, id, keySize, valueSize, maxEntries, mapFlags, name }
-Napi::Value MapInfo(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "mapInfo(fd: number)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  struct bpf_map_info mi = {};
-  __u32 len = sizeof(mi);
-  int err = bpf_obj_get_info_by_fd(info[0].As<Napi::Number>().Int32Value(), &mi, &len);
-  if (err) return ThrowErrno(env, err < 0 ? -err : errno, "bpf_obj_get_info_by_fd(map)", "");
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("type", Napi::Number::New(env, mi.type));
-  out.Set("id", Napi::Number::New(env, mi.id));
-  out.Set("keySize", Napi::Number::New(env, mi.key_size));
-  out.Set("valueSize", Napi::Number::New(env, mi.value_size));
-  out.Set("maxEntries", Napi::Number::New(env, mi.max_entries));
-  out.Set("mapFlags", Napi::Number::New(env, mi.map_flags));
-  out.Set("name", Napi::String::New(env, mi.name));
-  return out;
-}
-
 // linkInfo(fd: number): { type, id, progId }
 Napi::Value LinkInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -96,19 +72,6 @@ Napi::Value LinkInfo(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// objGet(path: string): number — BPF_OBJ_GET: an fd of the object pinned at `path` (the kernel makes it
-// close-on-exec). The caller closes it.
-Napi::Value ObjGet(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "objGet(path: string)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) return ThrowErrno(env, errno, "BPF_OBJ_GET", "");
-  return Napi::Number::New(env, fd);
-}
 
 // perfEventOpen(type: number, config: number, sampleFreq: number, pid: number, cpu: number): number
 // perf_event_open() of a sampling event at sampleFreq Hz, created disabled (attaching a program enables it) and
@@ -150,9 +113,9 @@ Napi::Value ThreadCpuTimeNs(const Napi::CallbackInfo &info) {
 void InitInspect(Napi::Env env, Napi::Object exports) {
   exports.Set("mapLookupElem", Napi::Function::New<MapLookupElem>(env, "mapLookupElem"));
   exports.Set("mapGetNextKey", Napi::Function::New<MapGetNextKey>(env, "mapGetNextKey"));
-  exports.Set("mapInfo", Napi::Function::New<MapInfo>(env, "mapInfo"));
+  exports.Set("mapInfo", Napi::Function::New<tld_napi::MapInfo>(env, "mapInfo"));
   exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
-  exports.Set("objGet", Napi::Function::New<ObjGet>(env, "objGet"));
+  exports.Set("objGet", Napi::Function::New<tld_napi::ObjGet>(env, "objGet"));
   exports.Set("perfEventOpen", Napi::Function::New<PerfEventOpen>(env, "perfEventOpen"));
   exports.Set("threadCpuTimeNs", Napi::Function::New<ThreadCpuTimeNs>(env, "threadCpuTimeNs"));
 }

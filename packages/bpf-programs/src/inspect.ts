@@ -1,22 +1,13 @@
 // Reading what attached programs collected (map elements, map and link info) and the handle of an attachment.
 // JavaScript validates, the addon (native/inspect.cc) makes one bpf() call per function.
+import type { MapInfo } from '@tld/native';
 import { type NativeLoadedObject, addon, callNative } from './native.js';
 
 /** `BPF_MAP_TYPE_*` values this package reads maps of (linux/bpf.h). */
 export const MapType = Object.freeze({ HASH: 1, ARRAY: 2, PERCPU_HASH: 5, PERCPU_ARRAY: 6 });
 
-/** What BPF_OBJ_GET_INFO_BY_FD says about a map. */
-export interface MapInfo {
-  /** BPF_MAP_TYPE_* */
-  readonly type: number;
-  readonly id: number;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-  readonly mapFlags: number;
-  /** The kernel's name (at most 15 bytes: longer names are cut). */
-  readonly name: string;
-}
+/** What BPF_OBJ_GET_INFO_BY_FD says about a map (the kernel's name: at most 15 bytes, longer names are cut). */
+export type { MapInfo };
 
 function checkFd(fd: number): void {
   if (!Number.isInteger(fd) || fd < 0) throw new TypeError('fd must be a file descriptor');

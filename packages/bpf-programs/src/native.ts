@@ -1,6 +1,6 @@
 // The libbpf loader addon (native/loader.cc). Each function throws an Error with `.syscall`, `.errno`, `.code`
 // and `.log` when libbpf or the kernel refuses; callNative() turns those into BpfSyscallError.
-import { createRequire } from 'node:module';
+import { type MapInfo, loadAddon } from '@tld/native';
 import { BpfSyscallError } from '@tld/protocol';
 import { fileURLToPath } from 'node:url';
 
@@ -20,17 +20,6 @@ export interface NativeLoadedObject {
   close(): void;
 }
 
-/** bpf_map_info, as the addon returns it. */
-export interface NativeMapInfo {
-  type: number;
-  id: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  mapFlags: number;
-  name: string;
-}
-
 export interface LoaderAddon {
   LoadedObject: new (
     path: string,
@@ -47,7 +36,7 @@ export interface LoaderAddon {
   mapDeleteElem(fd: number, key: Uint8Array): void;
   mapLookupElem(fd: number, key: Uint8Array, value: Uint8Array): boolean;
   mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
-  mapInfo(fd: number): NativeMapInfo;
+  mapInfo(fd: number): MapInfo;
   /** BPF_OBJ_GET: an fd of the object pinned at `path`; the caller closes it. */
   objGet(path: string): number;
   linkInfo(fd: number): { type: number; id: number; progId: number };
@@ -55,15 +44,7 @@ export interface LoaderAddon {
   threadCpuTimeNs(): number;
 }
 
-const require = createRequire(import.meta.url);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-
-/** What to do when the addon for this machine is missing: the fix depends on how the package was installed. */
-const REBUILD_HINT =
-  'The package ships a prebuilt addon for Linux x64 with glibc (prebuilds/linux-x64); elsewhere it builds from ' +
-  'source at install, which needs python3, make, a C++ compiler and libbpf-dev. Reinstall it with ' +
-  '`npm rebuild @tld/bpf-programs` (pnpm: allow its build with `allowBuilds: { "@tld/bpf-programs": true }` in ' +
-  'pnpm-workspace.yaml, then `pnpm rebuild @tld/bpf-programs`)';
 
 /** The addon links libbpf, which links libelf and zlib: a missing runtime library is a package to install. */
 function missingLibraryHint(error: unknown): string | undefined {
@@ -76,26 +57,15 @@ function missingLibraryHint(error: unknown): string | undefined {
   );
 }
 
-function load(): LoaderAddon {
-  let path: string;
-  try {
-    path = (require('node-gyp-build') as { path(dir: string): string }).path(packageDir);
-  } catch (error) {
-    throw new Error(`@tld/bpf-programs: no libbpf loader addon for this machine in ${packageDir}. ${REBUILD_HINT}`, {
-      cause: error,
-    });
-  }
-  try {
-    return require(path) as LoaderAddon;
-  } catch (error) {
-    const hint = missingLibraryHint(error) ?? REBUILD_HINT;
-    throw new Error(`@tld/bpf-programs: cannot load its libbpf loader addon ${path} (${String(error)}). ${hint}`, {
-      cause: error,
-    });
-  }
-}
+/** Throws TldError ERR_TLD_ADDON (from @tld/native) when the addon is missing or does not load. */
+export const addon: LoaderAddon = loadAddon<LoaderAddon>({
+  packageName: '@tld/bpf-programs',
+  packageDir,
+  what: 'libbpf loader addon',
+  buildNeeds: 'libbpf-dev',
+  loadHint: missingLibraryHint,
+});
 
-export const addon: LoaderAddon = load();
 
 /** Shape of what the addon throws. */
 interface NativeError extends Error {

@@ -1,11 +1,12 @@
 // Renders include/tld_reader.h, the C view of reader-layout.ts and iter-layout.ts
 // (gen/write-reader-header.mjs writes it; a test checks the committed file is current).
+import { REGENERATE_COMMAND } from '@tld/protocol';
 import { bits, renderDefines, renderStruct } from './ctx-layout.js';
 import { iterDefines, iterRecord } from './iter-layout.js';
 import { CachedFound, ReaderStatus, cachedCtx, readerCtx, readerDefines, readerKey } from './reader-layout.js';
 
-/** The command that regenerates the committed headers; printed in their first line. */
-export const READER_HEADER_COMMAND = 'pnpm --filter @tld/bpf-programs gen';
+/** The command that regenerates the committed headers (the workspace's one `gen`); printed in their first line. */
+export const READER_HEADER_COMMAND = REGENERATE_COMMAND;
 
 /** The text of include/tld_reader.h. */
 export function renderReaderHeader(): string {

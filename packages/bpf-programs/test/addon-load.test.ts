@@ -53,6 +53,7 @@ describe('without libbpf.so.1 on the host', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('libbpf.so.1 is not installed');
     expect(result.stderr).toContain('apt-get install libbpf1');
+    expect(result.stderr).toContain("code: 'ERR_TLD_ADDON'");
   });
 
   it('the install-time check of the prebuilt addon passes with a warning instead of building from source', () => {

@@ -1,10 +1,9 @@
-// Argument checks of the loader that need no kernel, and the staleness of the generated reader header.
-import { readFileSync } from 'node:fs';
+// Argument checks of the loader that need no kernel.
 import { describe, expect, it } from 'vitest';
 import { BpfSyscallError } from '@tld/protocol';
 import {
-  READER_HEADER_COMMAND, loadObject, mapEntries, mapGetNextKey, mapLookupElem, mapUpdateElem, parseCpuList,
-  perfEventOpen, readOnThisThread, renderReaderHeader, unpin,
+  loadObject, mapEntries, mapGetNextKey, mapLookupElem, mapUpdateElem, parseCpuList,
+  perfEventOpen, readOnThisThread, unpin,
 } from '../src/index.js';
 
 describe('loader arguments', () => {
@@ -62,12 +61,5 @@ describe('reader arguments', () => {
     expect(() => readOnThisThread(noProgram, Array.from({ length: 17 }, (_, i) => `k${i}`))).toThrow(RangeError);
     // A legal name gets as far as the syscall, which fails on the bad fd.
     expect(() => readOnThisThread(noProgram, ['y'.repeat(61)])).toThrow(expect.objectContaining({ errnoCode: 'EBADF' }));
-  });
-});
-
-describe('the generated headers', () => {
-  it(`include/tld_reader.h is what src/reader-header.ts renders (regenerate with \`${READER_HEADER_COMMAND}\`)`, () => {
-    const committed = readFileSync(new URL('../include/tld_reader.h', import.meta.url), 'utf8');
-    expect(committed).toBe(renderReaderHeader());
   });
 });

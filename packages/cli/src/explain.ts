@@ -1,6 +1,8 @@
 // Turns any error into one message that names the cause and the fix, with a stable code. The library's TldErrors
-// already do; a failed bpf() or libbpf call is reworded here: its first line only (never libbpf's raw log), and a
+// (ERR_TLD_ADDON from the addon loaders included) and CliErrors already do; a failed bpf() or libbpf call is
+// reworded here: its first line only (never libbpf's raw log), and a
 // refusal for lack of privilege says so instead of libbpf's RLIMIT_MEMLOCK hint.
+import { CliErrorCode } from './errors.js';
 import { privileges, PRIVILEGE_FIX } from './privileges.js';
 
 export interface Explained {
@@ -20,7 +22,7 @@ function firstLine(text: string): string {
 
 /** Code and message of `error`, as `tld` prints them. */
 export function explain(error: unknown): Explained {
-  if (!(error instanceof Error)) return { code: 'ERR_TLD_INTERNAL', message: String(error) };
+  if (!(error instanceof Error)) return { code: CliErrorCode.INTERNAL, message: String(error) };
   const { code, errnoCode, syscall } = error as Error & Coded;
   // BpfSyscallError (errnoCode) or Node's own fs errors (code 'EACCES'): the kernel or libbpf refused.
   const errno = typeof errnoCode === 'string' ? errnoCode : typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
@@ -28,16 +30,12 @@ export function explain(error: unknown): Explained {
     if (errno === 'EPERM' || errno === 'EACCES') {
       const call = syscall.replace(/\(.*$/s, ''); // bpf_object__load(/path/x.bpf.o) -> bpf_object__load
       return {
-        code: 'ERR_TLD_PERMISSION',
+        code: CliErrorCode.PERMISSION,
         message: `the kernel refused ${call} (${errno}) to this process, ${privileges().summary}: ${PRIVILEGE_FIX}`,
       };
     }
-    return { code: typeof code === 'string' && code.startsWith('ERR_TLD_') ? code : 'ERR_TLD_SYSCALL', message: firstLine(error.message) };
+    return { code: typeof code === 'string' && code.startsWith('ERR_TLD_') ? code : CliErrorCode.SYSCALL, message: firstLine(error.message) };
   }
   if (typeof code === 'string' && code.startsWith('ERR_TLD_')) return { code, message: error.message };
-  if (error.message.startsWith('@tld/')) {
-    // A package's native addon did not load; its message says what to install or rebuild.
-    return { code: 'ERR_TLD_ADDON', message: error.message };
-  }
-  return { code: 'ERR_TLD_INTERNAL', message: error.stack ?? error.message };
+  return { code: CliErrorCode.INTERNAL, message: error.stack ?? error.message };
 }

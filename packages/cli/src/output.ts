@@ -13,16 +13,7 @@ export const ExitCode = Object.freeze({
 });
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** A failure the CLI itself detects, with a stable code like the library's TldError. */
-export class CliError extends Error {
-  override name = 'CliError';
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
+export { CliError } from './errors.js';
 
 export interface Output {
   readonly json: boolean;

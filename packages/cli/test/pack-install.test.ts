@@ -82,7 +82,7 @@ describe('the tarballs', () => {
       for (const version of Object.values(deps as Record<string, string>)) expect(version).toMatch(/^\^?\d+\.\d+\.\d+$/);
     }
     expect(pkg).toMatchObject({ license: 'MIT', engines: { node: '>=20' }, repository: { directory: `packages/${name}` } });
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']));
     expect(pkg['types']).toBe('./dist/index.d.ts');
     expect((pkg['exports'] as Record<string, { types: string }>)['.']?.types).toBe('./dist/index.d.ts');
     for (const file of [pkg['types'], pkg['main']] as string[]) expect(files).toContain(file.replace(/^\.\//, ''));
@@ -91,7 +91,8 @@ describe('the tarballs', () => {
       const { sources } = JSON.parse(sh('tar', ['-xOzf', tarballs[name], `package/${map}`])) as { sources: string[] };
       for (const source of sources) expect(files).toContain(join(map, '..', source));
     }
-    expect(files.filter((f) => /\.test\.ts$|^test\//.test(f))).toEqual([]);
+    // Nothing that exists only for tests or benchmarks: those programs and helpers are @tld/testkit's.
+    expect(files.filter((f) => /\.test\.ts$|^test\/|bench|fixture|lifecycle/.test(f))).toEqual([]);
   });
 
   it('the native packages ship one glibc Node-API binary each for Linux x64 and arm64, and the BPF objects', () => {
@@ -248,7 +249,7 @@ describe('from source, when no prebuilt binary matches', () => {
   it('the load error names what to run, and `npm rebuild` builds the addon with a toolchain', () => {
     const dir = project('source-app');
     const npm = join(work, 'bin', 'npm');
-    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.protocol, tarballs.userspace], { cwd: dir, env });
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.protocol, tarballs.native, tarballs.userspace], { cwd: dir, env });
     rmSync(join(dir, 'node_modules/@tld/userspace/prebuilds'), { recursive: true });
     const load = ['--input-type=module', '-e', "const { TaskLocalData } = await import('@tld/userspace'); console.log(typeof TaskLocalData.open);"];
     const failed = run(load, { command: [process.execPath], cwd: dir, env });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export const workspaceRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /** Directories under packages/ of the packages that are published. */
-export const PUBLISHED = ['protocol', 'userspace', 'bpf-programs', 'profiler', 'cli'] as const;
+export const PUBLISHED = ['protocol', 'native', 'userspace', 'bpf-programs', 'profiler', 'cli'] as const;
 export type Published = (typeof PUBLISHED)[number];
 /** What a consumer's shell must not find: a from-source build would need them. */
 export const COMPILERS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang-19', 'make'];

@@ -1,4 +1,4 @@
-// The interleaved workload of the async-context proof (issue 8), shared by the main-thread test and its worker
+// The interleaved workload of the async-context proof, shared by the main-thread test and its worker
 // threads (plain JavaScript: workers load it directly). Many tasks, each in its own context, hop through await,
 // setTimeout, setImmediate, process.nextTick, fs/promises, a loopback TCP socket and an EventEmitter. At every
 // checkpoint the BPF program tld_read runs on this thread and what it read is compared with the values of the

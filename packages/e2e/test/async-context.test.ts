@@ -1,4 +1,4 @@
-// Issue 8's proof: one thread, 128 interleaved tasks, each in its own tld.run() with its own values, hop through
+// The proof of run(): one thread, 128 interleaved tasks, each in its own tld.run() with its own values, hop through
 // await, setTimeout, setImmediate, process.nextTick, fs/promises, a loopback TCP socket and an EventEmitter. At
 // more than 10,000 checkpoints the BPF program tld_read runs on this thread (BPF_PROG_TEST_RUN: it reads the page
 // the kernel pinned, exactly what a profiler or scheduler would see) and must read the values of the context

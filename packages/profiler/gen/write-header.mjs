@@ -1,4 +1,4 @@
-// Writes include/tld_profiler.h from the built package. Run through `pnpm --filter @tld/profiler gen`.
+// Writes include/tld_profiler.h from the built package. Run through `pnpm gen`.
 import { writeFileSync } from 'node:fs';
 import { renderProfilerHeader } from '../dist/layout.js';
 

@@ -1,7 +1,7 @@
 // The profiler's shared structs (bpf/tld_profiler.bpf.c), described once. include/tld_profiler.h is rendered from
 // these descriptions (gen/write-header.mjs) with the C layout rules of @tld/bpf-programs, and src/ decodes the
 // maps with the offsets computed here: no offset is written by hand.
-import { SLOT_NAME_SIZE } from '@tld/protocol';
+import { REGENERATE_COMMAND, SLOT_NAME_SIZE } from '@tld/protocol';
 import { type Define, type StructLayout, at, bits, define, renderDefines, renderStruct, struct } from '@tld/bpf-programs/c-layout';
 
 const defines: Define[] = [
@@ -115,8 +115,8 @@ export const ProfLayout = Object.freeze({
 /** The structs of include/tld_profiler.h (for the layout tests). */
 export const profStructs: readonly StructLayout[] = Object.freeze([settings, bucketKey, stats]);
 
-/** The command that regenerates include/tld_profiler.h. */
-export const HEADER_COMMAND = 'pnpm --filter @tld/profiler gen';
+/** The command that regenerates include/tld_profiler.h (the workspace's one `gen`). */
+export const HEADER_COMMAND = REGENERATE_COMMAND;
 
 /** The text of include/tld_profiler.h. */
 export function renderProfilerHeader(): string {

@@ -1,4 +1,4 @@
-// Writes include/tld_layout.h from the built protocol package. Run through `pnpm --filter @tld/protocol gen`.
+// Writes include/tld_layout.h from the built protocol package. Run through `pnpm gen` (every generator of the workspace).
 import { writeFileSync } from 'node:fs';
 import { renderLayoutHeader } from '../dist/index.js';
 

@@ -58,8 +58,11 @@ function structAsserts(table: StructTable): Array<[string, number]> {
   ];
 }
 
-/** The command that regenerates the committed header; printed in its first line. */
-export const REGENERATE_COMMAND = 'pnpm --filter @tld/protocol gen';
+/**
+ * The one command that regenerates every committed generated file of the workspace (a turbo task running each
+ * package's `gen` script); every generated header names it in its first line.
+ */
+export const REGENERATE_COMMAND = 'pnpm gen';
 
 /** The text of tld_layout.h for a page size (default 4096, x86-64). */
 export function renderLayoutHeader(layout: Layout = layoutFor()): string {

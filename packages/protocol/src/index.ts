@@ -5,4 +5,4 @@ export * from './keys.js';
 export * from './pages.js';
 export * from './values.js';
 export * from './context.js';
-export { renderLayoutHeader } from './c-header.js';
+export { renderLayoutHeader, REGENERATE_COMMAND } from './c-header.js';

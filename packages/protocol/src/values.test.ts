@@ -1,6 +1,6 @@
 // Decoders of value bytes: the inverse of what user space stores.
 import { describe, expect, it } from 'vitest';
-import { decodeF64, decodeI64, decodeString, decodeU32, decodeU64 } from './values.js';
+import { VALUE_TYPES, decodeF64, decodeI64, decodeString, decodeU32, decodeU64 } from './values.js';
 
 describe('decoders', () => {
   it('read little-endian values from the first bytes', () => {
@@ -33,5 +33,18 @@ describe('decoders', () => {
     expect(() => decodeString(undefined)).toThrow(TypeError);
     expect(() => decodeU64(new Uint8Array(4))).toThrow(RangeError);
     expect(() => decodeU32(new Uint8Array(3))).toThrow(RangeError);
+  });
+});
+
+describe('VALUE_TYPES', () => {
+  it.each(Object.entries(VALUE_TYPES))('%s: decodes a value of its size and refuses one byte less', (_name, type) => {
+    const size = type.size ?? 16;
+    expect(() => type.decode(new Uint8Array(size))).not.toThrow();
+    expect(() => type.decode(undefined)).toThrow(TypeError);
+    if (type.size !== undefined) expect(() => type.decode(new Uint8Array(type.size - 1))).toThrow(RangeError);
+  });
+
+  it('fixed-size types fit a value slot whole (one aligned store of at most 8 bytes)', () => {
+    for (const type of Object.values(VALUE_TYPES)) if (type.size !== undefined) expect([1, 2, 4, 8]).toContain(type.size);
   });
 });

@@ -36,3 +36,33 @@ export function decodeString(bytes: Uint8Array | undefined): string {
   const nul = b.indexOf(0);
   return utf8.decode(nul < 0 ? b : b.subarray(0, nul));
 }
+
+/** The bytes themselves. Throws TypeError for undefined. */
+export function decodeBytes(bytes: Uint8Array | undefined): Uint8Array {
+  need(bytes, 0, 'bytes');
+  return bytes as Uint8Array;
+}
+
+/** One value type of typed keys: its size in the data page (undefined: chosen per key) and how to read it back. */
+export interface ValueType<T> {
+  readonly size: number | undefined;
+  readonly decode: (bytes: Uint8Array | undefined) => T;
+  readonly description: string;
+}
+
+/**
+ * Every value type of typed keys, one row each. Adding a type is a row here (and its decoder above) and a Key class
+ * in @tld/userspace with its TaskLocalData method; everything else (the userspace key kinds, the messages that
+ * list the types, the decoders' tests) reads this table.
+ */
+export const VALUE_TYPES = Object.freeze({
+  u64: { size: 8, decode: decodeU64, description: 'unsigned 64-bit integer (bigint)' },
+  i64: { size: 8, decode: decodeI64, description: 'signed 64-bit integer (bigint)' },
+  u32: { size: 4, decode: decodeU32, description: 'unsigned 32-bit integer (number)' },
+  f64: { size: 8, decode: decodeF64, description: '64-bit IEEE-754 float (number)' },
+  string: { size: undefined, decode: decodeString, description: 'UTF-8 text, NUL-padded to the key size' },
+  bytes: { size: undefined, decode: decodeBytes, description: 'raw bytes' },
+} satisfies Record<string, ValueType<unknown>>);
+
+/** The name of a value type: 'u64', 'string', ... */
+export type ValueTypeName = keyof typeof VALUE_TYPES;

@@ -1,4 +1,4 @@
-// @tld/protocol must run anywhere JavaScript runs (ARCHITECTURE.md): its source imports no node: module and no
+// @tld/protocol must run anywhere JavaScript runs (the root README's package table): its source imports no node: module and no
 // other package, only its own files.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

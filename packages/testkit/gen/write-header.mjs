@@ -1,4 +1,4 @@
-// Writes include/tld_testkit.h from the built package. Run through `pnpm --filter @tld/testkit gen`.
+// Writes include/tld_testkit.h from the built package. Run through `pnpm gen`.
 import { writeFileSync } from 'node:fs';
 import { renderTestkitHeader } from '../dist/layout.js';
 

@@ -11,17 +11,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "tld_napi.h"
+
 namespace {
 
-Napi::Value ThrowErrno(Napi::Env env, int err, const char *what) {
-  const char *name = strerrorname_np(err);
-  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + std::strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, name != nullptr ? name : "E" + std::to_string(err)));
-  e.Set("syscall", Napi::String::New(env, what));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+using tld_napi::ThrowErrno;
 
 // pidfdOpenThread(): number
 // pidfd_open(gettid(), PIDFD_THREAD): the key of the calling thread's task-storage element (PROTOCOL.md §1).

@@ -6,6 +6,7 @@ import {
   type Define, type StringDefine, at, bits, define, renderDefines, renderStringDefines, renderStruct, stringDefine,
   struct,
 } from '@tld/bpf-programs/c-layout';
+import { REGENERATE_COMMAND } from '@tld/protocol';
 
 const defines: readonly Define[] = [
   { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
@@ -140,8 +141,8 @@ export const LifecycleLayout = Object.freeze({
   pageKey: stringDefine('TLD_LIFECYCLE_PAGE_KEY', stringDefines),
 });
 
-/** The command that regenerates include/tld_testkit.h; printed in its first line. */
-export const TESTKIT_HEADER_COMMAND = 'pnpm --filter @tld/testkit gen';
+/** The command that regenerates include/tld_testkit.h (the workspace's one `gen`); printed in its first line. */
+export const TESTKIT_HEADER_COMMAND = REGENERATE_COMMAND;
 
 /** The text of include/tld_testkit.h. */
 export function renderTestkitHeader(): string {

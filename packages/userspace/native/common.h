@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <napi.h>
 
+#include "tld_napi.h"
+
 #ifndef PIDFD_THREAD
 // Linux 6.9 added PIDFD_THREAD (== O_EXCL); older libc headers lack it.
 #define PIDFD_THREAD O_EXCL
@@ -16,7 +18,9 @@ namespace tld {
 
 // Throws a JS Error carrying `.syscall` (e.g. "BPF_OBJ_GET"), `.errno` (number) and `.code` ("ENOENT").
 // Returns undefined so a binding can `return ThrowSyscallError(...)`.
-Napi::Value ThrowSyscallError(Napi::Env env, const char* syscall, int err);
+inline Napi::Value ThrowSyscallError(Napi::Env env, const char* syscall, int err) {
+  return tld_napi::ThrowErrno(env, err, syscall);
+}
 
 // BPF_MAP_{UPDATE,DELETE,LOOKUP}_ELEM on map `fd`: 0, or -1 with errno set. `value` is unused by delete.
 int MapElemCommand(int cmd, int fd, const void* key, void* value, uint64_t flags);

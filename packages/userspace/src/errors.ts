@@ -1,6 +1,6 @@
 // Errors of @tld/userspace. Every one is a TldError (from @tld/protocol) with a stable `code`; the message names
 // the cause and the fix. Errors that come from a failed syscall carry the BpfSyscallError as `cause`.
-import { BpfSyscallError, NotSupportedError, SystemErrorCode, TldError } from '@tld/protocol';
+import { BpfSyscallError, NotSupportedError, SystemErrorCode, TldError, VALUE_TYPES } from '@tld/protocol';
 
 export { BpfSyscallError, NotSupportedError };
 
@@ -126,13 +126,16 @@ export function closedError(what: string): TldError<typeof UserspaceErrorCode.CL
   );
 }
 
+/** The key methods besides u64(), for messages: @tld/protocol's table of value types. */
+const OTHER_TYPES = Object.keys(VALUE_TYPES).filter((t) => t !== 'u64').join(', ');
+
 /** The error for a key name run() was given that `known` (this TaskLocalData's key names) lacks. */
 export function unknownKeyError(name: string, known: readonly string[]): TldError<typeof UserspaceErrorCode.UNKNOWN_KEY> {
   const have = known.length === 0 ? 'it has no keys yet' : `it has ${known.map((k) => JSON.stringify(k)).join(', ')}`;
   return new TldError(
     UserspaceErrorCode.UNKNOWN_KEY,
     `run(): no key named ${JSON.stringify(name)} in this TaskLocalData (${have}): create the key first with ` +
-      `tld.u64(${JSON.stringify(name)}) (or u32, i64, f64, string, bytes), then give its value to run()`,
+      `tld.u64(${JSON.stringify(name)}) (or ${OTHER_TYPES}), then give its value to run()`,
   );
 }
 

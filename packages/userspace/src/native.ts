@@ -1,20 +1,9 @@
 // The native addon (native/*.cc): one-to-one syscall wrappers and the pages shared with the kernel.
 // Every function throws an Error with `.syscall`, `.errno` and `.code` when its syscall fails.
-import { createRequire } from 'node:module';
-import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { type MapInfo, loadAddon } from '@tld/native';
 
-/** What BPF_OBJ_GET_INFO_BY_FD reports about a map. */
-export interface MapInfo {
-  readonly type: number;
-  readonly id: number;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-  readonly mapFlags: number;
-  readonly name: string;
-  readonly btfId: number;
-}
+export type { MapInfo };
 
 export interface NativeBinding {
   objGet(path: string): number;
@@ -66,44 +55,17 @@ export interface NativeBinding {
   };
 }
 
-const require = createRequire(import.meta.url);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
-const REBUILD_HINT =
-  'The package ships a prebuilt addon for Linux x64 with glibc (prebuilds/linux-x64); elsewhere it builds from ' +
-  'source at install, which needs python3, make and a C++ compiler. Reinstall it with `npm rebuild @tld/userspace` ' +
-  '(pnpm: allow its build with `allowBuilds: { "@tld/userspace": true }` in pnpm-workspace.yaml, then ' +
-  '`pnpm rebuild @tld/userspace`)';
-
-/** The addon file for this machine: build/Release when built from source, else the matching prebuild. */
-function addonPath(): string {
-  try {
-    return (require('node-gyp-build') as { path(dir: string): string }).path(packageDir);
-  } catch (error) {
-    throw new Error(`@tld/userspace: no native addon for this machine in ${packageDir}. ${REBUILD_HINT}`, {
-      cause: error,
-    });
-  }
-}
-
 /**
- * Loads the addon with RTLD_GLOBAL: its weak tld_meta_p and tld_data_p (PROTOCOL.md §4) then join the global
- * symbol scope, so native libraries loaded later bind to them and share our pages. A library that defined them
- * globally before us wins instead, and we adopt its pages. (require() would load the addon RTLD_LOCAL, hidden.)
+ * The addon, loaded once per environment (main thread or worker), with RTLD_GLOBAL: its weak tld_meta_p and
+ * tld_data_p (PROTOCOL.md §4) then join the global symbol scope, so native libraries loaded later bind to them and
+ * share our pages. A library that defined them globally before us wins instead, and we adopt its pages.
+ * Throws TldError ERR_TLD_ADDON (from @tld/native) when the addon is missing or does not load.
  */
-function load(): NativeBinding {
-  const path = addonPath();
-  try {
-    const module = { exports: {} };
-    const { RTLD_NOW, RTLD_GLOBAL } = constants.dlopen;
-    process.dlopen(module, path, (RTLD_NOW ?? 0) | (RTLD_GLOBAL ?? 0));
-    return module.exports as NativeBinding;
-  } catch (error) {
-    throw new Error(`@tld/userspace: cannot load its native addon ${path} (${String(error)}). ${REBUILD_HINT}`, {
-      cause: error,
-    });
-  }
-}
-
-/** The addon, loaded once per environment (main thread or worker). */
-export const native: NativeBinding = load();
+export const native: NativeBinding = loadAddon<NativeBinding>({
+  packageName: '@tld/userspace',
+  packageDir,
+  what: 'native addon',
+  global: true,
+});

@@ -10,6 +10,7 @@ import {
   dataPageOffset,
   layoutFor,
   listKeys,
+  type ValueTypeName,
 } from '@tld/protocol';
 import { type Entry, current, noteWalkRun, runWithValues } from './async-context.js';
 import { defaultPinPath } from './config.js';
@@ -165,7 +166,8 @@ interface Backing {
 /** Values for run(): names of keys this TaskLocalData created, to values of each key's type. */
 export type RunValues = Readonly<Record<string, bigint | number | string | Uint8Array>>;
 
-type KeyKind = 'u64' | 'i64' | 'u32' | 'f64' | 'string' | 'bytes';
+/** The kinds of keys: @tld/protocol's table of value types (a new type needs a Key class and a method below). */
+type KeyKind = ValueTypeName;
 
 /**
  * Task-local data of the calling thread: typed keys whose values BPF programs read from this thread's page.

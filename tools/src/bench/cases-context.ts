@@ -3,7 +3,9 @@
 // connections, phases alternating in one server process), and the cost of an `await` outside and inside a run.
 // Measured on a Node.js with AsyncContextFrame: this one, else Node.js 24 from .cache/node (the description says).
 import { type ChildProcess, fork } from 'node:child_process';
+import type { LoadConfig, LoadProgress } from '../http/load.js';
 import { contextNode } from './context-node.js';
+import { PATHS } from './http-shared.js';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
 const CONCURRENCY = 64;
@@ -29,11 +31,13 @@ function forkOn(bin: string | undefined, script: string, args: string[]): ChildP
   });
 }
 
+/** Requests the one load generator (../http/load.ts) completed in `ms`. */
 async function load(port: number, ms: number): Promise<{ requests: number }> {
-  const gen = forkOn(undefined, './http-load.js', [String(port), String(CONCURRENCY), String(ms), String(ms * 1000)]);
-  const result = await message<{ requests: number; failed: number }>(gen, 'result');
-  if (result.failed > 0) throw new Error(`load generator: ${result.failed} requests failed`);
-  return result;
+  const config: LoadConfig = { port, concurrency: CONCURRENCY, durationS: ms / 1000, maxRequests: ms * 1000, seed: 1, paths: PATHS };
+  const gen = forkOn(undefined, '../http/load.js', [JSON.stringify(config)]);
+  const result = await message<LoadProgress>(gen, 'done');
+  if (result.errors > 0) throw new Error(`load generator: ${result.errors} requests failed`);
+  return { requests: result.done };
 }
 
 async function httpCpu(bin: string, options: TrialOptions): Promise<{ als: number; run: number }> {

@@ -1,24 +1,24 @@
 // The loopback HTTP server of the service benchmark (cases-http.ts). Each request awaits twice before it answers.
 // Server `tld` opens task local data and switches between phases on request of its parent: in phase `none` the
 // handler leaves it alone, in phase `set` it sets req_id and route per request, so the two are compared in one
-// process (same JIT state, same heap). Server `none` has no task local data at all; server `run` (when
-// TaskLocalData has run()) runs every handler in tld.run({ req_id, route }, ...): run() installs its async hooks for
-// good, so it gets processes of its own, compared with `none` ones.
-// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run> [pin]
+// process (same JIT state, same heap). The other servers run every handler through one per-request wrapper
+// (http-shared.ts Wrapper), each in processes of its own: run() installs its async hooks for good.
+// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run|als|hooks> [pin]
 // With a pin, the map is the one pinned there (a profiler in another process reads it); else a private one.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeString, decodeU64 } from '@tld/protocol';
 import { type Reader, loadReader } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
-import { type Phase, ROUTES, type ServerCheck, type ServerKind } from './http-shared.js';
+import { listenLoopback } from '../http/listen.js';
+import { type Phase, ROUTES, type ServerCheck, type ServerKind, WRAPPERS, type Wrapper } from './http-shared.js';
 
-/** tld.run() of the async-context work, when present (feature-detected, not assumed). */
-type RunFn = (values: Record<string, unknown>, fn: () => Promise<void>) => Promise<void>;
-
-const kind = process.argv[2] as ServerKind;
+function isKind(arg: string | undefined): arg is ServerKind {
+  return arg === 'tld' || WRAPPERS.some((w) => w === arg);
+}
+const kind = process.argv[2];
 const pin = process.argv[3];
-if (!['tld', 'none', 'run'].includes(kind) || !process.send) throw new Error('usage: http-server.js <tld|none|run> (forked)');
+if (!isKind(kind) || !process.send) throw new Error(`usage: http-server.js <tld|${WRAPPERS.join('|')}> (forked)`);
 
 const routeOf = (url: string | undefined): string => ROUTES[(url ?? '/').split('/')[1] ?? ''] ?? '/';
 let requests = 0;
@@ -30,42 +30,64 @@ async function answer(res: ServerResponse): Promise<void> {
   res.end('ok');
 }
 
+/** The values a request publishes. */
+type RequestValues = Readonly<{ req_id: bigint; route: string }>;
+type Handle = (values: RequestValues, answer: () => Promise<void>) => void;
+
 let reader: Reader | undefined;
 let tld: TaskLocalData | undefined;
-let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
-  requests++;
-  void answer(res);
-};
-if (kind !== 'none') {
+/** Opens task local data with the two keys (servers tld, run, hooks). */
+function openTld(): TaskLocalData {
   reader = loadReader({ map: pin ? { pinPath: pin } : 'private' });
   // The page mechanism: the check below reads the page (the walk is measured by cases-context.ts).
   tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
-  const reqId = tld.u64('req_id');
-  const route = tld.string('route', 32, { truncate: true });
-  if (kind === 'tld') {
-    handler = (req, res) => {
-      requests++;
-      if (phase === 'set') {
-        reqId.set(BigInt(requests));
-        route.set(routeOf(req.url));
-      }
-      void answer(res);
-    };
-  } else {
-    const run = (TaskLocalData.prototype as unknown as { run?: RunFn }).run;
-    if (typeof run !== 'function') throw new Error('server run: TaskLocalData has no run() here');
-    const session = tld;
-    handler = (req, res) => {
-      requests++;
-      void run.call(session, { req_id: BigInt(requests), route: routeOf(req.url) }, () => answer(res));
-    };
-  }
+  return tld;
 }
 
-const server = createServer({ keepAlive: true }, handler);
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port });
-});
+/** How each Wrapper runs a request's handler. */
+const WRAPPER_HANDLES: Record<Wrapper, () => Handle> = {
+  none: () => (_values, answer) => void answer(),
+  run: () => {
+    const session = openTld();
+    session.u64('req_id');
+    session.string('route', 32, { truncate: true });
+    return (values, answer) => void session.run(values, answer);
+  },
+  als: () => {
+    const als = new AsyncLocalStorage<RequestValues>();
+    return (values, answer) => void als.run(values, answer);
+  },
+  hooks: () => {
+    const session = openTld();
+    session.u64('req_id');
+    session.run({ req_id: 0n }, () => undefined); // installs run()'s hooks for good
+    return (_values, answer) => void answer();
+  },
+};
+
+let handler: (req: IncomingMessage, res: ServerResponse) => void;
+if (kind === 'tld') {
+  const session = openTld();
+  const reqId = session.u64('req_id');
+  const route = session.string('route', 32, { truncate: true });
+  handler = (req, res) => {
+    requests++;
+    if (phase === 'set') {
+      reqId.set(BigInt(requests));
+      route.set(routeOf(req.url));
+    }
+    void answer(res);
+  };
+} else {
+  const handle = WRAPPER_HANDLES[kind]();
+  handler = (req, res) => {
+    requests++;
+    handle({ req_id: BigInt(requests), route: routeOf(req.url) }, () => answer(res));
+  };
+}
+
+const server = await listenLoopback(handler);
+process.send({ type: 'listening', port: server.port });
 let cpuMark = process.cpuUsage();
 let requestsMark = 0;
 process.on('message', (m: { type: string; phase?: Phase }) => {
@@ -91,8 +113,7 @@ process.on('message', (m: { type: string; phase?: Phase }) => {
     };
     process.send?.({ type: 'check', check });
   } else if (m.type === 'stop') {
-    server.closeAllConnections();
-    server.close(() => {
+    void server.close().then(() => {
       tld?.close();
       reader?.close();
       process.disconnect();

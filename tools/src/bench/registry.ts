@@ -1,7 +1,6 @@
 // The case modules `pnpm bench` runs. Each exports `CASES`: BenchCases (a `run` measuring in its trial process) or
 // PairCases (a `setup` giving a candidate and a baseline loop, timed in one process). To add cases, add a module
-// here: a TypeScript one in bench/ as './name.js', or a JavaScript one as '../../bench/name.mjs' (paths are
-// relative to the compiled dist/bench/).
+// here as './name.js' (relative to the compiled dist/bench/).
 import { type PairCase, isPairCase, pairCase } from './pair.js';
 import type { BenchCase } from './types.js';
 
@@ -10,6 +9,7 @@ const CASE_MODULES: readonly string[] = [
   './cases-alternatives.js',
   './cases-bpf.js',
   './cases-registration.js',
+  './cases-async-context.js',
   './cases-http.js',
   './cases-profile.js',
   './cases-context.js',

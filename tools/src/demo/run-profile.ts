@@ -8,11 +8,11 @@ import { type RouteProfile, loadRouteProfile } from '@tld/profiler';
 import { TaskLocalData } from '@tld/userspace';
 import type { DemoOptions } from './args.js';
 import { writeChart } from './chart.js';
-import type { LoadConfig, LoadProgress } from './loadgen.js';
+import type { LoadConfig, LoadProgress } from '../http/load.js';
 import { Progress } from './progress.js';
 import { BUCKET_NAMES, buildReport, renderBars, renderTable, toJson } from './report.js';
 import {
-  type RequestRunner, contextRunAvailable, contextRunner, createKeys, hasContextRun, stepRunner,
+  type RequestRunner, contextRunner, createKeys, stepRunner,
 } from './request-scope.js';
 import { DemoServer } from './server.js';
 import { ROUTES } from './workload.js';
@@ -20,11 +20,6 @@ import { ROUTES } from './workload.js';
 /** A run that cannot start for a reason the user can act on: printed as one line, exit status 1. */
 export class DemoError extends Error {
   override readonly name = 'DemoError';
-}
-
-function needsRun(): DemoError {
-  return new DemoError('--mode async needs TaskLocalData.run(values, fn) from @tld/userspace (values that follow ' +
-    'the async context), which this build does not have yet; use --mode threads');
 }
 
 /** Cleanup steps, run once in reverse order; a failing step does not stop the others. */
@@ -102,7 +97,6 @@ function describeLinks(profile: RouteProfile, sampleHz: number): string[] {
 
 /** Runs the profiling demo; resolves with the exit status. */
 export async function runProfile(opts: DemoOptions): Promise<number> {
-  if (opts.mode === 'async' && !contextRunAvailable()) throw needsRun();
   const say = opts.json ? (): void => {} : (line = ''): void => void process.stdout.write(`${line}\n`);
   const cleanup = new Cleanup();
   const signal = signals(() => {
@@ -125,11 +119,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     cleanup.add('unregistering the main thread', () => tld.close());
     const keys = createKeys(tld);
     const async = opts.mode === 'async';
-    let main: RequestRunner = stepRunner(keys);
-    if (async) {
-      if (!hasContextRun(tld)) throw needsRun();
-      main = contextRunner(tld);
-    }
+    const main: RequestRunner = async ? contextRunner(tld) : stepRunner(keys);
     const server = await DemoServer.start({ mapFd: profile.mapFd, workers: async ? 0 : opts.workers, main });
     cleanup.add('stopping the server', () => server.close());
     const background = await startBackground();
@@ -148,7 +138,7 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     const config: LoadConfig = {
       port: server.port, durationS: opts.durationS, maxRequests: opts.maxRequests, concurrency: opts.concurrency, seed: 2025,
     };
-    const load = fork(new URL('./loadgen.js', import.meta.url), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const load = fork(new URL('../http/load.js', import.meta.url), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     cleanup.add('stopping the load generator', () => load.exitCode === null && load.kill());
     say(`3. Load: ${opts.concurrency} requests in flight for ${opts.durationS} s (at most ${opts.maxRequests}) from pid ${load.pid}`);
 

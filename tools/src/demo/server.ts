@@ -1,9 +1,9 @@
 // The demo's HTTP server on loopback. The main thread accepts and parses every request, then serves it itself or
 // hands it to one of its worker threads, round robin (threads mode); in single-thread mode the main thread serves
 // them all, interleaved at their awaits. Each thread tallies the CPU time its handlers measured, per route.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
+import { type LoopbackServer, listenLoopback } from '../http/listen.js';
 import type { RequestRunner } from './request-scope.js';
 import { handle, routeOf } from './workload.js';
 
@@ -92,33 +92,35 @@ export class DemoServer {
   readonly servedBy: number[];
   /** Requests that failed (500) or asked for an unknown path (404). */
   errors = 0;
-  readonly #server: Server;
+  readonly #server: LoopbackServer;
   readonly #pool: readonly PoolWorker[];
   readonly #main: RequestRunner;
   #next = 0;
   #reqId = 0n;
 
-  private constructor(server: Server, pool: readonly PoolWorker[], main: RequestRunner) {
+  private constructor(server: LoopbackServer, pool: readonly PoolWorker[], main: RequestRunner) {
     this.#server = server;
     this.#pool = pool;
     this.#main = main;
     this.servedBy = new Array<number>(pool.length + 1).fill(0);
-    this.port = (server.address() as AddressInfo).port;
+    this.port = server.port;
   }
 
   /** Starts `workers` worker threads (each registers in the map `mapFd`) and listens on 127.0.0.1. */
   static async start(options: { mapFd: number; workers: number; main: RequestRunner }): Promise<DemoServer> {
     const pool = await Promise.all(Array.from({ length: options.workers }, () => PoolWorker.start(options.mapFd)));
-    const server = createServer({ keepAlive: true });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-    const demo = new DemoServer(server, pool, options.main);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // The server exists before the DemoServer that answers through it: a request this early gets a 503.
+    const started: { demo?: DemoServer } = {};
+    const server = await listenLoopback((req: IncomingMessage, res: ServerResponse) => {
+      const demo = started.demo;
+      if (!demo) return void res.writeHead(503).end();
       demo.#respond(req, res).catch((error: unknown) => {
         demo.errors++;
         res.writeHead(500).end(String(error));
       });
     });
-    return demo;
+    started.demo = new DemoServer(server, pool, options.main);
+    return started.demo;
   }
 
   /** Per route: requests answered and the CPU time the handlers of every thread measured. */
@@ -161,8 +163,6 @@ export class DemoServer {
 
   /** Stops listening, drops open connections and lets every worker unregister and exit. */
   async close(): Promise<void> {
-    const closed = new Promise((resolve) => this.#server.close(resolve));
-    this.#server.closeAllConnections();
-    await Promise.all([closed, ...this.#pool.map((w) => w.close())]);
+    await Promise.all([this.#server.close(), ...this.#pool.map((w) => w.close())]);
   }
 }

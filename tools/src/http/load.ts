@@ -1,8 +1,10 @@
-// The demo's load generator: a separate process, so its CPU is not the server's (the profiler only looks at the
-// server's threads). `concurrency` keep-alive clients request weighted-random routes until the time or the
-// request budget is spent, whichever comes first; progress goes to the parent over IPC every 200 ms.
+// The one load generator of the demo and the benchmarks: a separate process, so its CPU is not the server's (the
+// profiler and the benchmark look only at the server's). `concurrency` keep-alive clients each send one request
+// after another — to `paths` in turn when given, else to the demo's weighted-random routes — until the time or the
+// request budget is spent, whichever comes first. Loopback only. Progress goes to the parent over IPC every
+// 200 ms, then one `done` with the elapsed time. Usage (forked): node load.js '<LoadConfig as JSON>'
 import { Agent, get } from 'node:http';
-import { ROUTES, TENANTS, pathFor } from './workload.js';
+import { ROUTES, TENANTS, pathFor } from '../demo/workload.js';
 
 export interface LoadConfig {
   readonly port: number;
@@ -10,19 +12,24 @@ export interface LoadConfig {
   readonly maxRequests: number;
   readonly concurrency: number;
   readonly seed: number;
+  /** Fixed paths, taken in turn by each client (the benchmark's); default: the demo's weighted routes. */
+  readonly paths?: readonly string[];
 }
 
 export interface LoadProgress {
   readonly type: 'progress' | 'done';
   readonly done: number;
   readonly errors: number;
+  /** Milliseconds since the first request (`done` only). */
+  readonly ms?: number;
 }
 
 const send = process.send?.bind(process);
-if (!send) throw new Error('loadgen.js runs as a child process with an IPC channel (child_process.fork)');
+if (!send) throw new Error('load.js runs as a child process with an IPC channel (child_process.fork)');
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
 
 const agent = new Agent({ keepAlive: true, maxSockets: config.concurrency });
+const t0 = performance.now();
 const deadline = Date.now() + config.durationS * 1000;
 const totalWeight = ROUTES.reduce((sum, r) => sum + r.weight, 0);
 let seed = config.seed >>> 0;
@@ -63,10 +70,11 @@ function request(path: string): Promise<void> {
   });
 }
 
-async function client(): Promise<void> {
+async function client(_: unknown, i: number): Promise<void> {
+  const fixed = config.paths;
   while (!stopped && Date.now() < deadline && issued < config.maxRequests) {
     issued++;
-    await request(nextPath());
+    await request(fixed?.length ? (fixed[(issued + i) % fixed.length] as string) : nextPath());
   }
 }
 
@@ -79,4 +87,6 @@ const timer = setInterval(() => send({ type: 'progress', done, errors } satisfie
 await Promise.all(Array.from({ length: config.concurrency }, client));
 clearInterval(timer);
 agent.destroy();
-if (process.connected) send({ type: 'done', done, errors } satisfies LoadProgress, () => process.disconnect());
+if (process.connected) {
+  send({ type: 'done', done, errors, ms: performance.now() - t0 } satisfies LoadProgress, () => process.disconnect());
+}
