@@ -21,7 +21,10 @@ function found(command) {
 
 /** @param {string[]} args @param {Record<string, string>} [env] */
 function run(args, env) {
-  const result = spawnSync('pnpm', args, { stdio: 'inherit', env: { ...process.env, npm_config_nodedir: '/usr', ...env } });
+  const result = spawnSync('pnpm', args, {
+    stdio: 'inherit',
+    env: { ...process.env, npm_config_nodedir: '/usr', ...env },
+  });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 

@@ -16,18 +16,54 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 /** The names tools compare runs by (tools/README.md): renaming one is a breaking change. */
 const STABLE_NAMES = [
-  'u64 set', 'i64 set', 'u32 set', 'f64 set', 'string set 16', 'string set 32', 'bytes set',
-  'syscall per update', 'async local storage',
-  'bpf fixed-offset read', 'bpf cached read', 'bpf cold read 1', 'bpf cold read 16', 'bpf cold read 63',
-  'bpf cached read 4 keys', 'bpf cached read 16 keys', 'bpf context read', 'bpf user read',
-  'registration', 'registration pidfd', 'registration map update', 'registration pages',
-  'registration 4 workers', 'registration 4 workers in kernel', 'registration 4 workers in mmap',
-  'key creation', 'http baseline', 'http set per request', 'otel span publish',
-  'http als per request', 'http run per request', 'await hop', 'await hop inside run',
-  'http no tld process', 'http run per request, page', 'http als per request, no tld process', 'http run hooks only',
-  'await hop before run', 'await hop inside run, page', 'await hop outside run, page', 'setImmediate hop',
-  'setImmediate hop inside run', 'setImmediate hop outside run', 'store before run', 'set before run',
-  'store after run', 'set outside run', 'set inside run',
+  'u64 set',
+  'i64 set',
+  'u32 set',
+  'f64 set',
+  'string set 16',
+  'string set 32',
+  'bytes set',
+  'syscall per update',
+  'async local storage',
+  'bpf fixed-offset read',
+  'bpf cached read',
+  'bpf cold read 1',
+  'bpf cold read 16',
+  'bpf cold read 63',
+  'bpf cached read 4 keys',
+  'bpf cached read 16 keys',
+  'bpf context read',
+  'bpf user read',
+  'registration',
+  'registration pidfd',
+  'registration map update',
+  'registration pages',
+  'registration 4 workers',
+  'registration 4 workers in kernel',
+  'registration 4 workers in mmap',
+  'key creation',
+  'http baseline',
+  'http set per request',
+  'otel span publish',
+  'http als per request',
+  'http run per request',
+  'await hop',
+  'await hop inside run',
+  'http no tld process',
+  'http run per request, page',
+  'http als per request, no tld process',
+  'http run hooks only',
+  'await hop before run',
+  'await hop inside run, page',
+  'await hop outside run, page',
+  'setImmediate hop',
+  'setImmediate hop inside run',
+  'setImmediate hop outside run',
+  'store before run',
+  'set before run',
+  'store after run',
+  'set outside run',
+  'set inside run',
 ];
 
 describe('pnpm bench --quick', () => {
@@ -50,7 +86,9 @@ describe('pnpm bench --quick', () => {
     expect(byName.size).toBe(rows.length); // names are unique
     for (const name of STABLE_NAMES) expect(byName.has(name), name).toBe(true);
     for (const row of rows) {
-      expect(Object.keys(row)).toEqual(expect.arrayContaining(['name', 'unit', 'median', 'min', 'max', 'baseline', 'ratio']));
+      expect(Object.keys(row)).toEqual(
+        expect.arrayContaining(['name', 'unit', 'median', 'min', 'max', 'baseline', 'ratio']),
+      );
       expect(typeof row.unit).toBe('string');
       expect(row.min).toBeGreaterThan(0);
       expect(row.min).toBeLessThanOrEqual(row.median);

@@ -70,7 +70,15 @@ describe.skipIf(!bpf.supported)('pnpm demo: CPU time by route', () => {
     expect(out.ok).toBe(true);
     expect(out.durationS).toBeGreaterThan(2);
     for (const row of out.routes) {
-      expect(Object.keys(row)).toEqual(['route', 'requests', 'appCpuMs', 'bpfCpuMs', 'samples', 'appShare', 'bpfShare']);
+      expect(Object.keys(row)).toEqual([
+        'route',
+        'requests',
+        'appCpuMs',
+        'bpfCpuMs',
+        'samples',
+        'appShare',
+        'bpfShare',
+      ]);
     }
     expect(out.routes.map((r) => r.route)).toEqual([...ROUTES.map((r) => r.route), '(between requests)', '(no route)']);
 
@@ -102,7 +110,8 @@ describe.skipIf(!bpf.supported)('pnpm demo: CPU time by route', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const out = await until(child, /^3\. Load:/m);
-    const ids = (pattern: RegExp): number[] => [...out.matchAll(pattern)].flatMap((m) => (m[1] ?? '').split(', ').map(Number));
+    const ids = (pattern: RegExp): number[] =>
+      [...out.matchAll(pattern)].flatMap((m) => (m[1] ?? '').split(', ').map(Number));
     const links = ids(/links? ([\d, ]+), prog/g);
     const progs = ids(/prog (\d+)/g);
     expect(links).toHaveLength(2 + Number(/on (\d+) CPUs/.exec(out)?.[1]));
@@ -136,10 +145,14 @@ function nodeBinary(major: number): string {
 
 describe.skipIf(!bpf.supported)('pnpm demo --mode async on Node 24', () => {
   it('run() takes the async-context walk where @tld/userspace has it, and every route stays within 5 points', () => {
-    const r = spawnSync(nodeBinary(24), [demo, '--mode', 'async', '--duration', '4', '--json', '--svg', join(dir, 'async24.svg')], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      nodeBinary(24),
+      [demo, '--mode', 'async', '--duration', '4', '--json', '--svg', join(dir, 'async24.svg')],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect(r.stderr).not.toContain('Error');
     const out = JSON.parse(r.stdout) as { ok: boolean; mode: string; asyncContext: string | null; routes: JsonRoute[] };
     if (out.asyncContext !== null) expect(out.asyncContext).toBe('walk');

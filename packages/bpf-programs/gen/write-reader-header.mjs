@@ -4,9 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { renderReaderHeader } from '../dist/reader-header.js';
 
 /** @type {Array<[string, string]>} */
-const headers = [
-  ['tld_reader.h', renderReaderHeader()],
-];
+const headers = [['tld_reader.h', renderReaderHeader()]];
 for (const [name, text] of headers) {
   const target = new URL(`../include/${name}`, import.meta.url);
   writeFileSync(target, text);

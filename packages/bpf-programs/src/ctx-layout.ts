@@ -59,13 +59,21 @@ export function struct(name: string, fields: FieldSpec[], from: readonly Define[
   const offsets: Record<string, number> = {};
   for (const field of fields) {
     const [size, fieldAlign] =
-      typeof field.type === 'string' ? [SCALAR_SIZE[field.type], SCALAR_SIZE[field.type]] : [field.type.size, field.type.align];
+      typeof field.type === 'string'
+        ? [SCALAR_SIZE[field.type], SCALAR_SIZE[field.type]]
+        : [field.type.size, field.type.align];
     offset = Math.ceil(offset / fieldAlign) * fieldAlign;
     offsets[field.name] = offset;
     offset += size * (field.count === undefined ? 1 : define(field.count, from));
     align = Math.max(align, fieldAlign);
   }
-  return Object.freeze({ name, size: Math.ceil(offset / align) * align, align, fields, offsets: Object.freeze(offsets) });
+  return Object.freeze({
+    name,
+    size: Math.ceil(offset / align) * align,
+    align,
+    fields,
+    offsets: Object.freeze(offsets),
+  });
 }
 
 /** Offset of `field` in `layout`; throws when there is no such field. */

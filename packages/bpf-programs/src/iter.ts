@@ -4,8 +4,16 @@
 // (PROTOCOL.md §1). `tld dump`, `tld map show` and the lifecycle tests all read threads through this.
 import { closeSync } from 'node:fs';
 import {
-  BpfSyscallError, DEFAULT_PIN_PATH, MAP_VALUE_SIZE_V2, ProtocolErrorCode, TldError, TypedArrayMemory, checkMapValueSize,
-  listKeys, type KeyInfo, type MapValueSize,
+  BpfSyscallError,
+  DEFAULT_PIN_PATH,
+  MAP_VALUE_SIZE_V2,
+  ProtocolErrorCode,
+  TldError,
+  TypedArrayMemory,
+  checkMapValueSize,
+  listKeys,
+  type KeyInfo,
+  type MapValueSize,
 } from '@tld/protocol';
 import { ContextFrom, IterRecordLayout } from './iter-layout.js';
 import { ReaderStatus } from './reader-layout.js';
@@ -71,7 +79,9 @@ interface RecordCopy {
 function contextValue(key: KeyInfo, page: Uint8Array, record: RecordCopy): TaskKey['context'] {
   if (record.status < 0) return { from: 'none', value: undefined };
   const word = key.offset >> 3;
-  const set = record.status === ContextFrom.CONTEXT && key.offset + key.size <= record.values.length &&
+  const set =
+    record.status === ContextFrom.CONTEXT &&
+    key.offset + key.size <= record.values.length &&
     ((record.present[word >> 3] ?? 0) >> (word & 7)) & 1;
   if (set) return { from: 'context', value: record.values.slice(key.offset, key.offset + key.size) };
   return { from: 'page', value: page };
@@ -96,7 +106,7 @@ export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 1
   const L = IterRecordLayout;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tasks: RegisteredTask[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     if (at + L.size > bytes.length) throw new RangeError(`tld_iter output ends inside a record at byte ${at}`);
     const metaBytes = view.getUint32(at + L.metaBytesOffset, true);
     const dataBytes = view.getUint32(at + L.dataBytesOffset, true);

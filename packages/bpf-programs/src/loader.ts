@@ -75,15 +75,22 @@ export function loadObject(
 ): LoadedBpfObject {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   const initial = options.initialValues ?? {};
-  if (!Object.values(initial).every((v) => v instanceof Uint8Array)) throw new TypeError('initialValues must be Uint8Arrays');
+  if (!Object.values(initial).every((v) => v instanceof Uint8Array))
+    throw new TypeError('initialValues must be Uint8Arrays');
   const pins: Record<string, string | number | null> = {};
   for (const [name, where] of Object.entries(placement)) {
     if (where === 'private') pins[name] = null;
-    else if (typeof where === 'object' && 'pinPath' in where && typeof where.pinPath === 'string' && where.pinPath.startsWith('/')) {
+    else if (
+      typeof where === 'object' &&
+      'pinPath' in where &&
+      typeof where.pinPath === 'string' &&
+      where.pinPath.startsWith('/')
+    ) {
       pins[name] = where.pinPath;
     } else if (typeof where === 'object' && 'mapFd' in where && Number.isInteger(where.mapFd) && where.mapFd >= 0) {
       pins[name] = where.mapFd;
-    } else throw new TypeError(`placement of map ${name} must be 'private', { pinPath: absolute path } or { mapFd: fd }`);
+    } else
+      throw new TypeError(`placement of map ${name} must be 'private', { pinPath: absolute path } or { mapFd: fd }`);
   }
   if (!existsSync(path)) {
     throw new BpfSyscallError(
@@ -116,7 +123,11 @@ export function loadObject(
     progFd,
     attach(program) {
       progFd(program);
-      return wrapLink(native, callNative(`attaching ${program}`, () => native.attach(program)), program);
+      return wrapLink(
+        native,
+        callNative(`attaching ${program}`, () => native.attach(program)),
+        program,
+      );
     },
     attachPerfEvent(program, perfFd) {
       progFd(program);
@@ -182,7 +193,12 @@ function checkElemArgs(fd: number, ...buffers: Uint8Array[]): void {
  * syscall). Throws TypeError for bad argument types and BpfSyscallError with the kernel's errno (EBADF: not a map
  * fd; EINVAL: wrong sizes or flags; E2BIG: map full; EEXIST/ENOENT: BPF_NOEXIST/BPF_EXIST not met).
  */
-export function mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number = MapUpdateFlags.ANY): void {
+export function mapUpdateElem(
+  fd: number,
+  key: Uint8Array,
+  value: Uint8Array,
+  flags: number = MapUpdateFlags.ANY,
+): void {
   checkElemArgs(fd, key, value);
   if (!Number.isInteger(flags) || flags < 0) throw new TypeError('flags must be a non-negative integer (BPF_ANY = 0)');
   callNative(`BPF_MAP_UPDATE_ELEM(fd ${fd})`, () => addon.mapUpdateElem(fd, key, value, flags));

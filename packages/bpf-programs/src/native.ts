@@ -66,7 +66,6 @@ export const addon: LoaderAddon = loadAddon<LoaderAddon>({
   loadHint: missingLibraryHint,
 });
 
-
 /** Shape of what the addon throws. */
 interface NativeError extends Error {
   syscall?: string;

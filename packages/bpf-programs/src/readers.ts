@@ -156,7 +156,8 @@ export function runCachedOnThisThread(progFd: number): CachedResult {
   return {
     initErr: view.getInt32(L.initErrOffset, true),
     reqId: found & CachedFound.REQ_ID ? view.getBigUint64(L.reqIdOffset, true) : undefined,
-    route: found & CachedFound.ROUTE ? decodeString(ctx.subarray(L.routeOffset, L.routeOffset + L.routeBytes)) : undefined,
+    route:
+      found & CachedFound.ROUTE ? decodeString(ctx.subarray(L.routeOffset, L.routeOffset + L.routeBytes)) : undefined,
     reqIdCache: {
       before: view.getInt32(L.reqIdCacheBeforeOffset, true),
       after: view.getInt32(L.reqIdCacheAfterOffset, true),

@@ -41,10 +41,14 @@ describe('without libbpf.so.1 on the host', () => {
       `mount --bind "$d/shadow" "${libDir}"`,
       'exec "$@"',
     ].join('\n');
-    const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, ...args], {
-      cwd: packageDir,
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, ...args],
+      {
+        cwd: packageDir,
+        encoding: 'utf8',
+      },
+    );
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 

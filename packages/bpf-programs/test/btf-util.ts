@@ -1,16 +1,28 @@
 // Reads a BPF object's BTF through bpftool (-j), a reader that shares no code with this package.
 import { execFileSync } from 'node:child_process';
 
-export interface BtfMember { name: string; type_id: number; bits_offset: number }
+export interface BtfMember {
+  name: string;
+  type_id: number;
+  bits_offset: number;
+}
 export interface BtfType {
-  id: number; kind: string; name: string; type_id?: number; size?: number; linkage?: string;
-  members?: BtfMember[]; nr_elems?: number; vars?: { type_id: number; name: string }[];
+  id: number;
+  kind: string;
+  name: string;
+  type_id?: number;
+  size?: number;
+  linkage?: string;
+  members?: BtfMember[];
+  nr_elems?: number;
+  vars?: { type_id: number; name: string }[];
 }
 
 /** Every BTF type of the object at `path`, by id. */
 export function btf(path: string): Map<number, BtfType> {
-  const out = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', path], { encoding: 'utf8' })) as
-    { types: BtfType[] };
+  const out = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', path], { encoding: 'utf8' })) as {
+    types: BtfType[];
+  };
   return new Map(out.types.map((t) => [t.id, t]));
 }
 

@@ -73,7 +73,9 @@ describe('two compilation units including tld.bpf.h link into one object (bpftoo
   it('units with different struct tld_keys cannot share tld_key_map: the linker refuses them', () => {
     const src = join(dir, 'other.bpf.c');
     const obj = join(dir, 'other.bpf.o');
-    execFileSync('sh', ['-c', `cat > ${src} <<'EOF'
+    execFileSync('sh', [
+      '-c',
+      `cat > ${src} <<'EOF'
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "tld.bpf.h"
@@ -88,13 +90,28 @@ int other_prog(void *ctx)
 		return 0;
 	return tld_get_data(&obj, other, "other", 8) != 0;
 }
-EOF`]);
+EOF`,
+    ]);
     const pkg = fileURLToPath(new URL('..', import.meta.url));
-    execFileSync('clang-19', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-D__TARGET_ARCH_x86',
-      '-I', join(pkg, 'build'), ...includeDirs.flatMap((d) => ['-I', d]),
-      '-c', src, '-o', obj]);
-    expect(() => execFileSync('bpftool', ['gen', 'object', join(dir, 'bad.o'), objectPaths.cached, obj],
-      { stdio: 'pipe' })).toThrow(/tld_key_map.*value_size mismatch/s);
+    execFileSync('clang-19', [
+      '-target',
+      'bpf',
+      '-O2',
+      '-g',
+      '-Wall',
+      '-Werror',
+      '-D__TARGET_ARCH_x86',
+      '-I',
+      join(pkg, 'build'),
+      ...includeDirs.flatMap((d) => ['-I', d]),
+      '-c',
+      src,
+      '-o',
+      obj,
+    ]);
+    expect(() =>
+      execFileSync('bpftool', ['gen', 'object', join(dir, 'bad.o'), objectPaths.cached, obj], { stdio: 'pipe' }),
+    ).toThrow(/tld_key_map.*value_size mismatch/s);
   });
 });
 

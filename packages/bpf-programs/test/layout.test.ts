@@ -18,8 +18,14 @@ describe('include/tld_reader.h and src/reader-layout.ts agree', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tld-layout-'));
     const exe = join(dir, 'probe');
-    execFileSync('clang-19', ['-Wall', '-Werror', ...includeDirs.flatMap((d) => ['-I', d]),
-      join(pkg, 'test/layout-probe.c'), '-o', exe]);
+    execFileSync('clang-19', [
+      '-Wall',
+      '-Werror',
+      ...includeDirs.flatMap((d) => ['-I', d]),
+      join(pkg, 'test/layout-probe.c'),
+      '-o',
+      exe,
+    ]);
     c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, number>;
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +53,10 @@ describe('include/tld_reader.h and src/reader-layout.ts agree', () => {
       badNameOffset: c['tld_reader_key.bad_name'],
     });
     expect({ ...ReaderStatus }).toEqual({
-      STORAGE: c['STORAGE'], DATA: c['DATA'], META: c['META'], REGISTERED: c['REGISTERED'],
+      STORAGE: c['STORAGE'],
+      DATA: c['DATA'],
+      META: c['META'],
+      REGISTERED: c['REGISTERED'],
     });
   });
 
@@ -83,7 +92,7 @@ describe('include/tld_reader.h and src/reader-layout.ts agree', () => {
     });
   });
 
-  it('iterator record (tld_iter.bpf.c writes it from a local, so it is not in any object\'s BTF)', () => {
+  it("iterator record (tld_iter.bpf.c writes it from a local, so it is not in any object's BTF)", () => {
     expect({ ...IterRecordLayout }).toEqual({
       size: c['sizeof tld_iter_record'],
       commBytes: c['iterCommBytes'],

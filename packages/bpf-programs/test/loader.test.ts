@@ -2,8 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import { BpfSyscallError } from '@tld/protocol';
 import {
-  loadObject, mapEntries, mapGetNextKey, mapLookupElem, mapUpdateElem, parseCpuList,
-  perfEventOpen, readOnThisThread, unpin,
+  loadObject,
+  mapEntries,
+  mapGetNextKey,
+  mapLookupElem,
+  mapUpdateElem,
+  parseCpuList,
+  perfEventOpen,
+  readOnThisThread,
+  unpin,
 } from '../src/index.js';
 
 describe('loader arguments', () => {
@@ -58,8 +65,15 @@ describe('reader arguments', () => {
     expect(() => readOnThisThread(noProgram, [''])).toThrow(RangeError);
     expect(() => readOnThisThread(noProgram, ['x'.repeat(62)])).toThrow(RangeError);
     expect(() => readOnThisThread(noProgram, ['a\0b'])).toThrow(RangeError);
-    expect(() => readOnThisThread(noProgram, Array.from({ length: 17 }, (_, i) => `k${i}`))).toThrow(RangeError);
+    expect(() =>
+      readOnThisThread(
+        noProgram,
+        Array.from({ length: 17 }, (_, i) => `k${i}`),
+      ),
+    ).toThrow(RangeError);
     // A legal name gets as far as the syscall, which fails on the bad fd.
-    expect(() => readOnThisThread(noProgram, ['y'.repeat(61)])).toThrow(expect.objectContaining({ errnoCode: 'EBADF' }));
+    expect(() => readOnThisThread(noProgram, ['y'.repeat(61)])).toThrow(
+      expect.objectContaining({ errnoCode: 'EBADF' }),
+    );
   });
 });

@@ -57,9 +57,22 @@ describe('README', () => {
 
   it('includeDirs are the directories holding tld.bpf.h and tld_layout.h', () => {
     const out = join(dir, 'by-include-dirs.bpf.o');
-    execFileSync('clang-19', ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-D__TARGET_ARCH_x86',
-      ...includeDirs.flatMap((d) => ['-I', d]), '-I', join(pkg, 'build'),
-      '-c', join(pkg, 'examples/req_trace.bpf.c'), '-o', out]);
+    execFileSync('clang-19', [
+      '-target',
+      'bpf',
+      '-O2',
+      '-g',
+      '-Wall',
+      '-Werror',
+      '-D__TARGET_ARCH_x86',
+      ...includeDirs.flatMap((d) => ['-I', d]),
+      '-I',
+      join(pkg, 'build'),
+      '-c',
+      join(pkg, 'examples/req_trace.bpf.c'),
+      '-o',
+      out,
+    ]);
     expect(struct(btf(out), 'tld_key_owner').size).toBe(24);
   });
 });

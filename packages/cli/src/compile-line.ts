@@ -14,7 +14,13 @@ export const SYSTEM_INCLUDE_DIRS = ['/usr/local/include', '/usr/include'];
 const LIBBPF_DEV = 'libbpf-dev (apt-get install libbpf-dev; dnf install libbpf-devel)';
 
 /** __TARGET_ARCH_<arch> for bpf_tracing.h, by Node.js's process.arch. */
-const TARGET_ARCH: Readonly<Record<string, string>> = { x64: 'x86', arm64: 'arm64', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv' };
+const TARGET_ARCH: Readonly<Record<string, string>> = {
+  x64: 'x86',
+  arm64: 'arm64',
+  s390x: 's390',
+  ppc64: 'powerpc',
+  riscv64: 'riscv',
+};
 
 export interface HostTools {
   /** Directories of PATH. */
@@ -24,7 +30,11 @@ export interface HostTools {
 }
 
 export function hostTools(): HostTools {
-  return { pathDirs: (process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), systemIncludeDirs: SYSTEM_INCLUDE_DIRS, arch: process.arch };
+  return {
+    pathDirs: (process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''),
+    systemIncludeDirs: SYSTEM_INCLUDE_DIRS,
+    arch: process.arch,
+  };
 }
 
 function executable(path: string): boolean {
@@ -49,7 +59,8 @@ export interface CompileLine {
 export function compileLine(cflags: string, tools: HostTools = hostTools()): CompileLine {
   const compiler = COMPILERS.find((name) => tools.pathDirs.some((dir) => executable(join(dir, name))));
   const missing: string[] = [];
-  if (compiler === undefined) missing.push('no clang on PATH: install clang (apt-get install clang-19; dnf install clang)');
+  if (compiler === undefined)
+    missing.push('no clang on PATH: install clang (apt-get install clang-19; dnf install clang)');
   if (!tools.systemIncludeDirs.some((dir) => existsSync(join(dir, 'bpf', 'bpf_helpers.h')))) {
     missing.push(`no <bpf/bpf_helpers.h> in ${tools.systemIncludeDirs.join(' or ')}: install ${LIBBPF_DEV}`);
   }

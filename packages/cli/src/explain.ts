@@ -25,7 +25,12 @@ export function explain(error: unknown): Explained {
   if (!(error instanceof Error)) return { code: CliErrorCode.INTERNAL, message: String(error) };
   const { code, errnoCode, syscall } = error as Error & Coded;
   // BpfSyscallError (errnoCode) or Node's own fs errors (code 'EACCES'): the kernel or libbpf refused.
-  const errno = typeof errnoCode === 'string' ? errnoCode : typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+  const errno =
+    typeof errnoCode === 'string'
+      ? errnoCode
+      : typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)
+        ? code
+        : undefined;
   if (errno !== undefined && typeof syscall === 'string') {
     if (errno === 'EPERM' || errno === 'EACCES') {
       const call = syscall.replace(/\(.*$/s, ''); // bpf_object__load(/path/x.bpf.o) -> bpf_object__load
@@ -34,7 +39,10 @@ export function explain(error: unknown): Explained {
         message: `the kernel refused ${call} (${errno}) to this process, ${privileges().summary}: ${PRIVILEGE_FIX}`,
       };
     }
-    return { code: typeof code === 'string' && code.startsWith('ERR_TLD_') ? code : CliErrorCode.SYSCALL, message: firstLine(error.message) };
+    return {
+      code: typeof code === 'string' && code.startsWith('ERR_TLD_') ? code : CliErrorCode.SYSCALL,
+      message: firstLine(error.message),
+    };
   }
   if (typeof code === 'string' && code.startsWith('ERR_TLD_')) return { code, message: error.message };
   return { code: CliErrorCode.INTERNAL, message: error.stack ?? error.message };

@@ -41,10 +41,11 @@ export function jsonOption(cmd: Command): Command {
 export function parseMode(value: string): number {
   if (!/^0?[0-7]{3}$/.test(value)) throw new InvalidArgumentError('give an octal mode like 0600 or 0660');
   const mode = Number.parseInt(value, 8);
-  if ((mode & 0o600) !== 0o600) throw new InvalidArgumentError('the owner needs read and write permission (0600 at least)');
+  if ((mode & 0o600) !== 0o600)
+    throw new InvalidArgumentError('the owner needs read and write permission (0600 at least)');
   if ((mode & 0o007) !== 0) {
     throw new InvalidArgumentError(
-      'others must get no permission: whoever can open the map can point any task\'s storage at memory of their ' +
+      "others must get no permission: whoever can open the map can point any task's storage at memory of their " +
         'choosing; share it with a group instead (--mode 0660 --group NAME)',
     );
   }
@@ -70,7 +71,8 @@ export function parseGroup(value: string): number {
 
 export function parsePid(value: string): number {
   const pid = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x3fffffff) throw new InvalidArgumentError('give a process id, like 1234');
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x3fffffff)
+    throw new InvalidArgumentError('give a process id, like 1234');
   return pid;
 }
 

@@ -84,10 +84,10 @@ export async function withCheckedPin<T>(pinPath: string, use: (path: string) => 
   const { fdPath, resolvePin } = await import('@tld/userspace/pin-path');
   const pin = resolvePin(pinPath);
   try {
-    if (pin.entry === undefined) throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pinPath}: ${createHint(pinPath)} creates it`);
+    if (pin.entry === undefined)
+      throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pinPath}: ${createHint(pinPath)} creates it`);
     return use(fdPath(pin.entry.fd));
   } finally {
     pin.close();
   }
 }
-

@@ -28,7 +28,9 @@ export function privileges(): Privileges {
   const admin = has(CAP_SYS_ADMIN);
   const bpf = admin || has(CAP_BPF);
   const perfmon = admin || has(CAP_PERFMON);
-  const names = [admin && 'CAP_SYS_ADMIN', has(CAP_BPF) && 'CAP_BPF', has(CAP_PERFMON) && 'CAP_PERFMON'].filter(Boolean);
+  const names = [admin && 'CAP_SYS_ADMIN', has(CAP_BPF) && 'CAP_BPF', has(CAP_PERFMON) && 'CAP_PERFMON'].filter(
+    Boolean,
+  );
   const summary = root
     ? 'root'
     : `uid ${process.geteuid?.() ?? '?'}${names.length > 0 ? ` with ${names.join(', ')}` : ', no BPF capabilities'}`;

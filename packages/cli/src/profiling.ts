@@ -20,20 +20,24 @@ export function parseBy(value: string): string[] {
 /** --request KEY | none. */
 export function parseRequest(value: string): string {
   if (value === '' || value.includes('\0') || Buffer.byteLength(value) > 61) {
-    throw new InvalidArgumentError('give the name of a u64 key holding the current request (0 between requests), or none');
+    throw new InvalidArgumentError(
+      'give the name of a u64 key holding the current request (0 between requests), or none',
+    );
   }
   return value;
 }
 
 export function parseSeconds(value: string): number {
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 86_400) throw new InvalidArgumentError('give seconds, from 0.1 to 86400');
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 86_400)
+    throw new InvalidArgumentError('give seconds, from 0.1 to 86400');
   return seconds;
 }
 
 export function parseHz(value: string): number {
   const hz = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(hz) || hz < 1 || hz > 10_000) throw new InvalidArgumentError('give samples per second per CPU, from 1 to 10000');
+  if (!Number.isInteger(hz) || hz < 1 || hz > 10_000)
+    throw new InvalidArgumentError('give samples per second per CPU, from 1 to 10000');
   return hz;
 }
 
@@ -48,7 +52,12 @@ export interface KeyChoice {
  * iterator. A label found nowhere is an error naming `tld dump`; the request key defaults to `req_id` when an
  * 8-byte key of that name exists, 'none' turns it off.
  */
-export async function chooseKeys(pin: string, pids: readonly number[] | undefined, by: readonly string[], request: string | undefined): Promise<KeyChoice> {
+export async function chooseKeys(
+  pin: string,
+  pids: readonly number[] | undefined,
+  by: readonly string[],
+  request: string | undefined,
+): Promise<KeyChoice> {
   const { loadTaskIterator } = await import('@tld/bpf-programs');
   const iterator = loadTaskIterator({ map: { pinPath: pin } });
   const sizes = new Map<string, number>();
@@ -61,7 +70,8 @@ export async function chooseKeys(pin: string, pids: readonly number[] | undefine
   } finally {
     iterator.close();
   }
-  const where = pids === undefined ? 'no registered thread on this host' : `no registered thread of process ${pids.join(', ')}`;
+  const where =
+    pids === undefined ? 'no registered thread on this host' : `no registered thread of process ${pids.join(', ')}`;
   const labels = by.map((name) => {
     const size = sizes.get(name);
     if (size === undefined) {

@@ -10,7 +10,9 @@ import { statusCommand } from './commands/status.js';
 import { topCommand } from './commands/top.js';
 import { ExitCode, type RunState } from './output.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const EPILOG = `
 Exit status:
@@ -29,7 +31,9 @@ Examples:
 /** The commander program; commands record their exit status in `state`. */
 export function createProgram(state: RunState): Command {
   const program = new Command('tld')
-    .description('Task local data on this host: check it, manage the shared map, dump what every thread published, profile CPU by value')
+    .description(
+      'Task local data on this host: check it, manage the shared map, dump what every thread published, profile CPU by value',
+    )
     .version(version, '-V, --version', 'print the version of tld')
     .helpOption('-h, --help', 'show help for a command')
     .exitOverride()
@@ -59,7 +63,8 @@ function helpCommand(program: Command): void {
       let command = program;
       for (const name of names) {
         const sub = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
-        if (!sub) command.error(`unknown command '${name}' (tld --help lists them)`, { code: 'commander.unknownCommand' });
+        if (!sub)
+          command.error(`unknown command '${name}' (tld --help lists them)`, { code: 'commander.unknownCommand' });
         else command = sub;
       }
       command.outputHelp();

@@ -31,17 +31,27 @@ describe('compileLine', () => {
   it('prefers clang, else the newest clang-N on PATH', () => {
     const both = binDir('both', ['clang', 'clang-19']);
     const versioned = binDir('versioned', ['clang-17', 'clang-19']);
-    expect(compileLine('-Ix', { pathDirs: [both], systemIncludeDirs: [withHelpers], arch: 'x64' })).toMatchObject({ compiler: 'clang', missing: [] });
+    expect(compileLine('-Ix', { pathDirs: [both], systemIncludeDirs: [withHelpers], arch: 'x64' })).toMatchObject({
+      compiler: 'clang',
+      missing: [],
+    });
     const line = compileLine('-Ix', { pathDirs: [versioned], systemIncludeDirs: [withHelpers], arch: 'x64' });
     expect(line).toMatchObject({ compiler: 'clang-19', missing: [] });
     expect(line.command).toBe('clang-19 -target bpf -O2 -g -D__TARGET_ARCH_x86 -Ix -I. -c prog.bpf.c -o prog.bpf.o');
   });
 
   it('names what is missing: clang, and libbpf-dev for <bpf/bpf_helpers.h>', () => {
-    const line = compileLine('-Ix', { pathDirs: [binDir('none', [])], systemIncludeDirs: [join(work, 'nothing')], arch: 'arm64' });
+    const line = compileLine('-Ix', {
+      pathDirs: [binDir('none', [])],
+      systemIncludeDirs: [join(work, 'nothing')],
+      arch: 'arm64',
+    });
     expect(line.compiler).toBeUndefined();
     expect(line.command).toMatch(/^clang -target bpf .*-D__TARGET_ARCH_arm64 /);
-    expect(line.missing).toEqual([expect.stringContaining('apt-get install clang-19'), expect.stringContaining('libbpf-dev')]);
+    expect(line.missing).toEqual([
+      expect.stringContaining('apt-get install clang-19'),
+      expect.stringContaining('libbpf-dev'),
+    ]);
   });
 
   it('on this host: a PATH without plain clang gives clang-19, and the printed line compiles a program', () => {
@@ -55,9 +65,17 @@ describe('compileLine', () => {
     const project = join(work, 'project');
     mkdirSync(project);
     execFileSync('sh', ['-c', 'bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h'], { cwd: project });
-    const example = fileURLToPath(import.meta.resolve('@tld/bpf-programs/include/tld.bpf.h')).replace(/include\/tld\.bpf\.h$/, 'examples/req_trace.bpf.c');
+    const example = fileURLToPath(import.meta.resolve('@tld/bpf-programs/include/tld.bpf.h')).replace(
+      /include\/tld\.bpf\.h$/,
+      'examples/req_trace.bpf.c',
+    );
     execFileSync('cp', [example, join(project, 'prog.bpf.c')]);
-    execFileSync('sh', ['-e', '-c', String(result['compile'])], { cwd: project, env: { ...process.env, PATH: `${path}:/usr/bin:/bin` } });
-    expect(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', join(project, 'prog.bpf.o')], { encoding: 'utf8' })).toContain('tld_map_value');
+    execFileSync('sh', ['-e', '-c', String(result['compile'])], {
+      cwd: project,
+      env: { ...process.env, PATH: `${path}:/usr/bin:/bin` },
+    });
+    expect(
+      execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', join(project, 'prog.bpf.o')], { encoding: 'utf8' }),
+    ).toContain('tld_map_value');
   });
 });

@@ -51,28 +51,33 @@ describe.skipIf(!bpf.supported)('tld dump: thread names', () => {
     { label: '22', node: installedNode(22), workerName: 'tld-ingest' },
     { label: '24', node: installedNode(24), workerName: 'tld-ingest' },
   ];
-  it.each(nodes)('Node.js $label: the worker is named $workerName, the main thread is marked; an unset string is ""', async ({ node, workerName }) => {
-    if (node === undefined) {
-      // tools/setup installs 22 and 24; where it did not, CI must not pass silently.
-      if (bpfRequired()) throw new Error(`no Node.js binary under ${cache}: run tools/setup`);
-      return;
-    }
-    const consumer = await startConsumer(pin, { script, node });
-    try {
-      const { threads } = json(run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json'])) as { threads: Thread[] };
-      const main = threads.find((t) => t.mainThread);
-      const worker = threads.find((t) => !t.mainThread);
-      expect(main?.tid).toBe(consumer.pid);
-      expect(worker?.comm).toBe(workerName);
-      const tenant = (t: Thread | undefined) => t?.keys.find((k) => k.name === 'tenant')?.value;
-      expect(tenant(main)).toMatchObject({ string: '', text: '""' });
-      expect(tenant(worker)).toMatchObject({ string: 'acme', text: '"acme"' });
-      const text = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]).stdout;
-      expect(text).toContain(`tid ${consumer.pid}  pid ${consumer.pid}  ${main?.comm}  (main thread)\n`);
-      expect(text).toMatch(new RegExp(`tid ${worker?.tid}  pid ${consumer.pid}  ${worker?.comm}\\n`));
-      expect(text).toMatch(/ {2}tenant\s+24B {2}""\n/);
-    } finally {
-      expect(await consumer.stop()).toBe(0);
-    }
-  });
+  it.each(nodes)(
+    'Node.js $label: the worker is named $workerName, the main thread is marked; an unset string is ""',
+    async ({ node, workerName }) => {
+      if (node === undefined) {
+        // tools/setup installs 22 and 24; where it did not, CI must not pass silently.
+        if (bpfRequired()) throw new Error(`no Node.js binary under ${cache}: run tools/setup`);
+        return;
+      }
+      const consumer = await startConsumer(pin, { script, node });
+      try {
+        const { threads } = json(run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json'])) as {
+          threads: Thread[];
+        };
+        const main = threads.find((t) => t.mainThread);
+        const worker = threads.find((t) => !t.mainThread);
+        expect(main?.tid).toBe(consumer.pid);
+        expect(worker?.comm).toBe(workerName);
+        const tenant = (t: Thread | undefined) => t?.keys.find((k) => k.name === 'tenant')?.value;
+        expect(tenant(main)).toMatchObject({ string: '', text: '""' });
+        expect(tenant(worker)).toMatchObject({ string: 'acme', text: '"acme"' });
+        const text = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]).stdout;
+        expect(text).toContain(`tid ${consumer.pid}  pid ${consumer.pid}  ${main?.comm}  (main thread)\n`);
+        expect(text).toMatch(new RegExp(`tid ${worker?.tid}  pid ${consumer.pid}  ${worker?.comm}\\n`));
+        expect(text).toMatch(/ {2}tenant\s+24B {2}""\n/);
+      } finally {
+        expect(await consumer.stop()).toBe(0);
+      }
+    },
+  );
 });

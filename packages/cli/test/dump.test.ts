@@ -18,7 +18,13 @@ interface Thread {
   comm: string;
   registered: boolean;
   context: { status: string; errno?: number };
-  keys: { name: string; size: number; offset: number; value: Record<string, unknown>; context: { from: string; value?: Record<string, unknown> } }[];
+  keys: {
+    name: string;
+    size: number;
+    offset: number;
+    value: Record<string, unknown>;
+    context: { from: string; value?: Record<string, unknown> };
+  }[];
 }
 
 /** name → value readings of one dumped thread. */
@@ -39,7 +45,7 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
     run(['map', 'rm', '--pin', pin]);
   });
 
-  it('shows the main thread\'s and the worker\'s own values, decoded', () => {
+  it("shows the main thread's and the worker's own values, decoded", () => {
     const result = run(['dump', '--pin', pin, '--json']);
     expect(result.status).toBe(0);
     const { ok, threads } = json(result) as { ok: boolean; threads: Thread[] };
@@ -59,7 +65,11 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
       route: { string: '/worker' },
       weight: { float: 0.25, text: '0.25' },
     });
-    expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([['req_id', 8, 0], ['route', 32, 8], ['weight', 8, 40]]);
+    expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([
+      ['req_id', 8, 0],
+      ['route', 32, 8],
+      ['weight', 8, 40],
+    ]);
     // Outside any run (and on this Node.js, with no walk published): the context sees the page's values.
     for (const t of mine) {
       expect(t.context).toEqual({ status: 'page' });
@@ -73,13 +83,27 @@ describe.skipIf(!bpf.supported)('tld dump', () => {
     expect((json(run(['dump', '--pin', pin, '--pid', '1', '--json'])) as { threads: Thread[] }).threads).toEqual([]);
     const text = run(['dump', '--pin', pin, '--pid', String(consumer.pid)]);
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`tid ${consumer.pid}  pid ${consumer.pid}  node  \\(main thread\\)\\n  req_id\\s+8B  1001\\n  route\\s+32B  "/main"\\n  weight\\s+8B  1.5\\n`));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `tid ${consumer.pid}  pid ${consumer.pid}  node  \\(main thread\\)\\n  req_id\\s+8B  1001\\n  route\\s+32B  "/main"\\n  weight\\s+8B  1.5\\n`,
+      ),
+    );
     expect(text.stdout).toMatch(/req_id\s+8B {2}2002\n\s+route\s+32B {2}"\/worker"\n\s+weight\s+8B {2}0\.25/);
     expect(text.stdout).toContain(`2 threads in 1 process registered in ${pin}`);
   });
 
   it('--watch --json prints one document per line until interrupted, then exits 0', async () => {
-    const child = spawn(process.execPath, [binPath, 'dump', '--pin', pin, '--pid', String(consumer.pid), '--watch', '0.2', '--json']);
+    const child = spawn(process.execPath, [
+      binPath,
+      'dump',
+      '--pin',
+      pin,
+      '--pid',
+      String(consumer.pid),
+      '--watch',
+      '0.2',
+      '--json',
+    ]);
     const lines = createInterface({ input: child.stdout });
     const documents: { threads: Thread[] }[] = [];
     for await (const line of lines) {
@@ -123,7 +147,9 @@ describe.skipIf(!bpf.supported)('tld dump of what a hostile process publishes', 
     expect(textual.stdout).toContain('title\\x1b]0;pwned\\x07');
     expect(textual.stdout).toContain('/a\\x9b2J\\u202eb');
     expect(textual.stdout).toContain(`pid ${consumer.pid}  \\x1b[2J`);
-    const { threads } = json(run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json'])) as { threads: Thread[] };
+    const { threads } = json(run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json'])) as {
+      threads: Thread[];
+    };
     expect(threads[0]?.keys.map((k) => k.name)).toEqual(['title\x1b]0;pwned\x07', 'route']);
     expect(values(threads[0])['route']).toMatchObject({ string: '/a\u009b2J\u202eb' });
     expect(threads[0]?.comm.startsWith('\x1b[2J')).toBe(true);
@@ -144,16 +170,31 @@ describe.skipIf(!bpf.supported)('tld dump of a map with 24-byte values (struct t
     run(['map', 'rm', '--pin', pin]);
   });
 
-  it('shows both threads\' values, read at the start the map value carries', () => {
+  it("shows both threads' values, read at the start the map value carries", () => {
     const result = run(['dump', '--pin', pin, '--pid', String(consumer.pid), '--json']);
     expect(result.status).toBe(0);
     const { threads } = json(result) as { threads: Thread[] };
-    expect(threads.map((t) => [t.pid, t.registered])).toEqual([[consumer.pid, true], [consumer.pid, true]]);
+    expect(threads.map((t) => [t.pid, t.registered])).toEqual([
+      [consumer.pid, true],
+      [consumer.pid, true],
+    ]);
     const main = threads.find((t) => t.tid === consumer.pid);
     const worker = threads.find((t) => t.tid !== consumer.pid);
-    expect(values(main)).toMatchObject({ req_id: { uint: '1001' }, route: { string: '/main' }, weight: { float: 1.5 } });
-    expect(values(worker)).toMatchObject({ req_id: { uint: '2002' }, route: { string: '/worker' }, weight: { float: 0.25 } });
-    expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([['req_id', 8, 0], ['route', 32, 8], ['weight', 8, 40]]);
+    expect(values(main)).toMatchObject({
+      req_id: { uint: '1001' },
+      route: { string: '/main' },
+      weight: { float: 1.5 },
+    });
+    expect(values(worker)).toMatchObject({
+      req_id: { uint: '2002' },
+      route: { string: '/worker' },
+      weight: { float: 0.25 },
+    });
+    expect(main?.keys.map((k) => [k.name, k.size, k.offset])).toEqual([
+      ['req_id', 8, 0],
+      ['route', 32, 8],
+      ['weight', 8, 40],
+    ]);
     // Outside any run (and on this Node.js, with no walk published): the context sees the page's values.
     for (const t of threads) {
       expect(t.context).toEqual({ status: 'page' });
@@ -163,6 +204,11 @@ describe.skipIf(!bpf.supported)('tld dump of a map with 24-byte values (struct t
 
   it('map show counts its registered threads', () => {
     // The consumer's two threads (tld map show registers its own thread only after counting).
-    expect(json(run(['map', 'show', '--pin', pin, '--json']))).toMatchObject({ ok: true, valueSize: 24, threads: 2, processes: 1 });
+    expect(json(run(['map', 'show', '--pin', pin, '--json']))).toMatchObject({
+      ok: true,
+      valueSize: 24,
+      threads: 2,
+      processes: 1,
+    });
   });
 });

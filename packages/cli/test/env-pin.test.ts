@@ -41,7 +41,9 @@ describe('TLD_PIN', () => {
       expect(json(run(['map', 'show', '--json'], { env }))).toMatchObject({ ok: true, pin });
       expect(json(run(['map', 'create', '--json'], { env }))).toMatchObject({ ok: true, pin, created: false });
       const status = json(run(['status', '--json'], { env }));
-      expect(status['checks']).toContainEqual(expect.objectContaining({ name: 'pin', ok: true, detail: expect.stringContaining(pin) as unknown }));
+      expect(status['checks']).toContainEqual(
+        expect.objectContaining({ name: 'pin', ok: true, detail: expect.stringContaining(pin) as unknown }),
+      );
 
       // The consumer takes its pin as an argument; the dump finds it through TLD_PIN alone.
       const consumer = await startConsumer(pin);
@@ -54,7 +56,11 @@ describe('TLD_PIN', () => {
       }
 
       const other = freshPin();
-      expect(json(run(['map', 'create', '--pin', other, '--json'], { env }))).toMatchObject({ ok: true, pin: other, created: true });
+      expect(json(run(['map', 'create', '--pin', other, '--json'], { env }))).toMatchObject({
+        ok: true,
+        pin: other,
+        created: true,
+      });
       expect(json(run(['map', 'rm', '--json'], { env }))).toMatchObject({ ok: true, pin, removed: true });
       expect(existsSync(pin)).toBe(false);
       expect(existsSync(other)).toBe(true);

@@ -20,7 +20,10 @@ export interface Run {
 }
 
 /** Runs `command args` to completion (by default `node dist/bin.js`). */
-export function run(args: readonly string[], options: { command?: readonly string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+export function run(
+  args: readonly string[],
+  options: { command?: readonly string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Run {
   const [file, ...pre] = options.command ?? [process.execPath, binPath];
   const result = spawnSync(file ?? process.execPath, [...pre, ...args], {
     encoding: 'utf8',
@@ -54,10 +57,14 @@ export async function startConsumer(
   pin: string,
   options: { script?: string; cwd?: string; env?: NodeJS.ProcessEnv; node?: string } = {},
 ): Promise<Consumer> {
-  const child: ChildProcessWithoutNullStreams = spawn(options.node ?? process.execPath, [options.script ?? consumerPath, pin], {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-  });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    options.node ?? process.execPath,
+    [options.script ?? consumerPath, pin],
+    {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null]>;
@@ -89,7 +96,13 @@ export interface BurnService {
 }
 
 /** Starts the burn service (test/fixtures/burn-service.mjs) on `pin` (MODE run or set) and waits until its keys exist. */
-export async function startBurnService(script: string, pin: string, mode: 'run' | 'set', nodeArgs: readonly string[] = ['--perf-basic-prof'], node = process.execPath): Promise<BurnService> {
+export async function startBurnService(
+  script: string,
+  pin: string,
+  mode: 'run' | 'set',
+  nodeArgs: readonly string[] = ['--perf-basic-prof'],
+  node = process.execPath,
+): Promise<BurnService> {
   // In the temporary directory: node --perf-basic-prof leaves an isolate-*.log in its working directory.
   const child = spawn(node, [...nodeArgs, script, pin, mode], { cwd: tmpdir() });
   let stderr = '';
@@ -137,5 +150,7 @@ export function measuredShares(
   after: { totalNs: number; routes: Record<string, number> },
 ): Record<string, number> {
   const total = after.totalNs - before.totalNs;
-  return Object.fromEntries(Object.entries(after.routes).map(([r, ns]) => [r, (100 * (ns - (before.routes[r] ?? 0))) / total]));
+  return Object.fromEntries(
+    Object.entries(after.routes).map(([r, ns]) => [r, (100 * (ns - (before.routes[r] ?? 0))) / total]),
+  );
 }

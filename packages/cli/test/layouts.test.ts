@@ -48,8 +48,18 @@ describe.skipIf(!bpf.supported)('both map layouts', () => {
     for (const size of [16, 24] as const) {
       objects[size] = join(work, `upstream-${size}.bpf.o`);
       execFileSync('clang-19', [
-        '-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', `-I/usr/include/${multiarch}`,
-        ...(size === 24 ? ['-DREVISION_START_IN_VALUE'] : []), '-c', source, '-o', objects[size],
+        '-target',
+        'bpf',
+        '-O2',
+        '-g',
+        '-Wall',
+        '-Werror',
+        `-I/usr/include/${multiarch}`,
+        ...(size === 24 ? ['-DREVISION_START_IN_VALUE'] : []),
+        '-c',
+        source,
+        '-o',
+        objects[size],
       ]);
     }
   });
@@ -62,7 +72,11 @@ describe.skipIf(!bpf.supported)('both map layouts', () => {
     const pin = freshPin();
     const created = json(run(['map', 'create', '--pin', pin, '--value-size', String(size), '--json']));
     expect(created).toMatchObject({ ok: true, created: true, valueSize: size, layout: revision });
-    expect(json(run(['map', 'show', '--pin', pin, '--json']))).toMatchObject({ ok: true, valueSize: size, layout: revision });
+    expect(json(run(['map', 'show', '--pin', pin, '--json']))).toMatchObject({
+      ok: true,
+      valueSize: size,
+      layout: revision,
+    });
     expect(run(['map', 'show', '--pin', pin]).stdout).toMatch(new RegExp(`layout +${text}`));
     const status = json(run(['status', '--pin', pin, '--json']));
     expect(status['checks']).toContainEqual(expect.objectContaining({ name: 'pin', layout: revision }));
@@ -71,7 +85,11 @@ describe.skipIf(!bpf.supported)('both map layouts', () => {
   it('the default is 16 bytes; a kept pin of the other size is refused when --value-size asks for one', () => {
     const pin = freshPin();
     expect(json(run(['map', 'create', '--pin', pin, '--json']))).toMatchObject({ valueSize: 16 });
-    expect(json(run(['map', 'create', '--pin', pin, '--json']))).toMatchObject({ ok: true, created: false, valueSize: 16 });
+    expect(json(run(['map', 'create', '--pin', pin, '--json']))).toMatchObject({
+      ok: true,
+      created: false,
+      valueSize: 16,
+    });
     const refused = run(['map', 'create', '--pin', pin, '--value-size', '24', '--json']);
     expect(refused.status).toBe(1);
     expect(json(refused)).toMatchObject({ ok: false, error: { code: 'ERR_TLD_VALUE_SIZE' } });
@@ -97,7 +115,9 @@ describe.skipIf(!bpf.supported)('both map layouts', () => {
         tld.close();
       }
       const other = pinOf[size === 16 ? 24 : 16];
-      expect(() => loadObject(objects[size], { [names.dataMap]: { pinPath: other } })).toThrow(/value_size|reuse|incompatible|mismatch/i);
+      expect(() => loadObject(objects[size], { [names.dataMap]: { pinPath: other } })).toThrow(
+        /value_size|reuse|incompatible|mismatch/i,
+      );
     }
   });
 });

@@ -18,13 +18,19 @@ const openPin = fileURLToPath(new URL('./fixtures/open-pin.mjs', import.meta.url
 /** Runs `command` as uid 65534 (nobody), a real other user, with `groups` as its supplementary groups. */
 function asNobody(command: string[], groups: number[] = []): { status: number | null; stdout: string; stderr: string } {
   const ids = ['--reuid=65534', '--regid=65534', groups.length ? `--groups=${groups.join(',')}` : '--clear-groups'];
-  const result = spawnSync('setpriv', [...ids, ...command], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  const result = spawnSync('setpriv', [...ids, ...command], {
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  });
   if (result.error) throw result.error;
   return result;
 }
 
 /** TaskLocalData.open() of `pin` by uid 65534 in `groups`: what test/fixtures/open-pin.mjs prints. */
-function openAsNobody(pin: string, groups: number[] = []): { opened?: boolean; warnings?: string[]; code?: string; message?: string } {
+function openAsNobody(
+  pin: string,
+  groups: number[] = [],
+): { opened?: boolean; warnings?: string[]; code?: string; message?: string } {
   const result = asNobody([process.execPath, '--no-warnings', openPin, pin], groups);
   try {
     return JSON.parse(result.stdout) as { opened?: boolean; warnings?: string[]; code?: string };
@@ -55,7 +61,13 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     const { dir, pin } = nestedPin();
     const created = run(['map', 'create', '--pin', pin, '--json']);
     expect(created.status).toBe(0);
-    expect(json(created)).toMatchObject({ ok: true, pin, created: true, mode: '0600', createdDirs: [dir, `${dir}/app`] });
+    expect(json(created)).toMatchObject({
+      ok: true,
+      pin,
+      created: true,
+      mode: '0600',
+      createdDirs: [dir, `${dir}/app`],
+    });
     expect(fileMode(pin)).toBe(0o600);
     expect(fileMode(dir)).toBe(0o700);
 
@@ -80,7 +92,7 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     expect(existsSync(dir)).toBe(true);
   });
 
-  it('--mode 0660 --group sets the pin\'s permission and group', () => {
+  it("--mode 0660 --group sets the pin's permission and group", () => {
     const { pin } = nestedPin();
     const result = run(['map', 'create', '--pin', pin, '--mode', '0660', '--group', '4', '--json']);
     expect(result.status).toBe(0);
@@ -157,7 +169,9 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     cleanup.push(open);
     mkdirSync(open, { mode: 0o777 });
     chmodSync(open, 0o777);
-    expect(json(run(['map', 'create', '--pin', `${open}/tld_data_map`, '--json']))).toMatchObject({ error: { code: 'ERR_TLD_UNSAFE_PIN_PATH' } });
+    expect(json(run(['map', 'create', '--pin', `${open}/tld_data_map`, '--json']))).toMatchObject({
+      error: { code: 'ERR_TLD_UNSAFE_PIN_PATH' },
+    });
     expect(readdirSync(open)).toEqual([]);
   });
 
@@ -167,8 +181,19 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     const shown = run(['map', 'show', '--pin', pin, '--json']);
     expect(shown.status).toBe(0);
     expect(json(shown)).toEqual({
-      ok: true, pin, mapId, name: 'tld_data_map', valueSize: 16, layout: 'selftests-6.18', mode: '0600', uid: 0, gid: 0, looseMode: false,
-      uptr: true, threads: 0, processes: 0,
+      ok: true,
+      pin,
+      mapId,
+      name: 'tld_data_map',
+      valueSize: 16,
+      layout: 'selftests-6.18',
+      mode: '0600',
+      uid: 0,
+      gid: 0,
+      looseMode: false,
+      uptr: true,
+      threads: 0,
+      processes: 0,
     });
     chmodSync(pin, 0o644);
     const loose = run(['map', 'show', '--pin', pin]);
@@ -224,7 +249,7 @@ describe.skipIf(!bpf.supported)('tld map', () => {
     expect(removed.stderr).toContain('ERR_TLD_NO_MAP');
   });
 
-  it('without privileges: create names root or CAP_BPF, not libbpf\'s RLIMIT_MEMLOCK hint, and makes nothing', () => {
+  it("without privileges: create names root or CAP_BPF, not libbpf's RLIMIT_MEMLOCK hint, and makes nothing", () => {
     const { dir, pin } = nestedPin();
     const result = run(['map', 'create', '--pin', pin], { command: [...AS_NOBODY, binPath] });
     expect(result.status).toBe(1);

@@ -2,7 +2,16 @@
 // tarballs into projects outside the workspace with `npm install` and with `pnpm add` while no compiler is on PATH,
 // then run a consumer application (main thread + worker) and `tld` from there.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -54,13 +63,19 @@ const QUIET = { npm_config_audit: 'false', npm_config_fund: 'false', npm_config_
 function project(name: string): string {
   const dir = join(work, name);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `tld-${name}`, version: '1.0.0', private: true, type: 'module' }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: `tld-${name}`, version: '1.0.0', private: true, type: 'module' }),
+  );
   copyFileSync(consumerPath, join(dir, 'consumer.mjs'));
   return dir;
 }
 
 function listTarball(path: string): string[] {
-  return sh('tar', ['-tzf', path]).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  return sh('tar', ['-tzf', path])
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
 }
 
 function manifest(path: string): Record<string, unknown> {
@@ -79,9 +94,14 @@ describe('the tarballs', () => {
     const files = listTarball(tarballs[name]);
     expect(JSON.stringify(pkg)).not.toContain('workspace:');
     for (const deps of [pkg['dependencies'] ?? {}, pkg['devDependencies'] ?? {}]) {
-      for (const version of Object.values(deps as Record<string, string>)) expect(version).toMatch(/^\^?\d+\.\d+\.\d+$/);
+      for (const version of Object.values(deps as Record<string, string>))
+        expect(version).toMatch(/^\^?\d+\.\d+\.\d+$/);
     }
-    expect(pkg).toMatchObject({ license: 'MIT', engines: { node: '>=20' }, repository: { directory: `packages/${name}` } });
+    expect(pkg).toMatchObject({
+      license: 'MIT',
+      engines: { node: '>=20' },
+      repository: { directory: `packages/${name}` },
+    });
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']));
     expect(pkg['types']).toBe('./dist/index.d.ts');
     expect((pkg['exports'] as Record<string, { types: string }>)['.']?.types).toBe('./dist/index.d.ts');
@@ -97,15 +117,24 @@ describe('the tarballs', () => {
 
   it('the native packages ship one glibc Node-API binary each for Linux x64 and arm64, and the BPF objects', () => {
     for (const name of ['userspace', 'bpf-programs'] as const) {
-      expect(manifest(tarballs[name])).toMatchObject({ os: ['linux'], cpu: ['x64', 'arm64'], scripts: { install: 'node-gyp-build' } });
-      expect(listTarball(tarballs[name]).filter((f) => f.startsWith('prebuilds/')).sort()).toEqual([
-        `prebuilds/linux-arm64/@tld+${name}.glibc.node`,
-        `prebuilds/linux-x64/@tld+${name}.glibc.node`,
-      ]);
+      expect(manifest(tarballs[name])).toMatchObject({
+        os: ['linux'],
+        cpu: ['x64', 'arm64'],
+        scripts: { install: 'node-gyp-build' },
+      });
+      expect(
+        listTarball(tarballs[name])
+          .filter((f) => f.startsWith('prebuilds/'))
+          .sort(),
+      ).toEqual([`prebuilds/linux-arm64/@tld+${name}.glibc.node`, `prebuilds/linux-x64/@tld+${name}.glibc.node`]);
     }
     const objects = listTarball(tarballs['bpf-programs']).filter((f) => f.endsWith('.bpf.o'));
-    expect(objects).toEqual(expect.arrayContaining(['dist/bpf/tld_reader.bpf.o', 'dist/bpf/tld_iter.bpf.o', 'dist/bpf/tld_iter_v2.bpf.o']));
-    expect(listTarball(tarballs['profiler']).filter((f) => f.endsWith('.bpf.o'))).toEqual(['dist/bpf/tld_profiler.bpf.o']);
+    expect(objects).toEqual(
+      expect.arrayContaining(['dist/bpf/tld_reader.bpf.o', 'dist/bpf/tld_iter.bpf.o', 'dist/bpf/tld_iter_v2.bpf.o']),
+    );
+    expect(listTarball(tarballs['profiler']).filter((f) => f.endsWith('.bpf.o'))).toEqual([
+      'dist/bpf/tld_profiler.bpf.o',
+    ]);
   });
 
   it('the binaries need no library a Node.js host lacks, except libbpf.so.1 for the loader', () => {
@@ -117,10 +146,18 @@ describe('the tarballs', () => {
       for (const name of ['userspace', 'bpf-programs'] as const) {
         const file = `package/prebuilds/${platform}/@tld+${name}.glibc.node`;
         sh('tar', ['-xzf', tarballs[name], '-C', dir, file]);
-        needed[name] = [...sh('readelf', ['-d', join(dir, file)]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1] ?? '').sort();
+        needed[name] = [...sh('readelf', ['-d', join(dir, file)]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)]
+          .map((m) => m[1] ?? '')
+          .sort();
       }
-      expect(needed['userspace']?.filter((lib) => !hostLibraries.test(lib)), platform).toEqual([]);
-      expect(needed['bpf-programs']?.filter((lib) => !hostLibraries.test(lib)), platform).toEqual(['libbpf.so.1']);
+      expect(
+        needed['userspace']?.filter((lib) => !hostLibraries.test(lib)),
+        platform,
+      ).toEqual([]);
+      expect(
+        needed['bpf-programs']?.filter((lib) => !hostLibraries.test(lib)),
+        platform,
+      ).toEqual(['libbpf.so.1']);
     }
   });
 });
@@ -130,7 +167,11 @@ async function consumerFlow(dir: string, tld: readonly string[], nodeEnv: NodeJS
   const pin = uniquePinPath('consumer');
   const cli = (args: string[]) => run(args, { command: tld, cwd: dir, env: nodeEnv });
   try {
-    expect(json(cli(['map', 'create', '--pin', pin, '--json']))).toMatchObject({ ok: true, created: true, mode: '0600' });
+    expect(json(cli(['map', 'create', '--pin', pin, '--json']))).toMatchObject({
+      ok: true,
+      created: true,
+      mode: '0600',
+    });
     const consumer = await startConsumer(pin, { script: join(dir, 'consumer.mjs'), cwd: dir, env: nodeEnv });
     let dumped: { threads: { pid: number; tid: number; keys: { name: string; value: { text: string } }[] }[] };
     try {
@@ -138,7 +179,10 @@ async function consumerFlow(dir: string, tld: readonly string[], nodeEnv: NodeJS
     } finally {
       expect(await consumer.stop()).toBe(0);
     }
-    const byThread = dumped.threads.map((t) => [t.tid === consumer.pid ? 'main' : 'worker', Object.fromEntries(t.keys.map((k) => [k.name, k.value.text]))]);
+    const byThread = dumped.threads.map((t) => [
+      t.tid === consumer.pid ? 'main' : 'worker',
+      Object.fromEntries(t.keys.map((k) => [k.name, k.value.text])),
+    ]);
     expect(Object.fromEntries(byThread)).toEqual({
       main: { req_id: '1001', route: '"/main"', weight: '1.5' },
       worker: { req_id: '2002', route: '"/worker"', weight: '0.25' },
@@ -178,9 +222,13 @@ describe('npm install of the tarballs, no compiler on PATH', () => {
     expect(run(['--version'], { command: npx(), cwd: dir, env }).stdout.trim()).toBe('0.1.0');
   });
 
-  it.skipIf(!bpf.supported)('npx tld map create, a consumer on two threads, npx tld dump, npx tld map rm', async () => {
-    await consumerFlow(dir, npx());
-  }, 120_000);
+  it.skipIf(!bpf.supported)(
+    'npx tld map create, a consumer on two threads, npx tld dump, npx tld map rm',
+    async () => {
+      await consumerFlow(dir, npx());
+    },
+    120_000,
+  );
 
   it('the types resolve under moduleResolution NodeNext and bundler', () => {
     writeFileSync(
@@ -196,32 +244,56 @@ describe('npm install of the tarballs, no compiler on PATH', () => {
         'export { open, inspect, threads, status, includeDirs, layoutFor, DEFAULT_PIN_PATH, readValue, ExitCode };\n',
     );
     const tsc = require.resolve('typescript/bin/tsc');
-    for (const [module, resolution] of [['nodenext', 'nodenext'], ['esnext', 'bundler']] as const) {
+    for (const [module, resolution] of [
+      ['nodenext', 'nodenext'],
+      ['esnext', 'bundler'],
+    ] as const) {
       // No @types/node: the packages' declarations must not need it.
-      const compilerOptions = { noEmit: true, strict: true, skipLibCheck: false, target: 'es2022', module, moduleResolution: resolution, types: [] };
+      const compilerOptions = {
+        noEmit: true,
+        strict: true,
+        skipLibCheck: false,
+        target: 'es2022',
+        module,
+        moduleResolution: resolution,
+        types: [],
+      };
       writeFileSync(join(dir, `tsconfig.${resolution}.json`), JSON.stringify({ compilerOptions, files: ['check.ts'] }));
-      const result = spawnSync(process.execPath, [tsc, '-p', `tsconfig.${resolution}.json`], { cwd: dir, encoding: 'utf8' });
+      const result = spawnSync(process.execPath, [tsc, '-p', `tsconfig.${resolution}.json`], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
       expect(`${resolution}: ${result.stdout}${result.stderr}`).toBe(`${resolution}: `);
     }
   }, 120_000);
 
-  it.skipIf(!bpf.supported)('the same binaries run on Node.js 22 and 24', async () => {
-    const nodes = join(work, 'nodes');
-    mkdirSync(nodes);
-    writeFileSync(join(nodes, 'package.json'), '{"private":true}');
-    const specs = Object.entries(OTHER_NODES).map(([alias, spec]) => `${alias}@npm:${spec}`);
-    sh(join(work, 'bin', 'npm'), ['install', '--no-audit', '--no-fund', '--prefer-offline', ...specs], { cwd: nodes, env });
-    for (const alias of Object.keys(OTHER_NODES)) {
-      const bin = join(work, alias);
-      mkdirSync(bin);
-      sh('ln', ['-s', join(nodes, 'node_modules', alias, 'bin/node'), join(bin, 'node')]);
-      sh('ln', ['-s', '/bin/sh', join(bin, 'sh')]);
-      const nodeEnv = { ...env, PATH: bin };
-      const version = run(['-p', 'process.versions.node'], { command: [join(bin, 'node')], env: nodeEnv }).stdout.trim();
-      expect(version).toBe(OTHER_NODES[alias as keyof typeof OTHER_NODES].split('@')[1]);
-      await consumerFlow(dir, [join(bin, 'node'), join(dir, 'node_modules/@tld/cli/dist/bin.js')], nodeEnv);
-    }
-  }, SETUP_TIMEOUT);
+  it.skipIf(!bpf.supported)(
+    'the same binaries run on Node.js 22 and 24',
+    async () => {
+      const nodes = join(work, 'nodes');
+      mkdirSync(nodes);
+      writeFileSync(join(nodes, 'package.json'), '{"private":true}');
+      const specs = Object.entries(OTHER_NODES).map(([alias, spec]) => `${alias}@npm:${spec}`);
+      sh(join(work, 'bin', 'npm'), ['install', '--no-audit', '--no-fund', '--prefer-offline', ...specs], {
+        cwd: nodes,
+        env,
+      });
+      for (const alias of Object.keys(OTHER_NODES)) {
+        const bin = join(work, alias);
+        mkdirSync(bin);
+        sh('ln', ['-s', join(nodes, 'node_modules', alias, 'bin/node'), join(bin, 'node')]);
+        sh('ln', ['-s', '/bin/sh', join(bin, 'sh')]);
+        const nodeEnv = { ...env, PATH: bin };
+        const version = run(['-p', 'process.versions.node'], {
+          command: [join(bin, 'node')],
+          env: nodeEnv,
+        }).stdout.trim();
+        expect(version).toBe(OTHER_NODES[alias as keyof typeof OTHER_NODES].split('@')[1]);
+        await consumerFlow(dir, [join(bin, 'node'), join(dir, 'node_modules/@tld/cli/dist/bin.js')], nodeEnv);
+      }
+    },
+    SETUP_TIMEOUT,
+  );
 });
 
 describe('pnpm add of the tarballs, no compiler on PATH', () => {
@@ -236,30 +308,57 @@ describe('pnpm add of the tarballs, no compiler on PATH', () => {
   }, SETUP_TIMEOUT);
 
   it('installed the prebuilt addons and compiled nothing', () => {
-    for (const name of ['userspace', 'bpf-programs']) expect(existsSync(join(dir, 'node_modules/@tld', name, 'build'))).toBe(false);
-    expect(run(['exec', 'tld', '--version'], { command: [join(work, 'bin', 'pnpm')], cwd: dir, env }).stdout.trim()).toBe('0.1.0');
+    for (const name of ['userspace', 'bpf-programs'])
+      expect(existsSync(join(dir, 'node_modules/@tld', name, 'build'))).toBe(false);
+    expect(
+      run(['exec', 'tld', '--version'], { command: [join(work, 'bin', 'pnpm')], cwd: dir, env }).stdout.trim(),
+    ).toBe('0.1.0');
   });
 
-  it.skipIf(!bpf.supported)('pnpm exec tld map create, a consumer on two threads, tld dump, tld map rm', async () => {
-    await consumerFlow(dir, [join(work, 'bin', 'pnpm'), 'exec', 'tld']);
-  }, 120_000);
+  it.skipIf(!bpf.supported)(
+    'pnpm exec tld map create, a consumer on two threads, tld dump, tld map rm',
+    async () => {
+      await consumerFlow(dir, [join(work, 'bin', 'pnpm'), 'exec', 'tld']);
+    },
+    120_000,
+  );
 });
 
 describe('from source, when no prebuilt binary matches', () => {
-  it('the load error names what to run, and `npm rebuild` builds the addon with a toolchain', () => {
-    const dir = project('source-app');
-    const npm = join(work, 'bin', 'npm');
-    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.protocol, tarballs.native, tarballs.userspace], { cwd: dir, env });
-    rmSync(join(dir, 'node_modules/@tld/userspace/prebuilds'), { recursive: true });
-    const load = ['--input-type=module', '-e', "const { TaskLocalData } = await import('@tld/userspace'); console.log(typeof TaskLocalData.open);"];
-    const failed = run(load, { command: [process.execPath], cwd: dir, env });
-    expect(failed.status).toBe(1);
-    expect(failed.stderr).toContain('no native addon for this machine');
-    expect(failed.stderr).toContain('npm rebuild @tld/userspace');
-    // With the toolchain on PATH, and Node's headers from this machine (no download here).
-    const withToolchain = { ...env, PATH: `${env['PATH']}:${process.env['PATH']}`, npm_config_nodedir: '/usr' };
-    sh(npm, ['rebuild', '@tld/userspace'], { cwd: dir, env: withToolchain });
-    expect(readdirSync(join(dir, 'node_modules/@tld/userspace/build/Release'))).toContain('tld_userspace.node');
-    expect(run(load, { command: [process.execPath], cwd: dir, env }).stdout.trim()).toBe('function');
-  }, SETUP_TIMEOUT);
+  it(
+    'the load error names what to run, and `npm rebuild` builds the addon with a toolchain',
+    () => {
+      const dir = project('source-app');
+      const npm = join(work, 'bin', 'npm');
+      sh(
+        npm,
+        [
+          'install',
+          '--no-audit',
+          '--no-fund',
+          '--prefer-offline',
+          tarballs.protocol,
+          tarballs.native,
+          tarballs.userspace,
+        ],
+        { cwd: dir, env },
+      );
+      rmSync(join(dir, 'node_modules/@tld/userspace/prebuilds'), { recursive: true });
+      const load = [
+        '--input-type=module',
+        '-e',
+        "const { TaskLocalData } = await import('@tld/userspace'); console.log(typeof TaskLocalData.open);",
+      ];
+      const failed = run(load, { command: [process.execPath], cwd: dir, env });
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toContain('no native addon for this machine');
+      expect(failed.stderr).toContain('npm rebuild @tld/userspace');
+      // With the toolchain on PATH, and Node's headers from this machine (no download here).
+      const withToolchain = { ...env, PATH: `${env['PATH']}:${process.env['PATH']}`, npm_config_nodedir: '/usr' };
+      sh(npm, ['rebuild', '@tld/userspace'], { cwd: dir, env: withToolchain });
+      expect(readdirSync(join(dir, 'node_modules/@tld/userspace/build/Release'))).toContain('tld_userspace.node');
+      expect(run(load, { command: [process.execPath], cwd: dir, env }).stdout.trim()).toBe('function');
+    },
+    SETUP_TIMEOUT,
+  );
 });

@@ -27,7 +27,11 @@ export function which(name: string): string {
 }
 
 /** Runs a command, throwing with its output when it fails. */
-export function sh(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+export function sh(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): string {
   const result = spawnSync(file, args, { encoding: 'utf8', ...options });
   if (result.error) throw result.error;
   if (result.status !== 0) {
@@ -72,6 +76,9 @@ export function consumerEnv(work: string): NodeJS.ProcessEnv {
 
 /** The commands of COMPILERS that `env`'s shell finds (none, for a consumer without a toolchain). */
 export function compilersFound(env: NodeJS.ProcessEnv): string[] {
-  const found = spawnSync('/bin/sh', ['-c', COMPILERS.map((c) => `command -v ${c}`).join('; ')], { encoding: 'utf8', env });
+  const found = spawnSync('/bin/sh', ['-c', COMPILERS.map((c) => `command -v ${c}`).join('; ')], {
+    encoding: 'utf8',
+    env,
+  });
   return found.stdout.split('\n').filter(Boolean);
 }

@@ -9,16 +9,25 @@ import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BurnService, burnServicePath, json, measuredShares, nodeBinary, run, startBurnService } from './helpers.js';
+import {
+  type BurnService,
+  burnServicePath,
+  json,
+  measuredShares,
+  nodeBinary,
+  run,
+  startBurnService,
+} from './helpers.js';
 
 const bpf = bpfSupport();
-
 
 const ROUTES = ['/heavy', '/medium', '/light', '(between requests)'];
 const HZ = 499;
 
 // perftools.profiles (google/pprof proto/profile.proto), the fields this test reads.
-const schema = protobuf.parse(`
+const schema = protobuf
+  .parse(
+    `
 syntax = "proto3";
 package perftools.profiles;
 message Profile {
@@ -42,7 +51,9 @@ message Mapping { uint64 id = 1; uint64 memory_start = 2; uint64 memory_limit = 
 message Location { uint64 id = 1; uint64 mapping_id = 2; uint64 address = 3; repeated Line line = 4; }
 message Line { uint64 function_id = 1; int64 line = 2; }
 message Function { uint64 id = 1; int64 name = 2; int64 system_name = 3; int64 filename = 4; }
-`).root.lookupType('perftools.profiles.Profile');
+`,
+  )
+  .root.lookupType('perftools.profiles.Profile');
 
 interface Decoded {
   sampleType: { type: number; unit: number }[];
@@ -108,14 +119,38 @@ describe.skipIf(!bpf.supported)('tld profile', () => {
       if (name.includes('Node 24') && service.asyncContext !== null) expect(service.asyncContext).toBe('walk');
       const out = join(dir, `${mode}.folded`);
       const before = await service.measure();
-      const result = run(['profile', '--pin', pin, '--pid', String(service.pid), '--duration', '5', '--frequency', String(HZ), '-o', out, '--json']);
+      const result = run([
+        'profile',
+        '--pin',
+        pin,
+        '--pid',
+        String(service.pid),
+        '--duration',
+        '5',
+        '--frequency',
+        String(HZ),
+        '-o',
+        out,
+        '--json',
+      ]);
       const after = await service.measure();
       expect(result.stderr).toBe('');
-      const report = json(result) as { ok: boolean; format: string; samples: number; values: { labels: Record<string, string>; samples: number }[] };
+      const report = json(result) as {
+        ok: boolean;
+        format: string;
+        samples: number;
+        values: { labels: Record<string, string>; samples: number }[];
+      };
       expect(report).toMatchObject({ ok: true, format: 'folded' });
       const expected = measuredShares(before, after);
       const seen = sharesOf(report.values);
-      for (const route of ROUTES) expect.soft(Math.abs((seen[route] ?? 0) - (expected[route] ?? 0)), `${route}: profile ${seen[route]}% vs service ${expected[route]}%`).toBeLessThanOrEqual(5);
+      for (const route of ROUTES)
+        expect
+          .soft(
+            Math.abs((seen[route] ?? 0) - (expected[route] ?? 0)),
+            `${route}: profile ${seen[route]}% vs service ${expected[route]}%`,
+          )
+          .toBeLessThanOrEqual(5);
       expect(expected['/heavy']).toBeGreaterThan(40);
 
       const heavy = folded(readFileSync(out, 'utf8')).get('/heavy') ?? [];
@@ -130,7 +165,21 @@ describe.skipIf(!bpf.supported)('tld profile', () => {
     await service?.stop();
     service = await startBurnService(burnServicePath, pin, 'run');
     const out = join(dir, 'out.pb.gz');
-    const result = run(['profile', '--pin', pin, '--pid', String(service.pid), '--duration', '2', '--frequency', String(HZ), '--by', 'route,tenant', '-o', out]);
+    const result = run([
+      'profile',
+      '--pin',
+      pin,
+      '--pid',
+      String(service.pid),
+      '--duration',
+      '2',
+      '--frequency',
+      String(HZ),
+      '--by',
+      'route,tenant',
+      '-o',
+      out,
+    ]);
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`to ${out} (pprof)`);
     const p = decodePprof(out);

@@ -8,7 +8,15 @@ import { binPath, json, run } from './helpers.js';
 
 const bpf = bpfSupport();
 const require = createRequire(import.meta.url);
-const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, binPath];
+const AS_NOBODY = [
+  'setpriv',
+  '--reuid=65534',
+  '--regid=65534',
+  '--clear-groups',
+  '--inh-caps=-all',
+  process.execPath,
+  binPath,
+];
 
 interface Check {
   name: string;
@@ -32,7 +40,12 @@ describe.skipIf(!bpf.supported)('tld status', () => {
       const after = run(['status', '--pin', pin]);
       expect(after.status).toBe(0);
       expect(after.stdout).toMatch(/^uptr\s+ok\s+the kernel pinned this thread's pages/m);
-      expect(after.stdout).toMatch(new RegExp(`^pin\\s+ok\\s+${pin}: map \\d+ \\(tld_data_map\\), 16-byte value \\{ data, meta \\}: the Linux 6.18 selftest revision \\(start in the data page\\), mode 0600`, 'm'));
+      expect(after.stdout).toMatch(
+        new RegExp(
+          `^pin\\s+ok\\s+${pin}: map \\d+ \\(tld_data_map\\), 16-byte value \\{ data, meta \\}: the Linux 6.18 selftest revision \\(start in the data page\\), mode 0600`,
+          'm',
+        ),
+      );
     } finally {
       run(['map', 'rm', '--pin', pin]);
     }
@@ -62,7 +75,12 @@ describe('tld header', () => {
     const result = run(['header', '--json']);
     expect(result.status).toBe(0);
     const dirs = [dirname(paths['tld.bpf.h']), dirname(paths['tld_layout.h'])];
-    expect(json(result)).toMatchObject({ ok: true, headers: paths, includeDirs: dirs, cflags: dirs.map((d) => `-I${d}`).join(' ') });
+    expect(json(result)).toMatchObject({
+      ok: true,
+      headers: paths,
+      includeDirs: dirs,
+      cflags: dirs.map((d) => `-I${d}`).join(' '),
+    });
     expect(run(['header']).stdout).toContain(`tld.bpf.h     ${paths['tld.bpf.h']}`);
   });
 

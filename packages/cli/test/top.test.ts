@@ -46,7 +46,10 @@ describe.skipIf(!bpf.supported)('tld top', () => {
   it('--json: one document per refresh, the routes with CPU, share, requests and samples, and between requests', () => {
     const result = run(['top', '--pin', pin, '--by', 'route,tenant', '--interval', '1', '--count', '2', '--json']);
     expect(result.status).toBe(0);
-    const docs = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as TopDocument);
+    const docs = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as TopDocument);
     expect(docs).toHaveLength(2);
     expect(docs[0]!.time < docs[1]!.time).toBe(true);
     for (const doc of docs) {
@@ -69,7 +72,20 @@ describe.skipIf(!bpf.supported)('tld top', () => {
   });
 
   it('--pid limits it to one process; --request none counts no requests and has no between-requests row', () => {
-    const result = run(['top', '--pin', pin, '--pid', String(service.pid), '--request', 'none', '--interval', '0.5', '--count', '1', '--json']);
+    const result = run([
+      'top',
+      '--pin',
+      pin,
+      '--pid',
+      String(service.pid),
+      '--request',
+      'none',
+      '--interval',
+      '0.5',
+      '--count',
+      '1',
+      '--json',
+    ]);
     expect(result.status).toBe(0);
     const doc = JSON.parse(result.stdout) as TopDocument;
     expect(doc.request).toBeNull();
@@ -81,7 +97,9 @@ describe.skipIf(!bpf.supported)('tld top', () => {
   it('refuses a key no registered thread publishes, naming tld dump', () => {
     const result = run(['top', '--pin', pin, '--by', 'nope', '--count', '1']);
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/no registered thread .* has a key named 'nope'.*tld dump.*\[ERR_TLD_PROFILE_NO_KEY\]/);
+    expect(result.stderr).toMatch(
+      /no registered thread .* has a key named 'nope'.*tld dump.*\[ERR_TLD_PROFILE_NO_KEY\]/,
+    );
     expect(run(['top', '--pin', pin, '--interval', '0']).status).toBe(2);
   });
 
@@ -89,8 +107,17 @@ describe.skipIf(!bpf.supported)('tld top', () => {
     const session = `tld-top-${process.pid}`;
     const available = spawnSync('tmux', ['-V']).status === 0;
     expect(available, 'tmux is needed for this test (tools/setup installs it)').toBe(true);
-    tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '30',
-      `${process.execPath} ${binPath} top --pin ${pin} --by route,tenant --interval 0.5`);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '140',
+      '-y',
+      '30',
+      `${process.execPath} ${binPath} top --pin ${pin} --by route,tenant --interval 0.5`,
+    );
     try {
       const screen = (): string => tmux('capture-pane', '-p', '-t', session);
       const stamp = (text: string): string | undefined => /every 0\.5 s - (\S+)/.exec(text)?.[1];

@@ -4,7 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { run } from './helpers.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const COMMANDS = [['status'], ['map'], ['map', 'create'], ['map', 'show'], ['map', 'rm'], ['dump'], ['header']];
 const LEAVES = COMMANDS.filter((c) => c.join(' ') !== 'map');
@@ -18,7 +20,7 @@ describe('tld usage', () => {
     }
   });
 
-  it('--help on every command and subcommand prints that command\'s usage, exit 0', () => {
+  it("--help on every command and subcommand prints that command's usage, exit 0", () => {
     for (const command of COMMANDS) {
       const result = run([...command, '--help']);
       expect(result.status, command.join(' ')).toBe(0);

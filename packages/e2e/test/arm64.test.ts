@@ -33,20 +33,23 @@ const addons = {
 };
 
 function missing(): string | undefined {
-  if (spawnSync('sh', ['-c', 'command -v qemu-aarch64'], { stdio: 'ignore' }).status !== 0) return 'no qemu-aarch64 (apt-get install qemu-user)';
+  if (spawnSync('sh', ['-c', 'command -v qemu-aarch64'], { stdio: 'ignore' }).status !== 0)
+    return 'no qemu-aarch64 (apt-get install qemu-user)';
   if (!existsSync(LD_SO)) return `no arm64 runtime under ${SYSROOT} (apt-get install g++-aarch64-linux-gnu)`;
   return undefined;
 }
 
 // The arm64 check runs on x64 hosts (where the prebuild is cross-compiled); elsewhere it does not apply.
 describe.skipIf(arch() !== 'x64')('linux-arm64 prebuilds under qemu-user', () => {
-  it('are aarch64 objects whose libraries arm64\'s dynamic linker resolves, libbpf.so.1 included', () => {
+  it("are aarch64 objects whose libraries arm64's dynamic linker resolves, libbpf.so.1 included", () => {
     const lacking = missing();
     if (lacking !== undefined) {
       if (bpfRequired()) throw new Error(`${lacking}: run tools/setup`);
       return;
     }
-    expect(execFileSync('file', ['-L', addons.userspace, addons.loader], { encoding: 'utf8' })).toMatch(/ARM aarch64[\s\S]*ARM aarch64/);
+    expect(execFileSync('file', ['-L', addons.userspace, addons.loader], { encoding: 'utf8' })).toMatch(
+      /ARM aarch64[\s\S]*ARM aarch64/,
+    );
     const resolved: Record<string, string> = {};
     for (const [name, path] of Object.entries(addons)) {
       const listed = execFileSync('qemu-aarch64', ['-L', SYSROOT, LD_SO, '--list', path], { encoding: 'utf8' });
@@ -68,10 +71,14 @@ if (process.env.TLD_QEMU_NODE === '1') {
       const loader = addons.loader;
       const script = fileURLToPath(new URL('./children/arm64-load.cjs', import.meta.url));
       // pauth-impdef: qemu's architected pointer authentication is very slow to emulate, and Node uses it.
-      const result = spawnSync('qemu-aarch64', ['-cpu', 'max,pauth-impdef=on', '-L', SYSROOT, ARM64_NODE, script, userspace, loader], {
-        encoding: 'utf8',
-        timeout: 840_000,
-      });
+      const result = spawnSync(
+        'qemu-aarch64',
+        ['-cpu', 'max,pauth-impdef=on', '-L', SYSROOT, ARM64_NODE, script, userspace, loader],
+        {
+          encoding: 'utf8',
+          timeout: 840_000,
+        },
+      );
       expect(result.stderr).toBe('');
       const out = JSON.parse(result.stdout) as Record<string, unknown>;
       expect(out).toMatchObject({

@@ -37,12 +37,22 @@ export const NAMES = ['req_id', 'route', 'weight', 'mark'];
 
 /** @param {import('@tld/userspace').TaskLocalData} tld @returns {Keys} */
 export function createKeys(tld) {
-  return { req_id: tld.u64('req_id'), route: tld.string('route', ROUTE_SIZE), weight: tld.f64('weight'), mark: tld.u64('mark') };
+  return {
+    req_id: tld.u64('req_id'),
+    route: tld.string('route', ROUTE_SIZE),
+    weight: tld.f64('weight'),
+    mark: tld.u64('mark'),
+  };
 }
 
 /** The thread's own values of thread `thread` (0 = main). @param {number} thread @returns {Values} */
 export function threadValues(thread) {
-  return { req_id: 7n + BigInt(thread), route: `/thread/${thread}`, weight: 0.5 + thread, mark: 0xa5a5_0000_0000_0000n + BigInt(thread) };
+  return {
+    req_id: 7n + BigInt(thread),
+    route: `/thread/${thread}`,
+    weight: 0.5 + thread,
+    mark: 0xa5a5_0000_0000_0000n + BigInt(thread),
+  };
 }
 
 /** Task `i`'s values on thread `thread`; `mark` stays the thread's. @param {number} thread @param {number} i @returns {Values} */
@@ -111,11 +121,22 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
       };
     }
     const r = readContextOnThisThread(progFd);
-    if (r.req_id === undefined || r.route === undefined || r.weight === undefined || r.mark === undefined) return undefined;
+    if (r.req_id === undefined || r.route === undefined || r.weight === undefined || r.mark === undefined)
+      return undefined;
     // Where each value came from is part of what is checked: a run's keys from its record, the rest from the page.
     const run = inRun && mode === 'run' && tld.asyncContext === 'walk' ? 'context' : 'page';
-    if (r.keys.req_id.from !== run || r.keys.route.from !== run || r.keys.weight.from !== run || r.keys.mark.from !== 'page') {
-      return { req_id: -1n, route: `from ${r.keys.req_id.from}/${r.keys.route.from}/${r.keys.weight.from}/${r.keys.mark.from}`, weight: NaN, mark: -1n };
+    if (
+      r.keys.req_id.from !== run ||
+      r.keys.route.from !== run ||
+      r.keys.weight.from !== run ||
+      r.keys.mark.from !== 'page'
+    ) {
+      return {
+        req_id: -1n,
+        route: `from ${r.keys.req_id.from}/${r.keys.route.from}/${r.keys.weight.from}/${r.keys.mark.from}`,
+        weight: NaN,
+        mark: -1n,
+      };
     }
     return { req_id: r.req_id, route: r.route, weight: r.weight, mark: r.mark };
   }
@@ -131,7 +152,12 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
     if (got === undefined) {
       noValueCount += 1;
       if (mismatches.length < 10) mismatches.push(`${place}: want ${show(want)}, BPF read no value`);
-    } else if (got.req_id !== want.req_id || got.route !== want.route || got.weight !== want.weight || got.mark !== want.mark) {
+    } else if (
+      got.req_id !== want.req_id ||
+      got.route !== want.route ||
+      got.weight !== want.weight ||
+      got.mark !== want.mark
+    ) {
       mismatchCount += 1;
       if (mismatches.length < 10) mismatches.push(`${place}: want ${show(want)}, BPF read ${show(got)}`);
     }
@@ -191,19 +217,28 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
       checkpoint('task body');
       await Promise.resolve(); // a bare await: one promise-reaction hop
       checkpoint('after await');
-      await new Promise((resolve) => setTimeout(() => {
-        checkpoint('setTimeout callback');
-        resolve(undefined);
-      }, (i + round) % 3));
+      await new Promise((resolve) =>
+        setTimeout(
+          () => {
+            checkpoint('setTimeout callback');
+            resolve(undefined);
+          },
+          (i + round) % 3,
+        ),
+      );
       checkpoint('after setTimeout');
-      await new Promise((resolve) => setImmediate(() => {
-        checkpoint('setImmediate callback');
-        resolve(undefined);
-      }));
-      await new Promise((resolve) => process.nextTick(() => {
-        checkpoint('process.nextTick callback');
-        resolve(undefined);
-      }));
+      await new Promise((resolve) =>
+        setImmediate(() => {
+          checkpoint('setImmediate callback');
+          resolve(undefined);
+        }),
+      );
+      await new Promise((resolve) =>
+        process.nextTick(() => {
+          checkpoint('process.nextTick callback');
+          resolve(undefined);
+        }),
+      );
       checkpoint('after nextTick');
       await readFile(file);
       checkpoint('after fs/promises readFile');
@@ -241,7 +276,18 @@ export async function runWorkload({ tld, keys, progFd, thread, tasks, rounds, mo
     await new Promise((resolve) => server.close(() => resolve(undefined)));
     await rm(dir, { recursive: true, force: true });
   }
-  return { checkpoints, mismatchCount, mismatches, byPlace, noValueCount, inRunCheckpoints, tid, windows, began, ended: process.hrtime.bigint() };
+  return {
+    checkpoints,
+    mismatchCount,
+    mismatches,
+    byPlace,
+    noValueCount,
+    inRunCheckpoints,
+    tid,
+    windows,
+    began,
+    ended: process.hrtime.bigint(),
+  };
 }
 
 /** @param {Values} v */

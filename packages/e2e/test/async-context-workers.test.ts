@@ -20,9 +20,13 @@ function runWorker(data: Record<string, unknown>): Promise<WorkerReport> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./workers/async-context-worker.mjs', import.meta.url), { workerData: data });
     let report: WorkerReport | undefined;
-    worker.once('message', (m: WorkerReport) => { report = m; });
+    worker.once('message', (m: WorkerReport) => {
+      report = m;
+    });
     worker.once('error', reject);
-    worker.once('exit', (code) => (report ? resolve(report) : reject(new Error(`worker exited with code ${code} without a report`))));
+    worker.once('exit', (code) =>
+      report ? resolve(report) : reject(new Error(`worker exited with code ${code} without a report`)),
+    );
   });
 }
 

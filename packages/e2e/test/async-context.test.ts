@@ -13,9 +13,20 @@ const support = bpfSupport();
 const TASKS = 128;
 const ROUNDS = 8;
 const PLACES = [
-  'EventEmitter listener', 'after EventEmitter emit', 'after all tasks', 'after await', 'after fs/promises readFile',
-  'after nextTick', 'after setTimeout', 'after socket echo', 'echo server data (no context)',
-  'process.nextTick callback', 'setImmediate callback', 'setTimeout callback', 'socket connect', 'socket data',
+  'EventEmitter listener',
+  'after EventEmitter emit',
+  'after all tasks',
+  'after await',
+  'after fs/promises readFile',
+  'after nextTick',
+  'after setTimeout',
+  'after socket echo',
+  'echo server data (no context)',
+  'process.nextTick callback',
+  'setImmediate callback',
+  'setTimeout callback',
+  'socket connect',
+  'socket data',
   'task body',
 ];
 
@@ -36,8 +47,18 @@ describe.skipIf(!support.supported)('values follow the async context: what BPF r
   beforeEach(() => setValues(keys, threadValues(0)));
 
   it(`run(): ${TASKS} interleaved tasks, over 10,000 checkpoints, BPF always reads the running context's values`, async () => {
-    const result = await runWorkload({ tld, keys, progFd: reader.progFd, thread: 0, tasks: TASKS, rounds: ROUNDS, mode: 'run' });
-    const flags = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].filter((flag) => flag.includes('async-context-frame'));
+    const result = await runWorkload({
+      tld,
+      keys,
+      progFd: reader.progFd,
+      thread: 0,
+      tasks: TASKS,
+      rounds: ROUNDS,
+      mode: 'run',
+    });
+    const flags = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].filter((flag) =>
+      flag.includes('async-context-frame'),
+    );
     console.info(
       `run() on Node ${process.version} ${flags.join(' ')} (${asyncContextMechanism()}): ` +
         `${result.checkpoints} checkpoints, ${result.mismatchCount} mismatches`,
@@ -49,8 +70,18 @@ describe.skipIf(!support.supported)('values follow the async context: what BPF r
   });
 
   it('set() instead of run(): the same workload shows mismatches, so the test above can tell', async () => {
-    const result = await runWorkload({ tld, keys, progFd: reader.progFd, thread: 0, tasks: TASKS, rounds: ROUNDS, mode: 'set' });
-    console.info(`set() on Node ${process.version}: ${result.checkpoints} checkpoints, ${result.mismatchCount} mismatches`);
+    const result = await runWorkload({
+      tld,
+      keys,
+      progFd: reader.progFd,
+      thread: 0,
+      tasks: TASKS,
+      rounds: ROUNDS,
+      mode: 'set',
+    });
+    console.info(
+      `set() on Node ${process.version}: ${result.checkpoints} checkpoints, ${result.mismatchCount} mismatches`,
+    );
     expect(result.checkpoints).toBeGreaterThanOrEqual(10_000);
     expect(Object.keys(result.byPlace).sort()).toEqual(PLACES);
     expect(result.mismatchCount).toBeGreaterThan(0);

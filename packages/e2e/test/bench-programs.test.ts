@@ -42,7 +42,7 @@ describe.skipIf(!support.supported)('tld_bench.bpf.o', () => {
     }
   });
 
-  it('the context read refuses a value that did not come through the walk (ENOMSG for the page\'s)', () => {
+  it("the context read refuses a value that did not come through the walk (ENOMSG for the page's)", () => {
     // No walk published here: tld_get_context_data() gives the page's value, which context_1 must not time.
     expect(() => programs.run('context', 1, ITERATIONS)).toThrow(/errno 42/);
     // user_1 needs the facts too (the CPED slot they name): ENOENT without them.

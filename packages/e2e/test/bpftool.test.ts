@@ -18,7 +18,10 @@ const CGROUP2_MAGIC = 0x63677270;
 function readmeBlocks(): string[] {
   const packageDir = dirname(dirname(createRequire(import.meta.url).resolve('@tld/bpf-programs')));
   const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Loading with bpftool'), readme.indexOf('## What this package builds'));
+  const section = readme.slice(
+    readme.indexOf('## Loading with bpftool'),
+    readme.indexOf('## What this package builds'),
+  );
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
@@ -40,7 +43,7 @@ afterAll(() => {
 });
 
 describe.skipIf(!support.supported)('README: loading with bpftool', () => {
-  it('bpftool loads the example on the pinned map, attaches it to a cgroup, and it reads the app\'s req_id', async () => {
+  it("bpftool loads the example on the pinned map, attaches it to a cgroup, and it reads the app's req_id", async () => {
     const blocks = readmeBlocks();
     expect(blocks).toHaveLength(2);
     const [load = '', read = ''] = blocks;
@@ -58,9 +61,13 @@ describe.skipIf(!support.supported)('README: loading with bpftool', () => {
     cleanup.push(() => rmSync(work, { recursive: true, force: true }));
     copyFileSync(objectPaths.bpftoolExample, join(work, 'sock_req_id.bpf.o'));
 
-    const app: ChildProcessWithoutNullStreams = spawn(process.execPath, [new URL('./children/socket-on-demand.mjs', import.meta.url).pathname], {
-      env: { ...process.env, TLD_PIN: pin },
-    });
+    const app: ChildProcessWithoutNullStreams = spawn(
+      process.execPath,
+      [new URL('./children/socket-on-demand.mjs', import.meta.url).pathname],
+      {
+        env: { ...process.env, TLD_PIN: pin },
+      },
+    );
     cleanup.push(() => app.kill());
     const lines = createInterface({ input: app.stdout })[Symbol.asyncIterator]();
     const appPid = Number((await lines.next()).value);
@@ -75,7 +82,9 @@ describe.skipIf(!support.supported)('README: loading with bpftool', () => {
       execFileSync('bash', ['-e', '-c', vars + local(block)], { cwd: work, env, encoding: 'utf8' });
     cleanup.push(() => {
       try {
-        execFileSync('bpftool', ['cgroup', 'detach', cgroup, 'sock_create', 'pinned', join(dir, 'sock_req_id')], { stdio: 'pipe' });
+        execFileSync('bpftool', ['cgroup', 'detach', cgroup, 'sock_create', 'pinned', join(dir, 'sock_req_id')], {
+          stdio: 'pipe',
+        });
       } catch {
         // detached by the README's second block already
       }
@@ -83,7 +92,9 @@ describe.skipIf(!support.supported)('README: loading with bpftool', () => {
       rmSync(cgroup, { recursive: true, force: true });
     });
     sh(load);
-    const shown = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', join(dir, 'sock_req_id')], { encoding: 'utf8' })) as { map_ids: number[] };
+    const shown = JSON.parse(
+      execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', join(dir, 'sock_req_id')], { encoding: 'utf8' }),
+    ) as { map_ids: number[] };
     expect(shown.map_ids).toContain(mapInfo(map.mapFd(names.dataMap)).id);
 
     app.stdin.write('socket\n');

@@ -57,7 +57,7 @@ describe.skipIf(!support.supported)('tld_get_data() after the thread is re-regis
       return cached.run();
     }
 
-    it('pages A: finds req_id and caches its offset; route misses after walking A\'s 2 slots', () => {
+    it("pages A: finds req_id and caches its offset; route misses after walking A's 2 slots", () => {
       expect(cached.run().initErr).toBe(-ENODATA);
       const r = registerAndRun(a);
       expect(r.initErr).toBe(0);
@@ -67,7 +67,7 @@ describe.skipIf(!support.supported)('tld_get_data() after the thread is re-regis
       expect(r.routeCache).toEqual({ before: 0, after: -2 });
     });
 
-    it('re-registered with pages B: the cache is reset and both keys are found at B\'s offsets', () => {
+    it("re-registered with pages B: the cache is reset and both keys are found at B's offsets", () => {
       expect(registerAndRun(a).reqIdCache.after).toBe(a.at['req_id']);
       const r = registerAndRun(b);
       expect(r.initErr).toBe(0);
@@ -86,7 +86,7 @@ describe.skipIf(!support.supported)('tld_get_data() after the thread is re-regis
       expect(r.routeCache).toEqual({ before: b.at['route'], after: b.at['route'] });
     });
 
-    it('A, then B, then back to A: reset again, req_id read at A\'s offset, route absent', () => {
+    it("A, then B, then back to A: reset again, req_id read at A's offset, route absent", () => {
       registerAndRun(a);
       expect(registerAndRun(b).route).toBe(B_ROUTE);
       const r = registerAndRun(a);

@@ -24,7 +24,7 @@ describe.skipIf(!support.supported)('tld_get_data() and its per-task cache', () 
     expect(r.reqId).toBeUndefined();
   });
 
-  describe('over pages of the test\'s own (no req_id or route until the test creates them)', () => {
+  describe("over pages of the test's own (no req_id or route until the test creates them)", () => {
     let pages: OwnPages;
     beforeEach(() => {
       pages = pagesWith([

@@ -3,9 +3,7 @@
 // the stores, our run record and a decoy record with other values, laid out with the V8 offsets the facts
 // publish, in pages mapped at known addresses; and the facts themselves as key `tld.walk` of a registered page.
 // Every word can be changed afterwards, so a test can corrupt one thing at a time.
-import {
-  CTX_RECORD, type WalkFacts, ctxRecordLayout, encodeWalk, initCtxRecord, presentBit,
-} from '@tld/protocol';
+import { CTX_RECORD, type WalkFacts, ctxRecordLayout, encodeWalk, initCtxRecord, presentBit } from '@tld/protocol';
 import { mapPage, unmapPage, type OwnPage } from '@tld/testkit';
 
 /** V8 layout facts of official 64-bit Node.js builds (no pointer compression); the reader takes them from `tld.walk`. */
@@ -100,7 +98,8 @@ export function buildImage(): ContextImage {
   const bucket = ALS_HASH & (nbuckets - 1);
   heapWord(AT.table + V8.bucketsOff + 8 * bucket, smi(0));
   heapWord(AT.table + V8.bucketsOff + 8 * (1 - bucket), smi(-1));
-  const entry = (i: number, word: number): number => AT.table + V8.bucketsOff + 8 * nbuckets + 8 * (V8.entryWords * i + word);
+  const entry = (i: number, word: number): number =>
+    AT.table + V8.bucketsOff + 8 * nbuckets + 8 * (V8.entryWords * i + word);
   heapWord(entry(0, V8.entryKey), tagged(AT.decoyKey));
   heapWord(entry(0, V8.entryValue), tagged(AT.decoyStore));
   heapWord(entry(0, V8.entryChain), smi(1));
@@ -125,11 +124,23 @@ export function buildImage(): ContextImage {
 
   const facts = (overrides: Partial<Facts> = {}): Uint8Array => {
     const { version, ...f }: Facts = {
-      version: 1, cpedSlot: heap.address + BigInt(AT.slot), noFrame: tagged(AT.undefined), alsHash: ALS_HASH,
-      recordMagic: RECORD_MAGIC, keyHashOff: V8.keyHashOff, frameTableOff: V8.frameTableOff,
-      tableNelementsOff: V8.nelementsOff, tableNdeletedOff: V8.ndeletedOff, tableNbucketsOff: V8.nbucketsOff,
-      tableBucketsOff: V8.bucketsOff, entryWords: V8.entryWords, entryKey: V8.entryKey, entryValue: V8.entryValue,
-      entryChain: V8.entryChain, storeRecordOff: V8.storeRecordOff, ...overrides,
+      version: 1,
+      cpedSlot: heap.address + BigInt(AT.slot),
+      noFrame: tagged(AT.undefined),
+      alsHash: ALS_HASH,
+      recordMagic: RECORD_MAGIC,
+      keyHashOff: V8.keyHashOff,
+      frameTableOff: V8.frameTableOff,
+      tableNelementsOff: V8.nelementsOff,
+      tableNdeletedOff: V8.ndeletedOff,
+      tableNbucketsOff: V8.nbucketsOff,
+      tableBucketsOff: V8.bucketsOff,
+      entryWords: V8.entryWords,
+      entryKey: V8.entryKey,
+      entryValue: V8.entryValue,
+      entryChain: V8.entryChain,
+      storeRecordOff: V8.storeRecordOff,
+      ...overrides,
     };
     return encodeWalk(f, version);
   };

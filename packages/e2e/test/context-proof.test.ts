@@ -17,7 +17,13 @@ import { type ContextReader, type ContextSample, bpfSupport, loadContextReader }
 import { WALK_KEY_NAME, type WalkFacts, decodeString, decodeU64 } from '@tld/protocol';
 import { loadTaskIterator } from '@tld/bpf-programs';
 import {
-  type Keys, type SpinWindow, type WorkloadResult, createKeys, runWorkload, setValues, threadValues,
+  type Keys,
+  type SpinWindow,
+  type WorkloadResult,
+  createKeys,
+  runWorkload,
+  setValues,
+  threadValues,
 } from './async-context-load.mjs';
 import { corruptFacts, walkInUse } from './context-walk-facts.js';
 
@@ -30,9 +36,13 @@ function runWorker(data: Record<string, unknown>): Promise<WorkloadResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./workers/async-context-worker.mjs', import.meta.url), { workerData: data });
     let report: { result: WorkloadResult } | undefined;
-    worker.once('message', (m: { result: WorkloadResult }) => { report = m; });
+    worker.once('message', (m: { result: WorkloadResult }) => {
+      report = m;
+    });
     worker.once('error', reject);
-    worker.once('exit', (code) => (report ? resolve(report.result) : reject(new Error(`worker exited with code ${code}`))));
+    worker.once('exit', (code) =>
+      report ? resolve(report.result) : reject(new Error(`worker exited with code ${code}`)),
+    );
   });
 }
 
@@ -54,14 +64,22 @@ interface Verdicts {
  * the page mechanism: everything from the page), or is not the task whose busy window the sample fell in, or not
  * the thread's own at an idle entry.
  */
-function judge(samples: readonly ContextSample[], threads: Map<number, { thread: number; tasks: number; from: bigint; to: bigint }>,
-  windows: readonly SpinWindow[], walk: boolean): Verdicts {
+function judge(
+  samples: readonly ContextSample[],
+  threads: Map<number, { thread: number; tasks: number; from: bigint; to: bigint }>,
+  windows: readonly SpinWindow[],
+  walk: boolean,
+): Verdicts {
   const v: Verdicts = { unjudged: 0, cpu: 0, idle: 0, inWindow: 0, noValue: 0, wrong: 0, examples: [] };
   const wrong = (s: ContextSample, why: string): void => {
     v.wrong += 1;
     if (v.examples.length < 10) {
-      v.examples.push(`${s.kind} tid ${s.tid}: ${why} (read ${s.req_id}, ${s.route}, ${s.weight}, ${s.mark}; ` +
-        `from ${Object.values(s.keys).map((k) => k.from).join('/')})`);
+      v.examples.push(
+        `${s.kind} tid ${s.tid}: ${why} (read ${s.req_id}, ${s.route}, ${s.weight}, ${s.mark}; ` +
+          `from ${Object.values(s.keys)
+            .map((k) => k.from)
+            .join('/')})`,
+      );
     }
   };
   for (const s of samples) {
@@ -70,7 +88,8 @@ function judge(samples: readonly ContextSample[], threads: Map<number, { thread:
     if (!t || s.ns < t.from || s.ns > t.to) continue;
     if (s.kind === 'cpu') v.cpu += 1;
     else v.idle += 1;
-    const window = s.kind === 'cpu' ? windows.find((w) => w.tid === s.tid && w.start <= s.ns && s.ns <= w.end) : undefined;
+    const window =
+      s.kind === 'cpu' ? windows.find((w) => w.tid === s.tid && w.start <= s.ns && s.ns <= w.end) : undefined;
     if (window) v.inWindow += 1;
     // The page mechanism rewrites the page word by word at each switch: a sample can see it half done. (The walk
     // has no such moment: its readings are all judged.)
@@ -87,8 +106,12 @@ function judge(samples: readonly ContextSample[], threads: Map<number, { thread:
     const i = Number((s.req_id ?? 0n) - 0x1_0000_0000n * BigInt(t.thread + 1));
     const weight = i + t.thread / 8;
     const isOwn = s.req_id === own.req_id && s.route === own.route && s.weight === own.weight && s.mark === own.mark;
-    const isTask = i >= 0 && i < t.tasks && s.route === `/t${t.thread}/task/${i}` &&
-      (s.weight === weight || s.weight === weight + 1000) && s.mark === own.mark;
+    const isTask =
+      i >= 0 &&
+      i < t.tasks &&
+      s.route === `/t${t.thread}/task/${i}` &&
+      (s.weight === weight || s.weight === weight + 1000) &&
+      s.mark === own.mark;
     if (!isOwn && !isTask) {
       wrong(s, "neither the thread's own values nor one task's of this thread");
       continue;
@@ -129,11 +152,27 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
     let unwatched = 0n;
     try {
       const worker = {
-        mapFd: r.mapFd, progFd: r.progFd, tasks: WORKER_TASKS, rounds: 4, mode: 'run', reader: 'context', spinMs: 1,
+        mapFd: r.mapFd,
+        progFd: r.progFd,
+        tasks: WORKER_TASKS,
+        rounds: 4,
+        mode: 'run',
+        reader: 'context',
+        spinMs: 1,
         asyncContext: 'auto',
       };
       results = await Promise.all([
-        runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: MAIN_TASKS, rounds: 8, mode: 'run', reader: 'context', spinMs: 1 }),
+        runWorkload({
+          tld: t,
+          keys,
+          progFd: r.progFd,
+          thread: 0,
+          tasks: MAIN_TASKS,
+          rounds: 8,
+          mode: 'run',
+          reader: 'context',
+          spinMs: 1,
+        }),
         runWorker({ ...worker, thread: 1 }),
         runWorker({ ...worker, thread: 2 }),
       ]);
@@ -144,10 +183,23 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
       unwatched = process.hrtime.bigint();
     }
     const [main] = results;
-    const threads = new Map(results.map((w, thread) => [w.tid, {
-      thread, tasks: thread === 0 ? MAIN_TASKS : WORKER_TASKS, from: w.began, to: thread === 0 ? unwatched : w.ended,
-    }]));
-    const verdicts = judge(r.samples(), threads, results.flatMap((w) => w.windows), walk);
+    const threads = new Map(
+      results.map((w, thread) => [
+        w.tid,
+        {
+          thread,
+          tasks: thread === 0 ? MAIN_TASKS : WORKER_TASKS,
+          from: w.began,
+          to: thread === 0 ? unwatched : w.ended,
+        },
+      ]),
+    );
+    const verdicts = judge(
+      r.samples(),
+      threads,
+      results.flatMap((w) => w.windows),
+      walk,
+    );
     const checkpoints = results.reduce((n, w) => n + w.checkpoints, 0);
     console.info(
       `${walk ? 'walk' : 'page'} on Node ${process.version} (${asyncContextMechanism()}): ${checkpoints} checkpoints ` +
@@ -175,7 +227,7 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
     ['cped_slot points at unmapped memory', () => ({ cpedSlot: 8n })],
     ['frame_table_off is off by a word', (f) => ({ frameTableOff: f.frameTableOff + 8 })],
     ['store_record_off is off by a word', (f) => ({ storeRecordOff: f.storeRecordOff + 8 })],
-    ['record_magic is not the records\' magic', (f) => ({ recordMagic: f.recordMagic ^ 0x5a5an })],
+    ["record_magic is not the records' magic", (f) => ({ recordMagic: f.recordMagic ^ 0x5a5an })],
     ['entry_words is 0', () => ({ entryWords: 0 })],
   ];
   // Registered only where run() uses the walk: without it there are no facts to corrupt (the test below instead).
@@ -184,7 +236,16 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
       const restore = corruptFacts(t, corrupt);
       let result: WorkloadResult;
       try {
-        result = await runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: 16, rounds: 2, mode: 'run', reader: 'context' });
+        result = await runWorkload({
+          tld: t,
+          keys,
+          progFd: r.progFd,
+          thread: 0,
+          tasks: 16,
+          rounds: 2,
+          mode: 'run',
+          reader: 'context',
+        });
       } finally {
         restore();
       }
@@ -193,15 +254,26 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
       expect(result.inRunCheckpoints).toBeGreaterThan(100);
       expect(result.noValueCount).toBeGreaterThanOrEqual(result.inRunCheckpoints);
       // Restored: the same readers read the runs' values again.
-      const after = await runWorkload({ tld: t, keys, progFd: r.progFd, thread: 0, tasks: 4, rounds: 1, mode: 'run', reader: 'context' });
+      const after = await runWorkload({
+        tld: t,
+        keys,
+        progFd: r.progFd,
+        thread: 0,
+        tasks: 4,
+        rounds: 1,
+        mode: 'run',
+        reader: 'context',
+      });
       expect([after.mismatchCount, after.noValueCount]).toEqual([0, 0]);
     }, 60_000);
   }
 
   if (walk) {
-    it('the task iterator (tld dump) finds a worker blocked inside a run: the run\'s values beside the page\'s', async () => {
+    it("the task iterator (tld dump) finds a worker blocked inside a run: the run's values beside the page's", async () => {
       const flag = new SharedArrayBuffer(4);
-      const worker = new Worker(new URL('./workers/context-run-worker.mjs', import.meta.url), { workerData: { mapFd: r.mapFd, flag } });
+      const worker = new Worker(new URL('./workers/context-run-worker.mjs', import.meta.url), {
+        workerData: { mapFd: r.mapFd, flag },
+      });
       const iterator = loadTaskIterator({ map: { mapFd: r.mapFd } });
       try {
         const started = await new Promise<{ tid: number; asyncContext: string }>((resolve, reject) => {
@@ -211,14 +283,23 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
         expect(started.asyncContext).toBe('walk');
         const task = iterator.readTasks({ pid: process.pid }).find((k) => k.tid === started.tid);
         expect(task?.contextStatus).toBe(1);
-        const keyed = Object.fromEntries((task?.keys ?? []).filter((k) => k.name !== WALK_KEY_NAME).map((k) => [k.name, k]));
+        const keyed = Object.fromEntries(
+          (task?.keys ?? []).filter((k) => k.name !== WALK_KEY_NAME).map((k) => [k.name, k]),
+        );
         const own = threadValues(5);
-        expect([keyed['req_id']?.context.from, keyed['route']?.context.from, keyed['mark']?.context.from]).toEqual(['context', 'context', 'page']);
+        expect([keyed['req_id']?.context.from, keyed['route']?.context.from, keyed['mark']?.context.from]).toEqual([
+          'context',
+          'context',
+          'page',
+        ]);
         expect(decodeU64(keyed['req_id']?.context.value)).toBe(0x5eedn);
         expect(decodeString(keyed['route']?.context.value)).toBe('/blocked/in/run');
         expect(decodeU64(keyed['mark']?.context.value)).toBe(own.mark);
         // Beside them, the page keeps the thread's own values.
-        expect([decodeU64(keyed['req_id']?.value), decodeString(keyed['route']?.value)]).toEqual([own.req_id, own.route]);
+        expect([decodeU64(keyed['req_id']?.value), decodeString(keyed['route']?.value)]).toEqual([
+          own.req_id,
+          own.route,
+        ]);
       } finally {
         iterator.close();
         Atomics.store(new Int32Array(flag), 0, 1);
@@ -235,7 +316,11 @@ describe.skipIf(!reader || !tld)('BPF follows the async context to the run recor
         await new Promise((resolve) => setImmediate(resolve));
         return r.read();
       });
-      expect([inside.keys.req_id.from, inside.keys.route.from, inside.keys.mark.from]).toEqual(['page', 'page', 'page']);
+      expect([inside.keys.req_id.from, inside.keys.route.from, inside.keys.mark.from]).toEqual([
+        'page',
+        'page',
+        'page',
+      ]);
       expect([inside.req_id, inside.route, inside.mark]).toEqual([99n, '/page/mode', threadValues(0).mark]);
     });
   }

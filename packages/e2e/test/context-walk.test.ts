@@ -7,8 +7,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CTX_RECORD, DATA_START, WALK_KEY_NAME, WALK_SIZE } from '@tld/protocol';
 import { gettid, loadTaskIterator, testRun } from '@tld/bpf-programs';
 import {
-  ContextLayout, type ContextReader, type ContextResult, type OwnPages, bpfSupport, loadContextReader, pagesWith,
-  register, unmapPages, unregister,
+  ContextLayout,
+  type ContextReader,
+  type ContextResult,
+  type OwnPages,
+  bpfSupport,
+  loadContextReader,
+  pagesWith,
+  register,
+  unmapPages,
+  unregister,
 } from '@tld/testkit';
 import { type ContextImage, type Facts, ALS_HASH, V8, buildImage, smi } from './context-image.js';
 
@@ -143,11 +151,25 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
         return task;
       };
       const keys = (t: ReturnType<typeof mine>): Record<string, [string, string, string | undefined]> =>
-        Object.fromEntries(t.keys.filter((k) => k.name !== WALK_KEY_NAME).map((k) => [k.name, [
-          k.context.from, Buffer.from(k.value).toString('hex'), k.context.value && Buffer.from(k.context.value).toString('hex'),
-        ]]));
+        Object.fromEntries(
+          t.keys
+            .filter((k) => k.name !== WALK_KEY_NAME)
+            .map((k) => [
+              k.name,
+              [
+                k.context.from,
+                Buffer.from(k.value).toString('hex'),
+                k.context.value && Buffer.from(k.context.value).toString('hex'),
+              ],
+            ]),
+        );
       const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-      const page = { req_id: hex(u64Bytes(PAGE.req_id)), route: hex(text(PAGE.route, 32)), weight: hex(u64Bytes(f64(PAGE.weight))), mark: hex(u64Bytes(PAGE.mark)) };
+      const page = {
+        req_id: hex(u64Bytes(PAGE.req_id)),
+        route: hex(text(PAGE.route, 32)),
+        weight: hex(u64Bytes(f64(PAGE.weight))),
+        mark: hex(u64Bytes(PAGE.mark)),
+      };
       let task = mine();
       expect(task.contextStatus).toBe(1);
       expect(keys(task)).toEqual({
@@ -159,7 +181,9 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
       image.record32('valid', 0);
       task = mine();
       expect(task.contextStatus).toBe(-ESTALE);
-      expect(Object.values(keys(task)).map(([from, , value]) => [from, value])).toEqual(Array(4).fill(['none', undefined]));
+      expect(Object.values(keys(task)).map(([from, , value]) => [from, value])).toEqual(
+        Array(4).fill(['none', undefined]),
+      );
       image.heapWord(image.AT.slot, image.tagged(image.AT.undefined));
       task = mine();
       expect(task.contextStatus).toBe(0);
@@ -174,9 +198,17 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
   const entry = (i: number, word: number): number =>
     image.AT.table + V8.bucketsOff + 8 * 2 + 8 * (V8.entryWords * i + word);
   const corruptions: Array<[string, number, () => void]> = [
-    ['the slot is not a tagged pointer', EINVAL, () => image.heapWord(w(image.AT.slot), image.tagged(image.AT.frame) - 1n)],
+    [
+      'the slot is not a tagged pointer',
+      EINVAL,
+      () => image.heapWord(w(image.AT.slot), image.tagged(image.AT.frame) - 1n),
+    ],
     ['the slot is unreadable', EFAULT, () => publish({ cpedSlot: 0x10n })],
-    ['the table is not a tagged pointer', EINVAL, () => image.heapWord(image.AT.frame + V8.frameTableOff, image.tagged(image.AT.table) - 1n)],
+    [
+      'the table is not a tagged pointer',
+      EINVAL,
+      () => image.heapWord(image.AT.frame + V8.frameTableOff, image.tagged(image.AT.table) - 1n),
+    ],
     ['the frame_table_off fact is wrong', EINVAL, () => publish({ frameTableOff: 8 })],
     ['the bucket count is not a Smi', EINVAL, () => image.heapWord(image.AT.table + V8.nbucketsOff, smi(2) | 1n)],
     ['the bucket count is not a power of two', EINVAL, () => image.heapWord(image.AT.table + V8.nbucketsOff, smi(3))],
@@ -184,26 +216,54 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     ['more entries than the table holds', EINVAL, () => image.heapWord(image.AT.table + V8.nelementsOff, smi(5))],
     ['a negative deleted count', EINVAL, () => image.heapWord(image.AT.table + V8.ndeletedOff, smi(-1))],
     ['the element count is not a Smi', EINVAL, () => image.heapWord(image.AT.table + V8.nelementsOff, smi(2) + 0x100n)],
-    ['the bucket is not a Smi', EINVAL, () => image.heapWord(image.AT.table + V8.bucketsOff + 8 * (ALS_HASH & 1), image.tagged(image.AT.table))],
-    ['the bucket points past the entries', EINVAL, () => image.heapWord(image.AT.table + V8.bucketsOff + 8 * (ALS_HASH & 1), smi(2))],
+    [
+      'the bucket is not a Smi',
+      EINVAL,
+      () => image.heapWord(image.AT.table + V8.bucketsOff + 8 * (ALS_HASH & 1), image.tagged(image.AT.table)),
+    ],
+    [
+      'the bucket points past the entries',
+      EINVAL,
+      () => image.heapWord(image.AT.table + V8.bucketsOff + 8 * (ALS_HASH & 1), smi(2)),
+    ],
     ['the chain loops', EINVAL, () => image.heapWord(entry(0, V8.entryChain), smi(0))],
     ['the chain is not a Smi', EINVAL, () => image.heapWord(entry(0, V8.entryChain), image.tagged(image.AT.table))],
-    ['the store is not a tagged pointer', EINVAL, () => image.heapWord(entry(1, V8.entryValue), image.tagged(image.AT.store) - 1n)],
-    ['the record pointer is misaligned', EINVAL, () => image.heapWord(image.AT.store + V8.storeRecordOff, image.recordAddress + 4n)],
+    [
+      'the store is not a tagged pointer',
+      EINVAL,
+      () => image.heapWord(entry(1, V8.entryValue), image.tagged(image.AT.store) - 1n),
+    ],
+    [
+      'the record pointer is misaligned',
+      EINVAL,
+      () => image.heapWord(image.AT.store + V8.storeRecordOff, image.recordAddress + 4n),
+    ],
     ['the record pointer is NULL', EINVAL, () => image.heapWord(image.AT.store + V8.storeRecordOff, 0n)],
     ['the record pointer is unreadable', EFAULT, () => image.heapWord(image.AT.store + V8.storeRecordOff, 0x1000n)],
     ['the record magic differs', EINVAL, () => image.recordWord(CTX_RECORD.MAGIC, 0x1234n)],
-    ['the record is not at its own address (self)', EINVAL, () => image.recordWord(CTX_RECORD.SELF, image.recordAddress + 8n)],
-    ['the store leads to a copy of the record', EINVAL, () => {
-      const copyAt = image.RECORD.decoy + 512;
-      image.records.bytes.copyWithin(copyAt, 0, 1024);
-      image.heapWord(image.AT.store + V8.storeRecordOff, image.records.address + BigInt(copyAt));
-    }],
+    [
+      'the record is not at its own address (self)',
+      EINVAL,
+      () => image.recordWord(CTX_RECORD.SELF, image.recordAddress + 8n),
+    ],
+    [
+      'the store leads to a copy of the record',
+      EINVAL,
+      () => {
+        const copyAt = image.RECORD.decoy + 512;
+        image.records.bytes.copyWithin(copyAt, 0, 1024);
+        image.heapWord(image.AT.store + V8.storeRecordOff, image.records.address + BigInt(copyAt));
+      },
+    ],
     ['the run has ended (valid 0)', ESTALE, () => image.record32('valid', 0)],
     ['the writer is changing the record (seq odd)', EAGAIN, () => image.record32('seq', 3)],
-    ['the values area is larger than a page', EINVAL, () => {
-      new DataView(image.records.buffer).setUint32(CTX_RECORD.VALUES_SIZE, 8192, true);
-    }],
+    [
+      'the values area is larger than a page',
+      EINVAL,
+      () => {
+        new DataView(image.records.buffer).setUint32(CTX_RECORD.VALUES_SIZE, 8192, true);
+      },
+    ],
     ['the entry_words fact is 0', EINVAL, () => publish({ entryWords: 0 })],
     ['the entry_key fact is outside the entry', EINVAL, () => publish({ entryKey: 3 })],
     ['the record_magic fact is 0', EINVAL, () => publish({ recordMagic: 0n })],
@@ -213,7 +273,12 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     it(`${what}: no value (-${errno}), the destination zeroed`, () => {
       corrupt();
       both((r) => {
-        expect([r.keys.req_id.ret, r.keys.route.ret, r.keys.weight.ret, r.keys.mark.ret]).toEqual([-errno, -errno, -errno, -errno]);
+        expect([r.keys.req_id.ret, r.keys.route.ret, r.keys.weight.ret, r.keys.mark.ret]).toEqual([
+          -errno,
+          -errno,
+          -errno,
+          -errno,
+        ]);
         expect([r.req_id, r.route, r.weight, r.mark]).toEqual([undefined, undefined, undefined, undefined]);
       });
       const ctx = new Uint8Array(ContextLayout.ctxSize);

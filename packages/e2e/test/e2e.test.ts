@@ -2,7 +2,14 @@
 // (run on the same thread with BPF_PROG_TEST_RUN) reads them by name from the task-storage map.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DATA_START, NAME_MAX_BYTES, dataPageOffset, decodeF64, decodeI64, decodeString, decodeU32, decodeU64,
+  DATA_START,
+  NAME_MAX_BYTES,
+  dataPageOffset,
+  decodeF64,
+  decodeI64,
+  decodeString,
+  decodeU32,
+  decodeU64,
 } from '@tld/protocol';
 import { TaskLocalData } from '@tld/userspace';
 import { gettid, loadReader, loadTaskIterator, type ReadResult, type Reader } from '@tld/bpf-programs';
@@ -34,7 +41,10 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
 
   it('a thread that never opened TaskLocalData reads as absent, not garbage', async () => {
     const { tid, read } = await runWorker<{ tid: number; read: ReadResult }>({
-      mode: 'never-open', mapFd: reader.mapFd, progFd: reader.progFd, index: 0,
+      mode: 'never-open',
+      mapFd: reader.mapFd,
+      progFd: reader.progFd,
+      index: 0,
     });
     expect(read.tid).toBe(tid);
     expect(tid).not.toBe(gettid());
@@ -132,7 +142,12 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
   it('a worker reads keys created after it registered: one by main meanwhile, one by itself', async () => {
     const barrier = new Int32Array(new SharedArrayBuffer(8));
     const done = runWorker<{ beforeSet: ReadResult; afterSet: ReadResult }>({
-      mode: 'late-keys', mapFd: reader.mapFd, progFd: reader.progFd, index: 3, barrier, parties: 2,
+      mode: 'late-keys',
+      mapFd: reader.mapFd,
+      progFd: reader.progFd,
+      index: 3,
+      barrier,
+      parties: 2,
     });
     await expect.poll(() => Atomics.load(barrier, 0), { timeout: 20_000 }).toBe(1); // the worker is registered
     const main = TaskLocalData.open({ mapFd: reader.mapFd });
@@ -156,8 +171,14 @@ describe.skipIf(!support.supported)('BPF reads what TypeScript wrote', () => {
     const results = await Promise.all(
       Array.from({ length: parties }, (_, i) =>
         runWorker<Result>({
-          mode: 'set-and-read', mapFd: reader.mapFd, progFd: reader.progFd, index: i + 1, barrier, parties,
-        })),
+          mode: 'set-and-read',
+          mapFd: reader.mapFd,
+          progFd: reader.progFd,
+          index: i + 1,
+          barrier,
+          parties,
+        }),
+      ),
     );
     const tids = new Set(results.map((r) => r.tid));
     expect(tids.size).toBe(parties);

@@ -26,7 +26,9 @@ const rootPackage = JSON.parse(readFileSync(new URL('../../../package.json', imp
 describe('generated files', () => {
   it.each(GENERATED)('%s is what its generator renders, byte for byte', (specifier, render) => {
     const committed = readFileSync(require.resolve(specifier), 'utf8');
-    expect(committed === render(), `${specifier} is stale: run \`${REGENERATE_COMMAND}\` and commit the result`).toBe(true);
+    expect(committed === render(), `${specifier} is stale: run \`${REGENERATE_COMMAND}\` and commit the result`).toBe(
+      true,
+    );
     expect(committed.split('\n')[0]).toContain('DO NOT EDIT');
     expect(committed.split('\n')[0]).toContain(`run \`${REGENERATE_COMMAND}\``);
   });
@@ -36,7 +38,9 @@ describe('generated files', () => {
     expect(rootPackage.scripts['gen']).toBe('turbo run gen');
     for (const [specifier] of GENERATED) {
       // include/<file> sits at the package's root, beside package.json.
-      const manifest = JSON.parse(readFileSync(join(dirname(dirname(require.resolve(specifier))), 'package.json'), 'utf8')) as {
+      const manifest = JSON.parse(
+        readFileSync(join(dirname(dirname(require.resolve(specifier))), 'package.json'), 'utf8'),
+      ) as {
         name: string;
         scripts: Record<string, string>;
       };

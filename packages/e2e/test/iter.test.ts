@@ -8,8 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MapValueSize, decodeU64 } from '@tld/protocol';
 import { TaskLocalData } from '@tld/userspace';
 import {
-  IterRecordLayout, type RegisteredTask, type TaskIterator, decodeTaskRecords, gettid, loadObject, loadTaskIterator,
-  names, objectPaths, unpin,
+  IterRecordLayout,
+  type RegisteredTask,
+  type TaskIterator,
+  decodeTaskRecords,
+  gettid,
+  loadObject,
+  loadTaskIterator,
+  names,
+  objectPaths,
+  unpin,
 } from '@tld/bpf-programs';
 import { bpfSupport, uniquePinPath } from '@tld/testkit';
 import { KEY_NAMES, createKeys, expectedBytes, setAll, valuesFor } from './values.mjs';
@@ -61,7 +69,9 @@ describe('decodeTaskRecords', () => {
 
   it('refuses a map value size other than 16 or 24', () => {
     const size: number = 32;
-    expect(() => decodeTaskRecords(new Uint8Array(0), size as MapValueSize)).toThrow(expect.objectContaining({ code: 'ERR_TLD_BAD_LAYOUT' }));
+    expect(() => decodeTaskRecords(new Uint8Array(0), size as MapValueSize)).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_BAD_LAYOUT' }),
+    );
   });
 });
 
@@ -88,19 +98,37 @@ describe.skipIf(!support.supported)('tld_iter: every registered thread, as BPF s
       tids.forEach((tid, i) => {
         const task = tasks.find((t) => t.tid === tid);
         expect(task).toMatchObject({
-          tgid: process.pid, comm: expect.any(String) as string, registered: true, status: 7, start: 8n, valueStart: undefined,
-          metaCnt: KEY_NAMES.length, metaSize: 4088,
+          tgid: process.pid,
+          comm: expect.any(String) as string,
+          registered: true,
+          status: 7,
+          start: 8n,
+          valueStart: undefined,
+          metaCnt: KEY_NAMES.length,
+          metaSize: 4088,
         });
         expect(task?.meta?.length).toBe(4036);
         expect(task?.data?.length).toBe(4096);
         expect(bytesOf(task)).toEqual(expectedBytes(valuesFor(i)));
-        expect(task?.keys.map((k) => [k.name, k.size, k.offset])).toEqual(tld.keys().map((k) => [k.name, k.size, k.offset]));
+        expect(task?.keys.map((k) => [k.name, k.size, k.offset])).toEqual(
+          tld.keys().map((k) => [k.name, k.size, k.offset]),
+        );
       });
       // Without a pid the walk covers every task of the host; only ours have an element in this private map.
-      expect(iterator.readTasks().map((t) => t.tid).sort(byTid)).toEqual([...tids].sort(byTid));
+      expect(
+        iterator
+          .readTasks()
+          .map((t) => t.tid)
+          .sort(byTid),
+      ).toEqual([...tids].sort(byTid));
 
       await workers[0]?.close();
-      expect(iterator.readTasks({ pid: process.pid }).map((t) => t.tid).sort(byTid)).toEqual([gettid(), workers[1]?.tid ?? -1].sort(byTid));
+      expect(
+        iterator
+          .readTasks({ pid: process.pid })
+          .map((t) => t.tid)
+          .sort(byTid),
+      ).toEqual([gettid(), workers[1]?.tid ?? -1].sort(byTid));
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
@@ -137,7 +165,10 @@ describe.skipIf(!support.supported)('tld_iter: every registered thread, as BPF s
   it('nothing pinned at the path: ENOENT naming the fix, and nothing is pinned', () => {
     const pin = uniquePinPath('iter-absent');
     expect(() => loadTaskIterator({ map: { pinPath: pin } })).toThrow(
-      expect.objectContaining({ errnoCode: 'ENOENT', message: expect.stringContaining(`nothing is pinned at ${pin}`) as string }),
+      expect.objectContaining({
+        errnoCode: 'ENOENT',
+        message: expect.stringContaining(`nothing is pinned at ${pin}`) as string,
+      }),
     );
     expect(existsSync(pin)).toBe(false);
   });
@@ -164,7 +195,10 @@ describe.skipIf(!support.supported)('tld_iter: every registered thread, as BPF s
     loadObject(objectPaths.iterV2, { [names.dataMap]: { pinPath } }).close();
     try {
       expect(() => loadTaskIterator({ map: { pinPath }, valueSize: 16 })).toThrow(
-        expect.objectContaining({ code: 'ERR_TLD_BAD_LAYOUT', message: expect.stringContaining('24-byte values') as string }),
+        expect.objectContaining({
+          code: 'ERR_TLD_BAD_LAYOUT',
+          message: expect.stringContaining('24-byte values') as string,
+        }),
       );
       const v2 = loadTaskIterator({ map: { pinPath } });
       try {

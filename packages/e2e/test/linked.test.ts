@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeU64 } from '@tld/protocol';
 import {
-  CACHED_KEYS, loadObject, names, objectPaths, readOnThisThread, runCachedOnThisThread, type LoadedBpfObject,
+  CACHED_KEYS,
+  loadObject,
+  names,
+  objectPaths,
+  readOnThisThread,
+  runCachedOnThisThread,
+  type LoadedBpfObject,
 } from '@tld/bpf-programs';
 import { bpfSupport, pagesWith, register, unmapPages, unregister, type OwnPages } from '@tld/testkit';
 

@@ -16,9 +16,13 @@ describe.skipIf(!support.supported)('key.set() is a plain store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tld-strace-'));
     const trace = join(dir, 'trace');
     try {
-      const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=bpf,pidfd_open,write', '-o', trace, process.execPath, child], {
-        encoding: 'utf8',
-      });
+      const run = spawnSync(
+        'strace',
+        ['-f', '-qq', '-e', 'trace=bpf,pidfd_open,write', '-o', trace, process.execPath, child],
+        {
+          encoding: 'utf8',
+        },
+      );
       expect(run.error, 'strace must be installed (tools/setup installs it)').toBeUndefined();
       expect(run.status, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout)).toEqual({ reqId: '1000', route: '/items/1000' });

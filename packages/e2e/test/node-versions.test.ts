@@ -25,7 +25,9 @@ function installedNodes(): Map<number, string> {
     for (const pkg of readdirSync(modules).filter((name) => name.startsWith('node-linux-'))) {
       const bin = join(modules, pkg, 'bin', 'node');
       if (!existsSync(bin)) continue;
-      const major = Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim());
+      const major = Number(
+        execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim(),
+      );
       found.set(major, bin);
     }
   }
@@ -59,25 +61,40 @@ function vitestOn(bin: string, flags: string, dir: string, files: string[]): str
 describe.skipIf(!support.supported)('async context on other Node.js versions', () => {
   for (const { major, flags, mechanism, walk } of CONFIGS) {
     const bin = nodes.get(major);
-    it.skipIf(!bin && !bpfRequired())(`Node ${major} ${flags || '(defaults)'}: ${mechanism}; the proof and the semantics tests pass`, () => {
-      if (!bin) throw new Error(`no Node.js ${major} under ${join(root, '.cache', 'node')}: run tools/setup`);
-      const proof = vitestOn(bin, flags, 'e2e', ['test/async-context.test.ts']);
-      expect(proof).toMatch(new RegExp(`run\\(\\) on Node v${major}\\.\\S* ?\\S* \\(${mechanism.replace('+', '\\+')}\\): \\d+ checkpoints, 0 mismatches`));
-      expect(proof).toMatch(/Tests\s+2 passed \(2\)/);
-      const semantics = vitestOn(bin, flags, 'userspace', ['test/async-context.test.ts']);
-      expect(semantics).toMatch(/Tests\s+\d+ passed \(\d+\)/);
-      expect(semantics).not.toMatch(/skipped|failed/);
-    }, 240_000);
+    it.skipIf(!bin && !bpfRequired())(
+      `Node ${major} ${flags || '(defaults)'}: ${mechanism}; the proof and the semantics tests pass`,
+      () => {
+        if (!bin) throw new Error(`no Node.js ${major} under ${join(root, '.cache', 'node')}: run tools/setup`);
+        const proof = vitestOn(bin, flags, 'e2e', ['test/async-context.test.ts']);
+        expect(proof).toMatch(
+          new RegExp(
+            `run\\(\\) on Node v${major}\\.\\S* ?\\S* \\(${mechanism.replace('+', '\\+')}\\): \\d+ checkpoints, 0 mismatches`,
+          ),
+        );
+        expect(proof).toMatch(/Tests\s+2 passed \(2\)/);
+        const semantics = vitestOn(bin, flags, 'userspace', ['test/async-context.test.ts']);
+        expect(semantics).toMatch(/Tests\s+\d+ passed \(\d+\)/);
+        expect(semantics).not.toMatch(/skipped|failed/);
+      },
+      240_000,
+    );
 
     // The walk's proof (tld_get_context_data() at checkpoints, CPU samples, idle entries, corrupted facts): with
     // the walk where run() uses it, through the page elsewhere.
-    it.skipIf(!bin && !bpfRequired())(`Node ${major} ${flags || '(defaults)'}: BPF reads each context ${walk ? 'through the walk' : 'from the page'}, 0 wrong`, () => {
-      if (!bin) throw new Error(`no Node.js ${major} under ${join(root, '.cache', 'node')}: run tools/setup`);
-      const proof = vitestOn(bin, flags, 'e2e', ['test/context-proof.test.ts']);
-      expect(proof).toMatch(new RegExp(
-        `${walk ? 'walk' : 'page'} on Node v${major}\\.\\S* \\(${walk ? 'walk' : 'async-hooks'}\\): \\d+ checkpoints ` +
-          '\\(0\\+0\\+0 wrong, 0\\+0\\+0 no value\\); samples: \\d+ cpu \\(\\d+ in busy windows\\), \\d+ idle, \\d+ no value, 0 wrong'));
-      expect(proof).toMatch(walk ? /Tests\s+7 passed \(7\)/ : /Tests\s+2 passed \(2\)/);
-    }, 240_000);
+    it.skipIf(!bin && !bpfRequired())(
+      `Node ${major} ${flags || '(defaults)'}: BPF reads each context ${walk ? 'through the walk' : 'from the page'}, 0 wrong`,
+      () => {
+        if (!bin) throw new Error(`no Node.js ${major} under ${join(root, '.cache', 'node')}: run tools/setup`);
+        const proof = vitestOn(bin, flags, 'e2e', ['test/context-proof.test.ts']);
+        expect(proof).toMatch(
+          new RegExp(
+            `${walk ? 'walk' : 'page'} on Node v${major}\\.\\S* \\(${walk ? 'walk' : 'async-hooks'}\\): \\d+ checkpoints ` +
+              '\\(0\\+0\\+0 wrong, 0\\+0\\+0 no value\\); samples: \\d+ cpu \\(\\d+ in busy windows\\), \\d+ idle, \\d+ no value, 0 wrong',
+          ),
+        );
+        expect(proof).toMatch(walk ? /Tests\s+7 passed \(7\)/ : /Tests\s+2 passed \(2\)/);
+      },
+      240_000,
+    );
   }
 });

@@ -43,7 +43,11 @@ export function nextRequestId(): bigint {
 }
 
 /** Checks the options and creates the keys (TypeError with a code for a bad option, before any key is made). */
-export function resolveOptions<Req>(tld: TaskLocalData, options: RequestValuesOptions<Req> = {}, who: string): RequestValues<Req> {
+export function resolveOptions<Req>(
+  tld: TaskLocalData,
+  options: RequestValuesOptions<Req> = {},
+  who: string,
+): RequestValues<Req> {
   if (tld === null || typeof tld !== 'object' || typeof (tld as Partial<TaskLocalData>).run !== 'function') {
     throw optionError(`${who}(tld, options): tld must be a TaskLocalData (TaskLocalData.open()), got ${describe(tld)}`);
   }
@@ -52,7 +56,9 @@ export function resolveOptions<Req>(tld: TaskLocalData, options: RequestValuesOp
   }
   for (const name of ['reqId', 'values'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw optionError(`${who}(tld, options): options.${name} must be a function of the request, got ${describe(options[name])}`);
+      throw optionError(
+        `${who}(tld, options): options.${name} must be a function of the request, got ${describe(options[name])}`,
+      );
     }
   }
   if (options.unmatched !== undefined && typeof options.unmatched !== 'string') {

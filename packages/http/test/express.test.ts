@@ -13,7 +13,7 @@ import { type Seen, bpfSees, probes, readAcrossAwaits, sendAll } from './helpers
 
 const support = bpfSupport();
 
-describe.skipIf(!support.supported)('tldExpress: BPF reads each request\'s route pattern', () => {
+describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route pattern", () => {
   let reader: Reader;
   let tld: TaskLocalData;
   let server: Server;
@@ -23,19 +23,31 @@ describe.skipIf(!support.supported)('tldExpress: BPF reads each request\'s route
     tld = TaskLocalData.open({ mapFd: reader.mapFd });
     const tenant = tld.string('tenant', 16);
     const app = express();
-    app.use(tldExpress(tld, {
-      reqId: (req: Request) => BigInt(req.get('x-request-id') ?? '0'),
-      values: (req: Request) => ({ [tenant.name]: req.get('x-tenant') ?? '' }),
-    }));
+    app.use(
+      tldExpress(tld, {
+        reqId: (req: Request) => BigInt(req.get('x-request-id') ?? '0'),
+        values: (req: Request) => ({ [tenant.name]: req.get('x-tenant') ?? '' }),
+      }),
+    );
     app.use(express.json());
     const delay = (req: Request): number => Number(req.get('x-delay') ?? '0');
     const api = express.Router();
-    api.get('/users/:id', async (req, res) => { res.json(await readAcrossAwaits(reader, delay(req))); });
-    api.post('/orders/:id/items', async (req, res) => { res.json(await readAcrossAwaits(reader, delay(req))); });
+    api.get('/users/:id', async (req, res) => {
+      res.json(await readAcrossAwaits(reader, delay(req)));
+    });
+    api.post('/orders/:id/items', async (req, res) => {
+      res.json(await readAcrossAwaits(reader, delay(req)));
+    });
     app.use('/api', api);
-    app.get('/health', async (req, res) => { res.json(await readAcrossAwaits(reader, delay(req))); });
-    app.get(['/a/:x', '/b/:y'], (_req, res) => { res.json([bpfSees(reader)]); });
-    app.use((_req, res) => { res.status(404).json([bpfSees(reader)]); });
+    app.get('/health', async (req, res) => {
+      res.json(await readAcrossAwaits(reader, delay(req)));
+    });
+    app.get(['/a/:x', '/b/:y'], (_req, res) => {
+      res.json([bpfSees(reader)]);
+    });
+    app.use((_req, res) => {
+      res.status(404).json([bpfSees(reader)]);
+    });
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -76,14 +88,20 @@ describe.skipIf(!support.supported)('tldExpress: BPF reads each request\'s route
   });
 
   it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
-    const res = await fetch(`${base}/health`, { headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' } });
+    const res = await fetch(`${base}/health`, {
+      headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' },
+    });
     expect(res.status).toBe(500);
     const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
-    expect(ok).toEqual([{ route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }]);
+    expect(ok).toEqual([
+      { route: '/health', reqId: '10', tenant: 't' },
+      { route: '/health', reqId: '10', tenant: 't' },
+      { route: '/health', reqId: '10', tenant: 't' },
+    ]);
     expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
   });
 
-  it('default request ids: this thread\'s count, with the threadId in the top 16 bits', () => {
+  it("default request ids: this thread's count, with the threadId in the top 16 bits", () => {
     const a = nextRequestId();
     const b = nextRequestId();
     expect(b).toBe(a + 1n);
@@ -91,7 +109,9 @@ describe.skipIf(!support.supported)('tldExpress: BPF reads each request\'s route
   });
 
   it('bad options throw a coded TypeError when the middleware is made', () => {
-    expect(() => tldExpress(tld, { reqId: 42 as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => tldExpress(tld, { reqId: 42 as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
     expect(() => tldExpress({} as never)).toThrow(/tld must be a TaskLocalData/);
   });
 });

@@ -11,7 +11,7 @@ import { type Seen, bpfSees, probes, readAcrossAwaits, sendAll } from './helpers
 
 const support = bpfSupport();
 
-describe.skipIf(!support.supported)('tldFastify: BPF reads each request\'s route pattern', () => {
+describe.skipIf(!support.supported)("tldFastify: BPF reads each request's route pattern", () => {
   let reader: Reader;
   let tld: TaskLocalData;
   let app: FastifyInstance;
@@ -33,13 +33,18 @@ describe.skipIf(!support.supported)('tldFastify: BPF reads each request\'s route
       done();
     });
     const delay = (req: FastifyRequest): number => Number(header(req, 'x-delay') || '0');
-    await app.register((api, _options, done) => {
-      api.get('/users/:id', async (req) => readAcrossAwaits(reader, delay(req)));
-      api.post('/orders/:id/items', async (req) => readAcrossAwaits(reader, delay(req)));
-      done();
-    }, { prefix: '/api' });
+    await app.register(
+      (api, _options, done) => {
+        api.get('/users/:id', async (req) => readAcrossAwaits(reader, delay(req)));
+        api.post('/orders/:id/items', async (req) => readAcrossAwaits(reader, delay(req)));
+        done();
+      },
+      { prefix: '/api' },
+    );
     app.get('/health', async (req) => readAcrossAwaits(reader, delay(req)));
-    app.setNotFoundHandler((_req, reply) => { void reply.code(404).send([bpfSees(reader)]); });
+    app.setNotFoundHandler((_req, reply) => {
+      void reply.code(404).send([bpfSees(reader)]);
+    });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     tld.string('route', 64, { truncate: true }).set('idle');
     tld.u64('req_id').set(0n);
@@ -74,10 +79,16 @@ describe.skipIf(!support.supported)('tldFastify: BPF reads each request\'s route
   });
 
   it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
-    const res = await fetch(`${base}/health`, { headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' } });
+    const res = await fetch(`${base}/health`, {
+      headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' },
+    });
     expect(res.status).toBe(500);
     const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
-    expect(ok).toEqual([{ route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }, { route: '/health', reqId: '10', tenant: 't' }]);
+    expect(ok).toEqual([
+      { route: '/health', reqId: '10', tenant: 't' },
+      { route: '/health', reqId: '10', tenant: 't' },
+      { route: '/health', reqId: '10', tenant: 't' },
+    ]);
     expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
   });
 

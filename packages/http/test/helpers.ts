@@ -24,7 +24,10 @@ export function bpfSees(reader: Reader): Seen {
   const reqId = values['req_id'];
   return {
     route: text(values['route']),
-    reqId: reqId === undefined ? undefined : new DataView(reqId.buffer, reqId.byteOffset, 8).getBigUint64(0, true).toString(),
+    reqId:
+      reqId === undefined
+        ? undefined
+        : new DataView(reqId.buffer, reqId.byteOffset, 8).getBigUint64(0, true).toString(),
     tenant: text(values['tenant']),
   };
 }
@@ -49,7 +52,9 @@ export interface Probe {
 }
 
 /** 48 requests over 4 routes and 3 tenants, each with its own id, sent at once so that their handlers interleave. */
-export function probes(routes: readonly { method: 'GET' | 'POST'; path: (i: number) => string; route: string }[]): Probe[] {
+export function probes(
+  routes: readonly { method: 'GET' | 'POST'; path: (i: number) => string; route: string }[],
+): Probe[] {
   return Array.from({ length: 48 }, (_, i) => {
     const r = routes[i % routes.length] as (typeof routes)[number];
     return { method: r.method, path: r.path(i), route: r.route, tenant: `tenant-${i % 3}`, reqId: String(1000 + i) };
@@ -58,13 +63,20 @@ export function probes(routes: readonly { method: 'GET' | 'POST'; path: (i: numb
 
 /** Sends every probe concurrently to `base`; resolves with each response's body (what its handler saw). */
 export async function sendAll(base: string, list: readonly Probe[]): Promise<unknown[]> {
-  return Promise.all(list.map(async (p, i) => {
-    const res = await fetch(base + p.path, {
-      method: p.method,
-      headers: { 'x-tenant': p.tenant, 'x-request-id': p.reqId, 'x-delay': String((i * 7) % 13), 'content-type': 'application/json' },
-      // 60 kB: the body arrives in several chunks, read after the handler chain started.
-      ...(p.method === 'POST' ? { body: JSON.stringify({ n: i, pad: 'x'.repeat(60_000) }) } : {}),
-    });
-    return res.json();
-  }));
+  return Promise.all(
+    list.map(async (p, i) => {
+      const res = await fetch(base + p.path, {
+        method: p.method,
+        headers: {
+          'x-tenant': p.tenant,
+          'x-request-id': p.reqId,
+          'x-delay': String((i * 7) % 13),
+          'content-type': 'application/json',
+        },
+        // 60 kB: the body arrives in several chunks, read after the handler chain started.
+        ...(p.method === 'POST' ? { body: JSON.stringify({ n: i, pad: 'x'.repeat(60_000) }) } : {}),
+      });
+      return res.json();
+    }),
+  );
 }

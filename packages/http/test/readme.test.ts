@@ -10,7 +10,10 @@ import { bpfSupport, uniquePinPath } from '@tld/testkit';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] as string, body: m[2] as string }));
+const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({
+  lang: m[1] as string,
+  body: m[2] as string,
+}));
 
 /** The code block containing `marker` and the ```text block right after it (what it prints). */
 function example(marker: string): { code: string; prints: string[] } {
@@ -37,7 +40,10 @@ describe.skipIf(!bpfSupport().supported)('README examples', () => {
     mkdirSync(dir, { recursive: true });
     const script = join(dir, `readme-${marker}.mjs`);
     writeFileSync(script, code.replace('TaskLocalData.open()', 'TaskLocalData.open({ pinPath: process.env.TLD_PIN })'));
-    const printed = execFileSync(process.execPath, [script], { env: { ...process.env, TLD_PIN: pin }, encoding: 'utf8' });
+    const printed = execFileSync(process.execPath, [script], {
+      env: { ...process.env, TLD_PIN: pin },
+      encoding: 'utf8',
+    });
     expect(printed.trimEnd().split('\n')).toEqual(prints);
   });
 });

@@ -39,28 +39,46 @@ async function handle(framework, route, id) {
 
 const app = express();
 app.use(tldExpress(tld, { routeKey, reqIdKey, reqId: (req) => BigInt(req.get('x-request-id') ?? '0') }));
-app.get('/users/:id', async (req, res) => { res.send(await handle('express', '/users/:id', req.get('x-request-id') ?? '')); });
-app.get('/orders/:id', async (req, res) => { res.send(await handle('express', '/orders/:id', req.get('x-request-id') ?? '')); });
+app.get('/users/:id', async (req, res) => {
+  res.send(await handle('express', '/users/:id', req.get('x-request-id') ?? ''));
+});
+app.get('/orders/:id', async (req, res) => {
+  res.send(await handle('express', '/orders/:id', req.get('x-request-id') ?? ''));
+});
 const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const address = /** @type {import('node:net').AddressInfo} */ (server.address());
 
 const fastify = Fastify();
-await fastify.register(tldFastify, { tld, routeKey, reqIdKey, reqId: (req) => BigInt(String(req.headers['x-request-id'] ?? '0')) });
+await fastify.register(tldFastify, {
+  tld,
+  routeKey,
+  reqIdKey,
+  reqId: (req) => BigInt(String(req.headers['x-request-id'] ?? '0')),
+});
 fastify.get('/users/:id', (req) => handle('fastify', '/users/:id', String(req.headers['x-request-id'])));
 fastify.get('/orders/:id', (req) => handle('fastify', '/orders/:id', String(req.headers['x-request-id'])));
 const fastifyBase = await fastify.listen({ port: 0, host: '127.0.0.1' });
 
 const bases = [`http://127.0.0.1:${address.port}`, fastifyBase];
-await Promise.all(Array.from({ length: 48 }, async (_, i) => {
-  const res = await fetch(`${bases[i % 2]}/${i % 4 < 2 ? 'users' : 'orders'}/${i}`, { headers: { 'x-request-id': String(100 + i) } });
-  await res.text();
-}));
+await Promise.all(
+  Array.from({ length: 48 }, async (_, i) => {
+    const res = await fetch(`${bases[i % 2]}/${i % 4 < 2 ? 'users' : 'orders'}/${i}`, {
+      headers: { 'x-request-id': String(100 + i) },
+    });
+    await res.text();
+  }),
+);
 const after = reader.read();
-console.log(JSON.stringify({
-  asyncContext: tld.asyncContext, readings, mismatches: mismatches.slice(0, 5), mismatchCount: mismatches.length,
-  between: { route: after.route, reqId: String(after.req_id), from: after.keys.route.from },
-}));
+console.log(
+  JSON.stringify({
+    asyncContext: tld.asyncContext,
+    readings,
+    mismatches: mismatches.slice(0, 5),
+    mismatchCount: mismatches.length,
+    between: { route: after.route, reqId: String(after.req_id), from: after.keys.route.from },
+  }),
+);
 server.close();
 await fastify.close();
 tld.close();

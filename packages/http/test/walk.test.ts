@@ -39,7 +39,11 @@ describe.skipIf(!bpfSupport().supported)('the framework adapters with the async-
       });
       expect(child.status, child.stderr).toBe(0);
       const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
-        asyncContext: string; readings: number; mismatches: unknown[]; mismatchCount: number; between: unknown;
+        asyncContext: string;
+        readings: number;
+        mismatches: unknown[];
+        mismatchCount: number;
+        between: unknown;
       };
       expect(result.asyncContext).toBe('walk');
       expect(result.readings).toBe(48 * 3);

@@ -64,14 +64,21 @@ export class TldContextManager implements ContextManager {
       throw argError('new TldContextManager(tld, inner): tld must be a TaskLocalData (TaskLocalData.open())');
     }
     if (inner === null || typeof inner !== 'object' || typeof (inner as Partial<ContextManager>).with !== 'function') {
-      throw argError('new TldContextManager(tld, inner): inner must be a ContextManager, e.g. new AsyncLocalStorageContextManager()');
+      throw argError(
+        'new TldContextManager(tld, inner): inner must be a ContextManager, e.g. new AsyncLocalStorageContextManager()',
+      );
     }
     this.#tld = tld;
     this.#inner = inner;
     const traceKey = options.traceIdKey ?? tld.bytes(TRACE_ID_KEY.name, TRACE_ID_KEY.size);
     const spanKey = options.spanIdKey ?? tld.bytes(SPAN_ID_KEY.name, SPAN_ID_KEY.size);
     if (traceKey.size !== 16 || spanKey.size !== 8) {
-      throw Object.assign(new RangeError(`TldContextManager: the trace id key must have 16 bytes and the span id key 8, got ${traceKey.size} and ${spanKey.size}`), { code: 'ERR_OUT_OF_RANGE' });
+      throw Object.assign(
+        new RangeError(
+          `TldContextManager: the trace id key must have 16 bytes and the span id key 8, got ${traceKey.size} and ${spanKey.size}`,
+        ),
+        { code: 'ERR_OUT_OF_RANGE' },
+      );
     }
     this.#traceName = traceKey.name;
     this.#spanName = spanKey.name;
@@ -86,9 +93,10 @@ export class TldContextManager implements ContextManager {
       const traceId = hexInto(span.traceId, new Uint8Array(16));
       const spanId = hexInto(span.spanId, new Uint8Array(8));
       // All-zero ids are OpenTelemetry's invalid span: publish none, as for a context without a span.
-      values = traceId.some((b) => b !== 0) && spanId.some((b) => b !== 0)
-        ? Object.freeze({ [this.#traceName]: traceId, [this.#spanName]: spanId })
-        : this.#none;
+      values =
+        traceId.some((b) => b !== 0) && spanId.some((b) => b !== 0)
+          ? Object.freeze({ [this.#traceName]: traceId, [this.#spanName]: spanId })
+          : this.#none;
       this.#values.set(span, values);
     }
     return values;

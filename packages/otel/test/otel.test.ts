@@ -16,9 +16,10 @@ const support = bpfSupport();
 const NO_TRACE = '0'.repeat(32);
 const NO_SPAN = '0'.repeat(16);
 
-const hex = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : Buffer.from(bytes).toString('hex'));
+const hex = (bytes: Uint8Array | undefined): string | undefined =>
+  bytes === undefined ? undefined : Buffer.from(bytes).toString('hex');
 
-describe.skipIf(!support.supported)('TldContextManager: BPF reads the active span\'s ids', () => {
+describe.skipIf(!support.supported)("TldContextManager: BPF reads the active span's ids", () => {
   let reader: Reader;
   let tld: TaskLocalData;
   let manager: TldContextManager;
@@ -28,9 +29,17 @@ describe.skipIf(!support.supported)('TldContextManager: BPF reads the active spa
   const seen = (): { trace: string | undefined; span: string | undefined; route: string | undefined } => {
     const { values } = reader.read(['otel.trace_id', 'otel.span_id', 'route']);
     const route = values['route'];
-    return { trace: hex(values['otel.trace_id']), span: hex(values['otel.span_id']), route: route && Buffer.from(route).toString().replace(/\0+$/, '') };
+    return {
+      trace: hex(values['otel.trace_id']),
+      span: hex(values['otel.span_id']),
+      route: route && Buffer.from(route).toString().replace(/\0+$/, ''),
+    };
   };
-  const ids = (span: Span, route = 'idle') => ({ trace: span.spanContext().traceId, span: span.spanContext().spanId, route });
+  const ids = (span: Span, route = 'idle') => ({
+    trace: span.spanContext().traceId,
+    span: span.spanContext().spanId,
+    route,
+  });
 
   beforeAll(() => {
     reader = loadReader({ map: 'private' });
@@ -47,22 +56,26 @@ describe.skipIf(!support.supported)('TldContextManager: BPF reads the active spa
     reader?.close();
   });
 
-  it('32 interleaved traces with a child span each: every reading is the active span\'s ids', async () => {
+  it("32 interleaved traces with a child span each: every reading is the active span's ids", async () => {
     const readings: { want: unknown; got: unknown }[] = [];
     const check = (span: Span, route?: string) => readings.push({ want: ids(span, route), got: seen() });
-    await Promise.all(Array.from({ length: 32 }, (_, i) => tracer().startActiveSpan(`trace ${i}`, async (root) => {
-      check(root);
-      await sleep(i % 5);
-      check(root);
-      await tracer().startActiveSpan('child', async (child) => {
-        check(child);
-        await new Promise((resolve) => setImmediate(resolve));
-        check(child);
-        child.end();
-      });
-      check(root);
-      root.end();
-    })));
+    await Promise.all(
+      Array.from({ length: 32 }, (_, i) =>
+        tracer().startActiveSpan(`trace ${i}`, async (root) => {
+          check(root);
+          await sleep(i % 5);
+          check(root);
+          await tracer().startActiveSpan('child', async (child) => {
+            check(child);
+            await new Promise((resolve) => setImmediate(resolve));
+            check(child);
+            child.end();
+          });
+          check(root);
+          root.end();
+        }),
+      ),
+    );
     expect(readings).toHaveLength(32 * 5);
     expect(new Set(readings.map((r) => (r.got as { span: string }).span)).size).toBe(64);
     for (const { want, got } of readings) expect(got).toEqual(want);
@@ -70,7 +83,7 @@ describe.skipIf(!support.supported)('TldContextManager: BPF reads the active spa
     expect(seen()).toEqual({ trace: NO_TRACE, span: NO_SPAN, route: 'idle' });
   });
 
-  it('inside a request\'s run(), a span adds its ids to the request\'s values; a context without a (valid) span clears them', async () => {
+  it("inside a request's run(), a span adds its ids to the request's values; a context without a (valid) span clears them", async () => {
     await tld.run({ route: '/users/:id' }, async () => {
       await tracer().startActiveSpan('handler', async (span) => {
         await sleep(1);
@@ -88,7 +101,7 @@ describe.skipIf(!support.supported)('TldContextManager: BPF reads the active spa
     });
   });
 
-  it('a function bound with context.bind runs with the bound span\'s ids wherever it is called', async () => {
+  it("a function bound with context.bind runs with the bound span's ids wherever it is called", async () => {
     const span = tracer().startSpan('bound');
     const bound = context.bind(trace.setSpan(context.active(), span), () => seen());
     await sleep(1);
@@ -98,7 +111,9 @@ describe.skipIf(!support.supported)('TldContextManager: BPF reads the active spa
   });
 
   it('bad arguments throw a coded TypeError', () => {
-    expect(() => new TldContextManager({} as never, new AsyncLocalStorageContextManager())).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => new TldContextManager({} as never, new AsyncLocalStorageContextManager())).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
     expect(() => new TldContextManager(tld, {} as never)).toThrow(/inner must be a ContextManager/);
   });
 });

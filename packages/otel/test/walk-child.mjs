@@ -21,7 +21,8 @@ function seen() {
   const me = iter.readTasks({ pid: process.pid }).find((task) => task.tid === process.pid);
   /** @param {string} name */
   const key = (name) => me?.keys.find((k) => k.name === name)?.context;
-  const hex = (/** @type {Uint8Array | undefined} */ v) => (v === undefined ? undefined : Buffer.from(v).toString('hex'));
+  const hex = (/** @type {Uint8Array | undefined} */ v) =>
+    v === undefined ? undefined : Buffer.from(v).toString('hex');
   const traceId = key('otel.trace_id');
   return { trace: hex(traceId?.value), span: hex(key('otel.span_id')?.value), from: traceId?.from };
 }
@@ -36,20 +37,32 @@ const check = (span) => {
   readings += 1;
   if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push({ want, got });
 };
-await Promise.all(Array.from({ length: 16 }, (_, i) => tracer.startActiveSpan(`trace ${i}`, async (root) => {
-  check(root);
-  await sleep(i % 5);
-  check(root);
-  await tracer.startActiveSpan('child', async (child) => {
-    check(child);
-    await new Promise((resolve) => setImmediate(resolve));
-    check(child);
-    child.end();
-  });
-  check(root);
-  root.end();
-})));
-console.log(JSON.stringify({ asyncContext: tld.asyncContext, readings, mismatches: mismatches.slice(0, 5), mismatchCount: mismatches.length, outside: seen() }));
+await Promise.all(
+  Array.from({ length: 16 }, (_, i) =>
+    tracer.startActiveSpan(`trace ${i}`, async (root) => {
+      check(root);
+      await sleep(i % 5);
+      check(root);
+      await tracer.startActiveSpan('child', async (child) => {
+        check(child);
+        await new Promise((resolve) => setImmediate(resolve));
+        check(child);
+        child.end();
+      });
+      check(root);
+      root.end();
+    }),
+  ),
+);
+console.log(
+  JSON.stringify({
+    asyncContext: tld.asyncContext,
+    readings,
+    mismatches: mismatches.slice(0, 5),
+    mismatchCount: mismatches.length,
+    outside: seen(),
+  }),
+);
 context.disable();
 tld.close();
 iter.close();

@@ -31,10 +31,17 @@ describe.skipIf(!bpfSupport().supported)('TldContextManager with the async-conte
 
   for (const node of nodes) {
     it(`${node.split('/').find((p) => p.startsWith('v'))}: BPF reads the active span's ids from the run's record`, () => {
-      const child = spawnSync(node, [fileURLToPath(new URL('./walk-child.mjs', import.meta.url))], { encoding: 'utf8', timeout: 120_000 });
+      const child = spawnSync(node, [fileURLToPath(new URL('./walk-child.mjs', import.meta.url))], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       expect(child.status, child.stderr).toBe(0);
       const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
-        asyncContext: string; readings: number; mismatches: unknown[]; mismatchCount: number; outside: unknown;
+        asyncContext: string;
+        readings: number;
+        mismatches: unknown[];
+        mismatchCount: number;
+        outside: unknown;
       };
       expect(result.asyncContext).toBe('walk');
       expect(result.readings).toBe(16 * 5);

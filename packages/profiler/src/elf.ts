@@ -52,7 +52,11 @@ export function readElfSymbols(path: string): ElfSymbols | undefined {
     for (let i = 0; i < phnum && (i + 1) * phentsize <= ph.byteLength; i++) {
       const at = i * phentsize;
       if (ph.getUint32(at, true) !== PT_LOAD) continue;
-      loads.push({ offset: ph.getBigUint64(at + 8, true), vaddr: ph.getBigUint64(at + 16, true), filesz: ph.getBigUint64(at + 32, true) });
+      loads.push({
+        offset: ph.getBigUint64(at + 8, true),
+        vaddr: ph.getBigUint64(at + 16, true),
+        filesz: ph.getBigUint64(at + 32, true),
+      });
     }
 
     const sections: { type: number; offset: bigint; size: bigint; link: number; entsize: bigint }[] = [];
@@ -97,7 +101,10 @@ export function readElfSymbols(path: string): ElfSymbols | undefined {
 }
 
 /** The symbol containing `address` (or, for a symbol of size 0, the closest one below), else undefined. */
-export function findSymbol<T extends { address: bigint; size: bigint }>(sorted: readonly T[], address: bigint): T | undefined {
+export function findSymbol<T extends { address: bigint; size: bigint }>(
+  sorted: readonly T[],
+  address: bigint,
+): T | undefined {
   let lo = 0;
   let hi = sorted.length - 1;
   let best = -1;

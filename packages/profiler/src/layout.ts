@@ -2,7 +2,16 @@
 // these descriptions (gen/write-header.mjs) with the C layout rules of @tld/bpf-programs, and src/ decodes the
 // maps with the offsets computed here: no offset is written by hand.
 import { REGENERATE_COMMAND, SLOT_NAME_SIZE } from '@tld/protocol';
-import { type Define, type StructLayout, at, bits, define, renderDefines, renderStruct, struct } from '@tld/bpf-programs/c-layout';
+import {
+  type Define,
+  type StructLayout,
+  at,
+  bits,
+  define,
+  renderDefines,
+  renderStruct,
+  struct,
+} from '@tld/bpf-programs/c-layout';
 
 const defines: Define[] = [
   { name: 'TLD_PROF_MAX_LABELS', value: 4, comment: 'keys a profile is labelled by (--by route,tenant,...)' },
@@ -51,31 +60,74 @@ export const ProfCounter = Object.freeze({
   NR_COUNTERS: 3,
 });
 
-const settings = struct('tld_prof_settings', [
-  { name: 'names', type: 'char', count: 'TLD_PROF_NAMES_BYTES', comment: 'label key names, then the request key name' },
-  { name: 'label_size', type: '__u32', count: 'TLD_PROF_MAX_LABELS', comment: 'bytes kept of each label (the rest zeroed)' },
-  { name: 'nr_labels', type: '__u32', comment: 'labels in use' },
-  { name: 'request', type: '__u32', comment: '1: names[TLD_PROF_REQUEST_SLOT] is a u64 request key (0 = between requests)' },
-  { name: 'all_tasks', type: '__u32', comment: '1: every registered thread on the host; 0: the threads of the pids in prof_targets' },
-  { name: 'stacks', type: '__u32', comment: '1: samples record user and kernel stack ids' },
-], defines);
+const settings = struct(
+  'tld_prof_settings',
+  [
+    {
+      name: 'names',
+      type: 'char',
+      count: 'TLD_PROF_NAMES_BYTES',
+      comment: 'label key names, then the request key name',
+    },
+    {
+      name: 'label_size',
+      type: '__u32',
+      count: 'TLD_PROF_MAX_LABELS',
+      comment: 'bytes kept of each label (the rest zeroed)',
+    },
+    { name: 'nr_labels', type: '__u32', comment: 'labels in use' },
+    {
+      name: 'request',
+      type: '__u32',
+      comment: '1: names[TLD_PROF_REQUEST_SLOT] is a u64 request key (0 = between requests)',
+    },
+    {
+      name: 'all_tasks',
+      type: '__u32',
+      comment: '1: every registered thread on the host; 0: the threads of the pids in prof_targets',
+    },
+    { name: 'stacks', type: '__u32', comment: '1: samples record user and kernel stack ids' },
+  ],
+  defines,
+);
 
-const bucketKey = struct('tld_prof_key', [
-  { name: 'tgid', type: '__u32', comment: 'process of the thread' },
-  { name: 'state', type: '__u32', comment: 'TLD_PROF_STATE_* value' },
-  { name: 'user_stack', type: '__s32', comment: 'stack id in prof_stacks, negative errno when none (not sampling stacks: -1)' },
-  { name: 'kernel_stack', type: '__s32', comment: 'same for the kernel stack' },
-  { name: 'present', type: '__u32', comment: 'bit i: label i was found in the thread' },
-  { name: '__pad', type: '__u32' },
-  { name: 'labels', type: '__u8', count: 'TLD_PROF_LABELS_BYTES', comment: 'label i at i * TLD_PROF_LABEL_BYTES, zero-padded' },
-], defines);
+const bucketKey = struct(
+  'tld_prof_key',
+  [
+    { name: 'tgid', type: '__u32', comment: 'process of the thread' },
+    { name: 'state', type: '__u32', comment: 'TLD_PROF_STATE_* value' },
+    {
+      name: 'user_stack',
+      type: '__s32',
+      comment: 'stack id in prof_stacks, negative errno when none (not sampling stacks: -1)',
+    },
+    { name: 'kernel_stack', type: '__s32', comment: 'same for the kernel stack' },
+    { name: 'present', type: '__u32', comment: 'bit i: label i was found in the thread' },
+    { name: '__pad', type: '__u32' },
+    {
+      name: 'labels',
+      type: '__u8',
+      count: 'TLD_PROF_LABELS_BYTES',
+      comment: 'label i at i * TLD_PROF_LABEL_BYTES, zero-padded',
+    },
+  ],
+  defines,
+);
 
-const stats = struct('tld_prof_stats', [
-  { name: 'cpu_ns', type: '__u64', comment: 'on-CPU time charged at switch-out and at syscalls (ktime)' },
-  { name: 'pieces', type: '__u64', comment: 'pieces of on-CPU time charged' },
-  { name: 'samples', type: '__u64', comment: 'CPU-clock perf_event samples that found the thread running' },
-  { name: 'requests', type: '__u64', comment: 'request values seen that the thread was not seen with among its last 8' },
-], defines);
+const stats = struct(
+  'tld_prof_stats',
+  [
+    { name: 'cpu_ns', type: '__u64', comment: 'on-CPU time charged at switch-out and at syscalls (ktime)' },
+    { name: 'pieces', type: '__u64', comment: 'pieces of on-CPU time charged' },
+    { name: 'samples', type: '__u64', comment: 'CPU-clock perf_event samples that found the thread running' },
+    {
+      name: 'requests',
+      type: '__u64',
+      comment: 'request values seen that the thread was not seen with among its last 8',
+    },
+  ],
+  defines,
+);
 
 /** The profiler's layouts (include/tld_profiler.h), as offsets. */
 export const ProfLayout = Object.freeze({

@@ -1,7 +1,14 @@
 // A CPU profile labelled by task-local values, built from the profiler's buckets with symbolized stacks, and its
 // three renderings: pprof (gzipped protobuf through pprof-format), folded stacks and an SVG flame graph.
 import { gzipSync } from 'node:zlib';
-import { Function as PprofFunction, Location, Mapping, Profile as PprofProfile, StringTable, ValueType } from 'pprof-format';
+import {
+  Function as PprofFunction,
+  Location,
+  Mapping,
+  Profile as PprofProfile,
+  StringTable,
+  ValueType,
+} from 'pprof-format';
 import { decodeString } from '@tld/protocol';
 import type { Profiler, ProfilerReading } from './programs.js';
 import { type Frame, Symbolizer } from './symbols.js';
@@ -72,7 +79,10 @@ export function bucketLabels(
  * Turns what `profiler` (loaded with stacks) collected into a profile: stacks symbolized now, while the processes
  * are alive.
  */
-export function buildProfile(profiler: Profiler, options: { sampleHz: number; startNs: number; durationNs: number }): CpuProfile {
+export function buildProfile(
+  profiler: Profiler,
+  options: { sampleHz: number; startNs: number; durationNs: number },
+): CpuProfile {
   const reading = profiler.read();
   const names = profiler.labels.map((l) => l.name);
   const symbolizers = new Map<number, Symbolizer>();
@@ -91,10 +101,7 @@ export function buildProfile(profiler: Profiler, options: { sampleHz: number; st
   for (const b of reading.buckets) {
     if (b.samples === 0) continue;
     const s = symbolizer(b.tgid);
-    const frames = [
-      ...stack(b.kernelStack).map((ip) => s.kernel(ip)),
-      ...stack(b.userStack).map((ip) => s.user(ip)),
-    ];
+    const frames = [...stack(b.kernelStack).map((ip) => s.kernel(ip)), ...stack(b.userStack).map((ip) => s.user(ip))];
     samples.push({ tgid: b.tgid, labels: bucketLabels(names, b), frames, count: b.samples });
   }
   return {
@@ -133,7 +140,12 @@ export function toPprof(profile: CpuProfile): Uint8Array {
       const fnId = `${frame.module}\0${frame.name}`;
       let fn = functions.get(fnId);
       if (!fn) {
-        fn = new PprofFunction({ id: functions.size + 1, name: strings.dedup(frame.name), systemName: strings.dedup(frame.name), filename: strings.dedup(frame.module) });
+        fn = new PprofFunction({
+          id: functions.size + 1,
+          name: strings.dedup(frame.name),
+          systemName: strings.dedup(frame.name),
+          filename: strings.dedup(frame.module),
+        });
         functions.set(fnId, fn);
       }
       loc = new Location({
@@ -155,11 +167,16 @@ export function toPprof(profile: CpuProfile): Uint8Array {
     locationId: s.frames.map((f) => locationOf(f).id),
     value: [s.count, s.count * profile.periodNs],
     label: [
-      ...profile.labelNames.map((name) => ({ key: strings.dedup(name), str: strings.dedup(s.labels[name] ?? NO_VALUE) })),
+      ...profile.labelNames.map((name) => ({
+        key: strings.dedup(name),
+        str: strings.dedup(s.labels[name] ?? NO_VALUE),
+      })),
       { key: pidKey, num: s.tgid },
     ],
   }));
-  const comment = profile.withoutPerfMap.map((pid) => strings.dedup(`pid ${pid}: no /tmp/perf-${pid}.map, JS frames are addresses`));
+  const comment = profile.withoutPerfMap.map((pid) =>
+    strings.dedup(`pid ${pid}: no /tmp/perf-${pid}.map, JS frames are addresses`),
+  );
   const encoded = new PprofProfile({
     sampleType,
     sample,
@@ -195,5 +212,10 @@ export function toFolded(profile: CpuProfile): string {
     ].join(';');
     lines.set(path, (lines.get(path) ?? 0) + s.count);
   }
-  return [...lines].map(([path, count]) => `${path} ${count}`).sort().join('\n') + (lines.size > 0 ? '\n' : '');
+  return (
+    [...lines]
+      .map(([path, count]) => `${path} ${count}`)
+      .sort()
+      .join('\n') + (lines.size > 0 ? '\n' : '')
+  );
 }

@@ -5,7 +5,14 @@
 import { closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  type BpfLink, type MapPlacement, loadObject, mapEntries, mapLookupElem, mapUpdateElem, onlineCpus, perfEventOpen,
+  type BpfLink,
+  type MapPlacement,
+  loadObject,
+  mapEntries,
+  mapLookupElem,
+  mapUpdateElem,
+  onlineCpus,
+  perfEventOpen,
 } from '@tld/bpf-programs';
 import { MAP_NAME, SLOT_NAME_SIZE, TldError } from '@tld/protocol';
 import { BucketState, ProfCounter, ProfLayout } from './layout.js';
@@ -200,7 +207,10 @@ export function loadProfiler(options: ProfilerOptions): Profiler {
   if (requestKey !== undefined) checkName(requestKey, 'request key');
   if (pids !== undefined) {
     if (pids.length === 0 || pids.length > ProfLayout.maxTargets) {
-      throw new TldError(ProfilerErrorCode.BAD_TARGETS, `give 1 to ${ProfLayout.maxTargets} process ids, or none for every registered thread`);
+      throw new TldError(
+        ProfilerErrorCode.BAD_TARGETS,
+        `give 1 to ${ProfLayout.maxTargets} process ids, or none for every registered thread`,
+      );
     }
     for (const pid of pids) {
       if (!Number.isInteger(pid) || pid <= 0 || pid > 0x3fff_ffff) {
@@ -212,9 +222,13 @@ export function loadProfiler(options: ProfilerOptions): Profiler {
     throw new TldError(ProfilerErrorCode.BAD_FREQUENCY, 'the sampling frequency must be an integer from 1 to 10000 Hz');
   }
   const settings = encodeSettings(labels, requestKey, pids === undefined, stacks);
-  const obj = loadObject(profilerObjectPath, { [profilerNames.dataMap]: map }, {
-    initialValues: { [profilerNames.settingsSection]: settings },
-  });
+  const obj = loadObject(
+    profilerObjectPath,
+    { [profilerNames.dataMap]: map },
+    {
+      initialValues: { [profilerNames.settingsSection]: settings },
+    },
+  );
   const links: BpfLink[] = [];
   try {
     for (const pid of pids ?? []) {

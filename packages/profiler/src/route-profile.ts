@@ -106,7 +106,11 @@ export function loadRouteProfile(options: RouteProfileOptions): RouteProfile {
         t.samples += b.samples;
         totals.set(id, t);
       }
-      return { totals: [...totals.values()], unstampedPieces: reading.unstampedPieces, droppedFull: reading.droppedFull };
+      return {
+        totals: [...totals.values()],
+        unstampedPieces: reading.unstampedPieces,
+        droppedFull: reading.droppedFull,
+      };
     },
   };
 }

@@ -20,7 +20,9 @@ const escape = (text: string): string =>
     .map((c) => {
       const code = c.charCodeAt(0);
       if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `\\x${code.toString(16).padStart(2, '0')}`;
-      return ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' } as Record<string, string>)[c] ?? c;
+      return (
+        ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' } as Record<string, string>)[c] ?? c
+      );
     })
     .join('');
 
@@ -60,8 +62,8 @@ export function toSvg(profile: CpuProfile): string {
   const parts: string[] = [];
   let y = 0;
   for (const [value] of [...totals].sort((a, b) => b[1] - a[1])) {
-    const root = hierarchy(tree(profile, value), (n) => [...n.children.values()]).sum((n) =>
-      n.value - [...n.children.values()].reduce((a, c) => a + c.value, 0),
+    const root = hierarchy(tree(profile, value), (n) => [...n.children.values()]).sum(
+      (n) => n.value - [...n.children.values()].reduce((a, c) => a + c.value, 0),
     );
     const depth = root.height + 1;
     const layout = partition<Node>().size([WIDTH, depth * ROW])(root);

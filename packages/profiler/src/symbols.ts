@@ -73,7 +73,8 @@ function kernelSymbols(): Named[] {
     try {
       for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
         const [addr, type, name] = line.split(/\s+/);
-        if (addr && name && type && /^[tTwW]$/.test(type)) kallsyms.push({ address: BigInt(`0x${addr}`), size: 0n, name });
+        if (addr && name && type && /^[tTwW]$/.test(type))
+          kallsyms.push({ address: BigInt(`0x${addr}`), size: 0n, name });
       }
     } catch {
       // no kallsyms: kernel frames keep their addresses

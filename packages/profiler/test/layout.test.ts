@@ -4,10 +4,18 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ProfLayout, profilerObjectPath } from '../src/index.js';
 
-interface BtfType { id: number; kind: string; name: string; size?: number; members?: { name: string; bits_offset: number }[] }
+interface BtfType {
+  id: number;
+  kind: string;
+  name: string;
+  size?: number;
+  members?: { name: string; bits_offset: number }[];
+}
 
 function struct(name: string): { size: number; offset: (member: string) => number } {
-  const out = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', profilerObjectPath], { encoding: 'utf8' })) as { types: BtfType[] };
+  const out = JSON.parse(
+    execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', profilerObjectPath], { encoding: 'utf8' }),
+  ) as { types: BtfType[] };
   const found = out.types.filter((t) => t.kind === 'STRUCT' && t.name === name);
   expect(found).toHaveLength(1);
   const s = found[0]!;

@@ -71,7 +71,9 @@ describe.skipIf(!support.supported)('route profiler', () => {
     const perMs = roundsPerMs();
     profile.attach();
 
-    const unregistered = new Worker(new URL('./workers/burn-worker.mjs', import.meta.url), { workerData: { cpuMs: 150 } });
+    const unregistered = new Worker(new URL('./workers/burn-worker.mjs', import.meta.url), {
+      workerData: { cpuMs: 150 },
+    });
     const background = new Promise<{ cpuNs: number }>((resolve, reject) => {
       unregistered.once('message', resolve).once('error', reject);
     });
@@ -99,7 +101,12 @@ describe.skipIf(!support.supported)('route profiler', () => {
     expect(droppedFull).toBe(0);
     const heavy = bucket(totals, 'route', '/heavy');
     const light = bucket(totals, 'route', '/light');
-    expect(totals.filter((t) => t.state === 'route').map((t) => t.route).sort()).toEqual(['/heavy', '/light']);
+    expect(
+      totals
+        .filter((t) => t.state === 'route')
+        .map((t) => t.route)
+        .sort(),
+    ).toEqual(['/heavy', '/light']);
     const appShare = app['/heavy'] / (app['/heavy'] + app['/light']);
     const bpfShare = heavy.cpuNs / (heavy.cpuNs + light.cpuNs);
     expect(Math.abs(bpfShare - appShare)).toBeLessThan(0.05);
@@ -131,6 +138,8 @@ describe.skipIf(!support.supported)('route profiler', () => {
 
   it('refuses bad options before loading anything', () => {
     expect(() => loadRouteProfile({ tgid: 0 })).toThrow(TypeError);
-    expect(() => loadRouteProfile({ tgid: process.pid, sampleHz: 0 })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_FREQUENCY' }));
+    expect(() => loadRouteProfile({ tgid: process.pid, sampleHz: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_FREQUENCY' }),
+    );
   });
 });

@@ -3,7 +3,15 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  NO_VALUE, Symbolizer, encodeSettings, findSymbol, labelText, loadProfiler, readElfSymbols, readPerfMap, toSvg,
+  NO_VALUE,
+  Symbolizer,
+  encodeSettings,
+  findSymbol,
+  labelText,
+  loadProfiler,
+  readElfSymbols,
+  readPerfMap,
+  toSvg,
 } from '../src/index.js';
 
 describe('ELF symbols', () => {
@@ -47,10 +55,17 @@ describe('the perf map', () => {
   it('is parsed into sorted entries, the later of two at one address winning', () => {
     const pid = 0x3ffffff0;
     const path = `/tmp/perf-${pid}.map`;
-    writeFileSync(path, '2000 10 JS:*later file:///a.js:2:1\n1000 100 JS:*first file:///a.js:1:1\n2000 10 JS:*again file:///a.js:3:1\nnot a line\n');
+    writeFileSync(
+      path,
+      '2000 10 JS:*later file:///a.js:2:1\n1000 100 JS:*first file:///a.js:1:1\n2000 10 JS:*again file:///a.js:3:1\nnot a line\n',
+    );
     try {
       const map = readPerfMap(pid)!;
-      expect(map.map((e) => e.name)).toEqual(['JS:*first file:///a.js:1:1', 'JS:*later file:///a.js:2:1', 'JS:*again file:///a.js:3:1']);
+      expect(map.map((e) => e.name)).toEqual([
+        'JS:*first file:///a.js:1:1',
+        'JS:*later file:///a.js:2:1',
+        'JS:*again file:///a.js:3:1',
+      ]);
       expect(findSymbol(map, 0x1050n)?.name).toBe('JS:*first file:///a.js:1:1');
       expect(findSymbol(map, 0x2005n)?.name).toBe('JS:*again file:///a.js:3:1');
       expect(findSymbol(map, 0x1100n)).toBeUndefined();
@@ -74,17 +89,39 @@ describe('label texts', () => {
 
 describe('options', () => {
   it('refuses bad key names, too many labels, bad pids and frequencies before loading', () => {
-    expect(() => loadProfiler({ labels: [''] })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_KEY_NAME' }));
-    expect(() => loadProfiler({ labels: ['x'.repeat(62)] })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_KEY_NAME' }));
-    expect(() => loadProfiler({ labels: ['a', 'b', 'c', 'd', 'e'] })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_TOO_MANY_LABELS' }));
-    expect(() => loadProfiler({ labels: ['a', 'a'] })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_TOO_MANY_LABELS' }));
-    expect(() => loadProfiler({ labels: ['a'], pids: [0] })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_TARGETS' }));
-    expect(() => loadProfiler({ labels: ['a'], requestKey: 'a\0b' })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_KEY_NAME' }));
-    expect(() => loadProfiler({ labels: ['a'], sampleHz: 0 })).toThrow(expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_FREQUENCY' }));
+    expect(() => loadProfiler({ labels: [''] })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_KEY_NAME' }),
+    );
+    expect(() => loadProfiler({ labels: ['x'.repeat(62)] })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_KEY_NAME' }),
+    );
+    expect(() => loadProfiler({ labels: ['a', 'b', 'c', 'd', 'e'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_TOO_MANY_LABELS' }),
+    );
+    expect(() => loadProfiler({ labels: ['a', 'a'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_TOO_MANY_LABELS' }),
+    );
+    expect(() => loadProfiler({ labels: ['a'], pids: [0] })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_TARGETS' }),
+    );
+    expect(() => loadProfiler({ labels: ['a'], requestKey: 'a\0b' })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_KEY_NAME' }),
+    );
+    expect(() => loadProfiler({ labels: ['a'], sampleHz: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLD_PROFILE_BAD_FREQUENCY' }),
+    );
   });
 
   it('encodes the settings section: names at their stride, sizes, flags', () => {
-    const bytes = encodeSettings([{ name: 'route', size: 32 }, { name: 'tenant', size: 16 }], 'req_id', false, true);
+    const bytes = encodeSettings(
+      [
+        { name: 'route', size: 32 },
+        { name: 'tenant', size: 16 },
+      ],
+      'req_id',
+      false,
+      true,
+    );
     const text = new TextDecoder().decode(bytes);
     expect(text.startsWith('route\0')).toBe(true);
     expect(text.slice(64, 71)).toBe('tenant\0');
@@ -100,10 +137,19 @@ describe('the SVG', () => {
       periodNs: 10_101_010,
       startNs: 0,
       durationNs: 1e9,
-      samples: [{ tgid: 1, labels: { route: '/a\u009b2J<b>' }, frames: [{ name: 'f&\x1b]0;x\x07', module: '', address: 1n }], count: 3 }],
+      samples: [
+        {
+          tgid: 1,
+          labels: { route: '/a\u009b2J<b>' },
+          frames: [{ name: 'f&\x1b]0;x\x07', module: '', address: 1n }],
+          count: 3,
+        },
+      ],
       withoutPerfMap: [],
     });
-    const controls = [...svg].filter((c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)));
+    const controls = [...svg].filter(
+      (c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)),
+    );
     expect(controls).toEqual([]);
     expect(svg).toContain('route = /a\\x9b2J&lt;b&gt;');
     expect(svg).toContain('f&amp;\\x1b]0;x\\x07');

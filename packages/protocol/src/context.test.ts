@@ -51,7 +51,9 @@ const recordOffsets: Record<string, [number, number]> = {
 };
 
 function sizes(table: typeof WALK_STRUCT): Record<string, [number, number]> {
-  return Object.fromEntries(table.fields.map((f) => [f.name, [f.offset, f.count * { u8: 1, u16: 2, u32: 4, u64: 8 }[f.type]]]));
+  return Object.fromEntries(
+    table.fields.map((f) => [f.name, [f.offset, f.count * { u8: 1, u16: 2, u32: 4, u64: 8 }[f.type]]]),
+  );
 }
 
 const facts: WalkFacts = {

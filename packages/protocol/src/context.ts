@@ -31,7 +31,11 @@ export function fieldBytes(field: StructField): number {
 }
 
 /** Builds a table, checking natural alignment, no overlap, and that the size covers every field (8-aligned). */
-function defineStruct(name: string, size: number, fields: Array<Omit<StructField, 'count'> & { count?: number }>): StructTable {
+function defineStruct(
+  name: string,
+  size: number,
+  fields: Array<Omit<StructField, 'count'> & { count?: number }>,
+): StructTable {
   let end = 0;
   const out: StructField[] = fields.map((f) => ({ ...f, count: f.count ?? 1 }));
   for (const f of out) {
@@ -63,16 +67,36 @@ export const WALK_VERSION = 1;
  * builds: no pointer compression, 8-byte tagged words, heap objects have the low bit set, a Smi is value << 32.
  */
 export const WALK_STRUCT: StructTable = defineStruct('tld_walk', 56, [
-  { name: 'version', type: 'u32', offset: 0, doc: 'WALK_VERSION, stored last; 0 = no walk on this thread (use the page)' },
-  { name: 'als_hash', type: 'u32', offset: 4, doc: "identity hash of the writer's AsyncLocalStorage (the frame's key)" },
-  { name: 'cped_slot', type: 'u64', offset: 8, doc: "address of the Isolate's continuation-preserved embedder data slot" },
+  {
+    name: 'version',
+    type: 'u32',
+    offset: 0,
+    doc: 'WALK_VERSION, stored last; 0 = no walk on this thread (use the page)',
+  },
+  {
+    name: 'als_hash',
+    type: 'u32',
+    offset: 4,
+    doc: "identity hash of the writer's AsyncLocalStorage (the frame's key)",
+  },
+  {
+    name: 'cped_slot',
+    type: 'u64',
+    offset: 8,
+    doc: "address of the Isolate's continuation-preserved embedder data slot",
+  },
   { name: 'no_frame', type: 'u64', offset: 16, doc: 'tagged value the slot holds outside any context (undefined)' },
   { name: 'record_magic', type: 'u64', offset: 24, doc: "random per thread: the magic of this thread's records" },
   { name: 'key_hash_off', type: 'u16', offset: 32, doc: 'offset in the key object of the word holding Smi(als_hash)' },
   { name: 'frame_table_off', type: 'u16', offset: 34, doc: 'offset of the table field in the frame (a JSMap)' },
   { name: 'table_nelements_off', type: 'u16', offset: 36, doc: 'OrderedHashMap: Smi number of elements' },
   { name: 'table_ndeleted_off', type: 'u16', offset: 38, doc: 'OrderedHashMap: Smi number of deleted elements' },
-  { name: 'table_nbuckets_off', type: 'u16', offset: 40, doc: 'OrderedHashMap: Smi number of buckets (a power of two)' },
+  {
+    name: 'table_nbuckets_off',
+    type: 'u16',
+    offset: 40,
+    doc: 'OrderedHashMap: Smi number of buckets (a power of two)',
+  },
   { name: 'table_buckets_off', type: 'u16', offset: 42, doc: 'OrderedHashMap: first bucket (Smi entry index or -1)' },
   { name: 'entry_words', type: 'u16', offset: 44, doc: 'words per entry; entries start at buckets_off + 8 * nbuckets' },
   { name: 'entry_key', type: 'u16', offset: 46, doc: 'word index of the key in an entry' },
@@ -123,13 +147,26 @@ export interface CtxRecordLayout {
 }
 
 export function ctxRecordLayout(valuesSize: number): CtxRecordLayout {
-  if (!Number.isInteger(valuesSize) || valuesSize < 0 || valuesSize % VALUE_ALIGN !== 0 || valuesSize > CTX_RECORD_MAX_VALUES) {
-    throw new RangeError(`a record's values area must be a multiple of 8 from 0 to ${CTX_RECORD_MAX_VALUES}, got ${String(valuesSize)}`);
+  if (
+    !Number.isInteger(valuesSize) ||
+    valuesSize < 0 ||
+    valuesSize % VALUE_ALIGN !== 0 ||
+    valuesSize > CTX_RECORD_MAX_VALUES
+  ) {
+    throw new RangeError(
+      `a record's values area must be a multiple of 8 from 0 to ${CTX_RECORD_MAX_VALUES}, got ${String(valuesSize)}`,
+    );
   }
   // One bit per 8-byte value word (a u64 of bitmap covers 512 bytes), rounded up to whole u64 words.
   const presentBytes = Math.ceil(valuesSize / 512) * 8;
   const valuesOff = CTX_RECORD_PRESENT_OFFSET + presentBytes;
-  return Object.freeze({ valuesSize, presentOff: CTX_RECORD_PRESENT_OFFSET, presentBytes, valuesOff, size: valuesOff + valuesSize });
+  return Object.freeze({
+    valuesSize,
+    presentOff: CTX_RECORD_PRESENT_OFFSET,
+    presentBytes,
+    valuesOff,
+    size: valuesOff + valuesSize,
+  });
 }
 
 /** The facts a thread publishes under `tld.walk`; every number was found and verified on that thread. */

@@ -27,7 +27,9 @@ function modelCreate(model: ModelKey[], metaSize: number, layout: Layout, name: 
   let offset = 0;
   for (const [index, key] of model.entries()) {
     if (key.name === name) {
-      return key.size === size ? { ok: true, index, offset, created: false } : { ok: false, code: ProtocolErrorCode.SIZE_MISMATCH };
+      return key.size === size
+        ? { ok: true, index, offset, created: false }
+        : { ok: false, code: ProtocolErrorCode.SIZE_MISMATCH };
     }
     offset += Math.ceil(key.size / 8) * 8;
   }
@@ -67,7 +69,10 @@ function check(ok: boolean, what: string): void {
 }
 
 function sameOutcome(actual: Outcome, expected: Outcome): void {
-  check(JSON.stringify(actual) === JSON.stringify(expected), `got ${JSON.stringify(actual)}, model says ${JSON.stringify(expected)}`);
+  check(
+    JSON.stringify(actual) === JSON.stringify(expected),
+    `got ${JSON.stringify(actual)}, model says ${JSON.stringify(expected)}`,
+  );
 }
 
 function unchanged(mem: TypedArrayMemory, before: Uint8Array): void {
@@ -147,27 +152,24 @@ describe('createKey property', () => {
   it('hits NO_SPACE with many distinct names and keeps the invariants', () => {
     let noSpace = 0;
     fc.assert(
-      fc.property(
-        fc.array(fc.integer({ min: 0, max: 79 }), { minLength: 60, maxLength: 150 }),
-        (ops) => {
-          const layout = layoutFor();
-          const mem = new TypedArrayMemory(new SharedArrayBuffer(4096));
-          initMetaPage(mem, layout);
-          const model: ModelKey[] = [];
-          // Size is a function of the name, so repeats succeed and the page fills its 63 slots.
-          for (const n of ops) {
-            const name = `key-${n}`;
-            const size = (n % 9) + 1;
-            const before = mem.bytes.slice();
-            const expected = modelCreate(model, layout.dataBytes, layout, name, size);
-            const actual = runCreate(mem, name, size, layout);
-            sameOutcome(actual, expected);
-            if (!actual.ok && actual.code === ProtocolErrorCode.NO_SPACE) noSpace++;
-            if (!actual.ok || !actual.created) unchanged(mem, before);
-            checkInvariants(mem, model, layout.dataBytes, layout);
-          }
-        },
-      ),
+      fc.property(fc.array(fc.integer({ min: 0, max: 79 }), { minLength: 60, maxLength: 150 }), (ops) => {
+        const layout = layoutFor();
+        const mem = new TypedArrayMemory(new SharedArrayBuffer(4096));
+        initMetaPage(mem, layout);
+        const model: ModelKey[] = [];
+        // Size is a function of the name, so repeats succeed and the page fills its 63 slots.
+        for (const n of ops) {
+          const name = `key-${n}`;
+          const size = (n % 9) + 1;
+          const before = mem.bytes.slice();
+          const expected = modelCreate(model, layout.dataBytes, layout, name, size);
+          const actual = runCreate(mem, name, size, layout);
+          sameOutcome(actual, expected);
+          if (!actual.ok && actual.code === ProtocolErrorCode.NO_SPACE) noSpace++;
+          if (!actual.ok || !actual.created) unchanged(mem, before);
+          checkInvariants(mem, model, layout.dataBytes, layout);
+        }
+      }),
       { numRuns: 200 },
     );
     expect(noSpace).toBeGreaterThan(0);

@@ -257,7 +257,7 @@ describe('createKey errors (each one leaves the page unchanged)', () => {
     expect(createKey(mem, 'b', 8, { dataLimit: 16 })).toMatchObject({ offset: 8, created: false });
   });
 
-  it('claims through the memory\'s claimSlot when it has one, retrying the same slot when it loses', () => {
+  it("claims through the memory's claimSlot when it has one, retrying the same slot when it loses", () => {
     const calls: Array<[number, number, string, number]> = [];
     class ClaimingMemory extends TypedArrayMemory {
       claimSlot(expectedCnt: number, index: number, nameField: Uint8Array, size: number): boolean {
@@ -287,15 +287,18 @@ describe('createKey errors (each one leaves the page unchanged)', () => {
     expectCreateFails(mem, '', 0, ProtocolErrorCode.NAME_EMPTY);
   });
 
-  it.each(['a\uD800', '\uDC00b', 'x\uDBFF\uDBFF😀'])('throws TypeError for a lone surrogate in %j (no UTF-8 form)', (name) => {
-    const { mem } = freshPage();
-    createKey(mem, 'a\uFFFD', 8);
-    const before = mem.bytes.slice();
-    // TextEncoder would store U+FFFD instead, so 'a\uD800' would silently alias 'a\uFFFD'.
-    expect(() => createKey(mem, name, 8)).toThrow(TypeError);
-    expect(Buffer.from(mem.bytes).equals(Buffer.from(before))).toBe(true);
-    expect(createKey(mem, 'ok😀', 8).created).toBe(true);
-  });
+  it.each(['a\uD800', '\uDC00b', 'x\uDBFF\uDBFF😀'])(
+    'throws TypeError for a lone surrogate in %j (no UTF-8 form)',
+    (name) => {
+      const { mem } = freshPage();
+      createKey(mem, 'a\uFFFD', 8);
+      const before = mem.bytes.slice();
+      // TextEncoder would store U+FFFD instead, so 'a\uD800' would silently alias 'a\uFFFD'.
+      expect(() => createKey(mem, name, 8)).toThrow(TypeError);
+      expect(Buffer.from(mem.bytes).equals(Buffer.from(before))).toBe(true);
+      expect(createKey(mem, 'ok😀', 8).created).toBe(true);
+    },
+  );
 
   it('throws TypeError for a name that is not a string', () => {
     const { mem } = freshPage();

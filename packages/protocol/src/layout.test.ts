@@ -33,7 +33,7 @@ describe('PROTOCOL.md §2 map value', () => {
     expect(MAP_VALUE_SIZE_V1).toBe(16);
   });
 
-  it('has the later revision\'s u16 start at 16 in a 24-byte value', () => {
+  it("has the later revision's u16 start at 16 in a 24-byte value", () => {
     expect(MAP_VALUE_START_OFFSET).toBe(16);
     expect(MAP_VALUE_SIZE_V2).toBe(24);
     expect(MAP_VALUE_SIZES).toEqual([16, 24]);

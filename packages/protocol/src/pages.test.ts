@@ -142,7 +142,10 @@ describe('decodePages', () => {
     const c = createKey(meta, 'résumé', 20);
     view(data).setBigUint64(8 + a.offset, 0x0102030405060708n, true);
     data.set([0x61, 0x62, 0x63], 8 + b.offset);
-    data.set(Array.from({ length: 20 }, (_, i) => i + 1), 8 + c.offset);
+    data.set(
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      8 + c.offset,
+    );
     // A byte right after tag's 3 bytes (padding) must not leak into its row.
     data[8 + b.offset + 3] = 0xff;
 
@@ -157,7 +160,7 @@ describe('decodePages', () => {
     expect(Array.from(rows[2]!.bytes)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
-  it('reads values at the data page\'s own start, not at a fixed 8', () => {
+  it("reads values at the data page's own start, not at a fixed 8", () => {
     const { meta, data } = setUp();
     createKey(meta, 'x', 4);
     view(data).setBigUint64(0, 16n, true);

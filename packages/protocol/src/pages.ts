@@ -43,7 +43,9 @@ export function initDataPage(page: Uint8Array): void {
 
 /** The `start` field of a data page: where data[] begins, from the registered address. */
 export function readDataStart(page: Uint8Array): number {
-  return Number(new DataView(page.buffer, page.byteOffset, page.byteLength).getBigUint64(DATA_START_FIELD_OFFSET, true));
+  return Number(
+    new DataView(page.buffer, page.byteOffset, page.byteLength).getBigUint64(DATA_START_FIELD_OFFSET, true),
+  );
 }
 
 /** The fields of a map value; `start` exists only in the 24-byte revision. */

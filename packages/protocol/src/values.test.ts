@@ -45,6 +45,7 @@ describe('VALUE_TYPES', () => {
   });
 
   it('fixed-size types fit a value slot whole (one aligned store of at most 8 bytes)', () => {
-    for (const type of Object.values(VALUE_TYPES)) if (type.size !== undefined) expect([1, 2, 4, 8]).toContain(type.size);
+    for (const type of Object.values(VALUE_TYPES))
+      if (type.size !== undefined) expect([1, 2, 4, 8]).toContain(type.size);
   });
 });

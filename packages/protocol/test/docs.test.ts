@@ -96,7 +96,9 @@ describe('tracked files', () => {
     const sample = `see ${doc}.md §3; ${doc}.md §2, §4 and §9; (${doc} §6); ${doc}_INCLUDE := x; §8 alone`;
     expect(citedSections(sample)).toEqual([3, 2, 4, 9, 6]);
     expect(sectionHeadings('## §1 One\n### §2 not a section\n## §3 Three\n')).toEqual([1, 3]);
-    expect(outsideReferences(`[contract](../../..${'/shared/'}PROTOCOL.md), see /work${'/shared'}/x`)).toEqual(OUTSIDE_PATHS);
+    expect(outsideReferences(`[contract](../../..${'/shared/'}PROTOCOL.md), see /work${'/shared'}/x`)).toEqual(
+      OUTSIDE_PATHS,
+    );
     expect(outsideReferences('[contract](packages/protocol/PROTOCOL.md)')).toEqual([]);
   });
 });

@@ -159,14 +159,28 @@ describe('include/tld_layout.h', () => {
     const dir = headerDirFor(pageSize);
     run(
       'clang-19',
-      ['-target', 'bpf', `-I/usr/include/${multiarch()}`, '-Wall', '-Werror', '-fsyntax-only', '-x', 'c', join(dir, 'tld_layout.h')],
+      [
+        '-target',
+        'bpf',
+        `-I/usr/include/${multiarch()}`,
+        '-Wall',
+        '-Werror',
+        '-fsyntax-only',
+        '-x',
+        'c',
+        join(dir, 'tld_layout.h'),
+      ],
       'clang-19',
     );
   });
 
   it.each([4096, 16384])('compiles with the host C compiler, -Wall -Wextra -Werror (%i-byte pages)', (pageSize) => {
     const dir = headerDirFor(pageSize);
-    run('cc', ['-Wall', '-Wextra', '-Werror', '-fsyntax-only', '-x', 'c', join(dir, 'tld_layout.h')], 'build-essential');
+    run(
+      'cc',
+      ['-Wall', '-Wextra', '-Werror', '-fsyntax-only', '-x', 'c', join(dir, 'tld_layout.h')],
+      'build-essential',
+    );
   });
 
   it('compiles as C++', () => {
@@ -177,7 +191,9 @@ describe('include/tld_layout.h', () => {
     const broken = readFileSync(headerPath, 'utf8').replace('char name[TLD_NAME_LEN];', 'char name[TLD_NAME_LEN + 2];');
     const file = join(workDir, 'broken.h');
     writeFileSync(file, broken);
-    expect(() => run('cc', ['-fsyntax-only', '-x', 'c', file], 'build-essential')).toThrow(/static assert|_Static_assert|static_assert/i);
+    expect(() => run('cc', ['-fsyntax-only', '-x', 'c', file], 'build-essential')).toThrow(
+      /static assert|_Static_assert|static_assert/i,
+    );
   });
 
   it.each([4096, 16384])('means in C what layout.ts means: sizeof/offsetof/macros (%i-byte pages)', (pageSize) => {
@@ -217,7 +233,10 @@ describe('include/tld_layout.h', () => {
     );
     run('cc', ['-std=c11', '-Wall', '-Werror', `-I${headerDirFor(4096)}`, '-o', binary, source], 'build-essential');
     const printed = Object.fromEntries(
-      run(binary, [], 'nothing').trim().split('\n').map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
+      run(binary, [], 'nothing')
+        .trim()
+        .split('\n')
+        .map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
     );
     const expected: Record<string, number> = {};
     for (const t of tables) {
@@ -242,7 +261,20 @@ describe('include/tld_layout.h', () => {
     );
     run(
       'clang-19',
-      ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', `-I/usr/include/${multiarch()}`, `-I${fileURLToPath(new URL('../include/', import.meta.url))}`, '-c', source, '-o', object],
+      [
+        '-target',
+        'bpf',
+        '-O2',
+        '-g',
+        '-Wall',
+        '-Werror',
+        `-I/usr/include/${multiarch()}`,
+        `-I${fileURLToPath(new URL('../include/', import.meta.url))}`,
+        '-c',
+        source,
+        '-o',
+        object,
+      ],
       'clang-19',
     );
     const btf = run('bpftool', ['btf', 'dump', 'file', object], 'bpftool');

@@ -61,6 +61,8 @@ describe('package purity', () => {
       "import { ok } from './layout.js';",
     ].join('\n');
     const bad = specifiers(sample).filter((specifier) => violation(specifier) !== undefined);
-    expect(new Set(bad)).toEqual(new Set(['node:fs', '@tld/userspace', 'fast-check', 'node:os', 'child_process', './side-effect']));
+    expect(new Set(bad)).toEqual(
+      new Set(['node:fs', '@tld/userspace', 'fast-check', 'node:os', 'child_process', './side-effect']),
+    );
   });
 });

@@ -91,7 +91,8 @@ describe('createKey race over worker_threads', () => {
       }
       const keys = listKeys(mem, layout);
       const byName = new Map(keys.map((key) => [key.name, key]));
-      if (byName.size !== keys.length) fail(`round ${round}: a name has more than one slot: ${keys.map((k) => k.name).join(',')}`);
+      if (byName.size !== keys.length)
+        fail(`round ${round}: a name has more than one slot: ${keys.map((k) => k.name).join(',')}`);
 
       const requested = new Set<number>();
       for (let j = 0; j < NAMES.length; j++) {
@@ -119,7 +120,8 @@ describe('createKey race over worker_threads', () => {
         if (key && key.size !== SIZES[j]) fail(`round ${round}: ${NAMES[j]} has size ${key.size}, not ${SIZES[j]}`);
       }
       if (cnt !== requested.size) fail(`round ${round}: cnt ${cnt} but ${requested.size} distinct names requested`);
-      if (keys.length !== requested.size) fail(`round ${round}: ${keys.length} keys, ${requested.size} names requested`);
+      if (keys.length !== requested.size)
+        fail(`round ${round}: ${keys.length} keys, ${requested.size} names requested`);
     }
     expect(failures).toEqual([]);
     // The test means nothing unless names really were contested.

@@ -5,8 +5,16 @@
 // mark (u64).
 import { decodeF64, decodeString } from '@tld/protocol';
 import {
-  type BpfLink, ContextFrom, type MapPlacement, loadObject, mapLookupElem, mapUpdateElem, names as bpfNames,
-  onlineCpus, perfEventOpen, testRun,
+  type BpfLink,
+  ContextFrom,
+  type MapPlacement,
+  loadObject,
+  mapLookupElem,
+  mapUpdateElem,
+  names as bpfNames,
+  onlineCpus,
+  perfEventOpen,
+  testRun,
 } from '@tld/bpf-programs';
 import { ContextLayout, ContextSampleKind } from './layout.js';
 import { names, objectPaths } from './objects.js';
@@ -43,16 +51,20 @@ function decodeValues(bytes: Uint8Array, at: number): ContextReading {
   const V = ContextLayout.values;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const rets = CONTEXT_KEYS.map((_, i) => view.getInt32(at + V.retOffset + 4 * i, true));
-  const keys = Object.fromEntries(CONTEXT_KEYS.map((name, i) => {
-    const ret = rets[i] ?? -1;
-    return [name, { ret, from: fromOf(ret) }];
-  })) as Record<ContextKey, ContextKeyReading>;
+  const keys = Object.fromEntries(
+    CONTEXT_KEYS.map((name, i) => {
+      const ret = rets[i] ?? -1;
+      return [name, { ret, from: fromOf(ret) }];
+    }),
+  ) as Record<ContextKey, ContextKeyReading>;
   const ok = (name: ContextKey): boolean => keys[name].ret >= 0;
   const word = (offset: number): Uint8Array => bytes.subarray(at + offset, at + offset + 8);
   return {
     keys,
     req_id: ok('req_id') ? view.getBigUint64(at + V.reqIdOffset, true) : undefined,
-    route: ok('route') ? decodeString(bytes.subarray(at + V.routeOffset, at + V.routeOffset + ContextLayout.routeBytes)) : undefined,
+    route: ok('route')
+      ? decodeString(bytes.subarray(at + V.routeOffset, at + V.routeOffset + ContextLayout.routeBytes))
+      : undefined,
     weight: ok('weight') ? decodeF64(word(V.weightOffset)) : undefined,
     mark: ok('mark') ? view.getBigUint64(at + V.markOffset, true) : undefined,
   };

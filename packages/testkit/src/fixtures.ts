@@ -47,7 +47,7 @@ export function fileMode(path: string): number {
 
 /** The maps of tld_fixtures.bpf.o that pinFixtureMaps() pins by name. */
 export type FixtureMapName =
-  | 'tld_data_map' | 'tld_data_map_v2' | 'plain_map' | 'small_map' | 'wide_map' | 'tld_wrong_map_type';
+  'tld_data_map' | 'tld_data_map_v2' | 'plain_map' | 'small_map' | 'wide_map' | 'tld_wrong_map_type';
 
 /** Every map of tld_fixtures.bpf.o pinned in a fresh directory, and its program `noop` pinned in another. */
 export interface PinnedMaps {
@@ -90,9 +90,13 @@ export function pinFixtureMaps(): PinnedMaps {
 /** Pins a BPF hash map (not task storage) at a fresh path, mode 0600; returns the path. */
 export function pinHashMap(): string {
   const path = uniquePinPath('hash');
-  execFileSync('bpftool', ['map', 'create', path, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '1', 'name', 'x'], {
-    stdio: 'pipe',
-  });
+  execFileSync(
+    'bpftool',
+    ['map', 'create', path, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '1', 'name', 'x'],
+    {
+      stdio: 'pipe',
+    },
+  );
   chmodSync(path, 0o600);
   return path;
 }

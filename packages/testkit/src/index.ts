@@ -6,11 +6,24 @@ export { loadFixtures, uniquePinPath, fileMode, pinFixtureMaps, pinHashMap } fro
 export type { Fixtures, FixtureMapName, PinnedMaps } from './fixtures.js';
 export { objectPaths, names } from './objects.js';
 export {
-  BenchLayout, TraceLayout, TraceStep, LifecycleLayout, ContextLayout, ContextSampleKind, renderTestkitHeader,
+  BenchLayout,
+  TraceLayout,
+  TraceStep,
+  LifecycleLayout,
+  ContextLayout,
+  ContextSampleKind,
+  renderTestkitHeader,
   TESTKIT_HEADER_COMMAND,
 } from './layout.js';
 export { CONTEXT_KEYS, loadContextReader, readContextOnThisThread } from './context.js';
-export type { ContextKey, ContextKeyReading, ContextReading, ContextReader, ContextResult, ContextSample } from './context.js';
+export type {
+  ContextKey,
+  ContextKeyReading,
+  ContextReading,
+  ContextReader,
+  ContextResult,
+  ContextSample,
+} from './context.js';
 export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
 export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';
 export { watchLifecycle } from './lifecycle.js';

@@ -3,17 +3,37 @@
 // bench.ts / lifecycle.ts use the offsets computed here. The header asserts every offset, so the objects only
 // compile when C agrees.
 import {
-  type Define, type StringDefine, at, bits, define, renderDefines, renderStringDefines, renderStruct, stringDefine,
+  type Define,
+  type StringDefine,
+  at,
+  bits,
+  define,
+  renderDefines,
+  renderStringDefines,
+  renderStruct,
+  stringDefine,
   struct,
 } from '@tld/bpf-programs/c-layout';
 import { REGENERATE_COMMAND } from '@tld/protocol';
 
 const defines: readonly Define[] = [
   { name: 'TLD_TRACE_STEPS', value: 5, comment: 'kinds of system call tld_trace_end reports (TLD_TRACE_*)' },
-  { name: 'TLD_LIFECYCLE_CANARY', value: 0x7c0ffee5, comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY' },
-  { name: 'TLD_CONTEXT_KEYS', value: 4, comment: 'keys the context readers read through the walk: req_id, route, weight, mark' },
+  {
+    name: 'TLD_LIFECYCLE_CANARY',
+    value: 0x7c0ffee5,
+    comment: 'what tld_canary_writer stores into key TLD_LIFECYCLE_CANARY_KEY',
+  },
+  {
+    name: 'TLD_CONTEXT_KEYS',
+    value: 4,
+    comment: 'keys the context readers read through the walk: req_id, route, weight, mark',
+  },
   { name: 'TLD_CONTEXT_ROUTE_BYTES', value: 32, comment: 'size of the key "route" that the context readers read' },
-  { name: 'TLD_CONTEXT_MAX_SAMPLES', value: 65536, comment: 'readings tld_context_samples holds (a ring: later ones overwrite)' },
+  {
+    name: 'TLD_CONTEXT_MAX_SAMPLES',
+    value: 65536,
+    comment: 'readings tld_context_samples holds (a ring: later ones overwrite)',
+  },
 ];
 
 const stringDefines: readonly StringDefine[] = [
@@ -28,54 +48,104 @@ const stringDefines: readonly StringDefine[] = [
 /** Indexes of tld_trace_ctx.ns / count: what a traced thread spent in the kernel, by kind of system call. */
 export const TraceStep = Object.freeze({ PIDFD_OPEN: 0, MAP_UPDATE: 1, BPF_OTHER: 2, MMAP: 3, OTHER: 4 });
 
-const benchCtx = struct('tld_bench_ctx', [
-  { name: 'iterations', type: '__u32', comment: 'in: iterations of the timed bpf_loop' },
-  { name: 'err', type: '__s32', comment: 'out: 0, or a negative errno (bad input, tld_object_init failed, key missing)' },
-  { name: 'ns', type: '__u64', comment: 'out: bpf_ktime_get_ns() around the whole loop' },
-  { name: 'sum', type: '__u64', comment: 'out: sum of every value read (wraps), so the reads are real' },
-], defines);
+const benchCtx = struct(
+  'tld_bench_ctx',
+  [
+    { name: 'iterations', type: '__u32', comment: 'in: iterations of the timed bpf_loop' },
+    {
+      name: 'err',
+      type: '__s32',
+      comment: 'out: 0, or a negative errno (bad input, tld_object_init failed, key missing)',
+    },
+    { name: 'ns', type: '__u64', comment: 'out: bpf_ktime_get_ns() around the whole loop' },
+    { name: 'sum', type: '__u64', comment: 'out: sum of every value read (wraps), so the reads are real' },
+  ],
+  defines,
+);
 
-const traceCtx = struct('tld_trace_ctx', [
-  { name: 'ns', type: '__u64', count: 'TLD_TRACE_STEPS', comment: 'out: ns in system calls of each kind since tld_trace_begin' },
-  { name: 'count', type: '__u32', count: 'TLD_TRACE_STEPS', comment: 'out: system calls of each kind' },
-  { name: 'active', type: '__u32', comment: 'out: 1 when tld_trace_begin ran on this thread before' },
-], defines);
+const traceCtx = struct(
+  'tld_trace_ctx',
+  [
+    {
+      name: 'ns',
+      type: '__u64',
+      count: 'TLD_TRACE_STEPS',
+      comment: 'out: ns in system calls of each kind since tld_trace_begin',
+    },
+    { name: 'count', type: '__u32', count: 'TLD_TRACE_STEPS', comment: 'out: system calls of each kind' },
+    { name: 'active', type: '__u32', comment: 'out: 1 when tld_trace_begin ran on this thread before' },
+  ],
+  defines,
+);
 
-const lifecycleCtx = struct('tld_lifecycle_ctx', [
-  { name: 'canary_writes', type: '__u64', comment: 'out: canaries tld_canary_writer stored' },
-  { name: 'pages_seen', type: '__u64', comment: 'out: data pages seen registered (each address counted until unmapped)' },
-  { name: 'pages_unmapped', type: '__u64', comment: 'out: ... and unmapped since' },
-  { name: 'unmap_violations', type: '__u64', comment: 'out: munmap() of its data page by a thread still registered with it' },
-], defines);
+const lifecycleCtx = struct(
+  'tld_lifecycle_ctx',
+  [
+    { name: 'canary_writes', type: '__u64', comment: 'out: canaries tld_canary_writer stored' },
+    {
+      name: 'pages_seen',
+      type: '__u64',
+      comment: 'out: data pages seen registered (each address counted until unmapped)',
+    },
+    { name: 'pages_unmapped', type: '__u64', comment: 'out: ... and unmapped since' },
+    {
+      name: 'unmap_violations',
+      type: '__u64',
+      comment: 'out: munmap() of its data page by a thread still registered with it',
+    },
+  ],
+  defines,
+);
 
 /** What the context readers read: one result (TLD_FROM_*, or a negative errno) and value per key. */
-const contextValues = struct('tld_context_values', [
-  { name: 'ret', type: '__s32', count: 'TLD_CONTEXT_KEYS', comment: 'tld_get_context_data() of req_id, route, weight, mark' },
-  { name: 'req_id', type: '__u64' },
-  { name: 'weight', type: '__u64', comment: 'an f64, as its bits' },
-  { name: 'mark', type: '__u64' },
-  { name: 'route', type: 'char', count: 'TLD_CONTEXT_ROUTE_BYTES' },
-], defines);
+const contextValues = struct(
+  'tld_context_values',
+  [
+    {
+      name: 'ret',
+      type: '__s32',
+      count: 'TLD_CONTEXT_KEYS',
+      comment: 'tld_get_context_data() of req_id, route, weight, mark',
+    },
+    { name: 'req_id', type: '__u64' },
+    { name: 'weight', type: '__u64', comment: 'an f64, as its bits' },
+    { name: 'mark', type: '__u64' },
+    { name: 'route', type: 'char', count: 'TLD_CONTEXT_ROUTE_BYTES' },
+  ],
+  defines,
+);
 
-const contextCtx = struct('tld_context_ctx', [
-  { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
-  { name: 'tid', type: '__u32', comment: 'out: task->pid' },
-  { name: 'read', type: contextValues, comment: 'out' },
-], defines);
+const contextCtx = struct(
+  'tld_context_ctx',
+  [
+    { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
+    { name: 'tid', type: '__u32', comment: 'out: task->pid' },
+    { name: 'read', type: contextValues, comment: 'out' },
+  ],
+  defines,
+);
 
 /** One reading of the context sampler (tld_context.bpf.c), for a thread of the watched process. */
-const contextSample = struct('tld_context_sample', [
-  { name: 'ns', type: '__u64', comment: 'bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime)' },
-  { name: 'tid', type: '__u32' },
-  { name: 'kind', type: '__u32', comment: 'TLD_CONTEXT_SAMPLE_*' },
-  { name: 'read', type: contextValues },
-], defines);
+const contextSample = struct(
+  'tld_context_sample',
+  [
+    { name: 'ns', type: '__u64', comment: 'bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime)' },
+    { name: 'tid', type: '__u32' },
+    { name: 'kind', type: '__u32', comment: 'TLD_CONTEXT_SAMPLE_*' },
+    { name: 'read', type: contextValues },
+  ],
+  defines,
+);
 
-const contextConfig = struct('tld_context_config', [
-  { name: 'tgid', type: '__u32', comment: 'in: the process whose threads are read; 0 = none' },
-  { name: '__pad', type: '__u32' },
-  { name: 'next', type: '__u64', comment: 'out: readings taken (the ring index of the next one, unwrapped)' },
-], defines);
+const contextConfig = struct(
+  'tld_context_config',
+  [
+    { name: 'tgid', type: '__u32', comment: 'in: the process whose threads are read; 0 = none' },
+    { name: '__pad', type: '__u32' },
+    { name: 'next', type: '__u64', comment: 'out: readings taken (the ring index of the next one, unwrapped)' },
+  ],
+  defines,
+);
 
 /** tld_context_sample.kind: which program took the reading. */
 export const ContextSampleKind = Object.freeze({ CPU: 1, IDLE: 2 });

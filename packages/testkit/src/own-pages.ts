@@ -3,9 +3,7 @@
 // register with mapUpdateElem.
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import {
-  TypedArrayMemory, createKey, dataPageOffset, encodeMapValue, initDataPage, initMetaPage,
-} from '@tld/protocol';
+import { TypedArrayMemory, createKey, dataPageOffset, encodeMapValue, initDataPage, initMetaPage } from '@tld/protocol';
 import { MapUpdateFlags, mapDeleteElem, mapUpdateElem } from '@tld/bpf-programs';
 
 interface PagesAddon {
@@ -87,8 +85,13 @@ function withThreadKey<T>(fn: (key: Uint8Array) => T): T {
 /** Points the calling thread's element of map `mapFd` at `pages` (BPF_ANY: creates or replaces). */
 export function register(mapFd: number, pages: OwnPages): void {
   withThreadKey((key) =>
-    mapUpdateElem(mapFd, key, encodeMapValue({ data: pages.data.address, meta: pages.meta.address }),
-      MapUpdateFlags.ANY));
+    mapUpdateElem(
+      mapFd,
+      key,
+      encodeMapValue({ data: pages.data.address, meta: pages.meta.address }),
+      MapUpdateFlags.ANY,
+    ),
+  );
 }
 
 /** Deletes the calling thread's element; true when it is gone (deleted now, or never there). */

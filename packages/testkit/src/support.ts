@@ -30,21 +30,33 @@ export function kernelAtLeast(min: string, rel = release()): boolean {
 function classify(err: unknown): NotSupportedError | undefined {
   if (!(err instanceof BpfSyscallError)) return undefined;
   if (err.errnoCode === 'EPERM' || err.errnoCode === 'EACCES') {
-    return new NotSupportedError('bpf() permission', undefined,
+    return new NotSupportedError(
+      'bpf() permission',
+      undefined,
       'bpf() was refused: run as root or with CAP_BPF + CAP_PERFMON (and CAP_SYS_ADMIN for BPF_PROG_TEST_RUN ' +
-      'of syscall programs)', { cause: err });
+        'of syscall programs)',
+      { cause: err },
+    );
   }
   if (err.errnoCode === 'ENOSYS') {
     return new NotSupportedError('bpf() syscall', undefined, 'this kernel has no bpf() syscall', { cause: err });
   }
   if (!existsSync('/sys/kernel/btf/vmlinux')) {
-    return new NotSupportedError('kernel BTF', UPTR_MIN_KERNEL,
-      'the kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y', { cause: err });
+    return new NotSupportedError(
+      'kernel BTF',
+      UPTR_MIN_KERNEL,
+      'the kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y',
+      { cause: err },
+    );
   }
   // A kernel that should support uptr but refused it is a bug to report, not a reason to skip.
   if (!kernelAtLeast(UPTR_MIN_KERNEL)) {
-    return new NotSupportedError('uptr in task storage', UPTR_MIN_KERNEL,
-      `kernel ${release()} predates uptr support (Linux ${UPTR_MIN_KERNEL}): ${err.message}`, { cause: err });
+    return new NotSupportedError(
+      'uptr in task storage',
+      UPTR_MIN_KERNEL,
+      `kernel ${release()} predates uptr support (Linux ${UPTR_MIN_KERNEL}): ${err.message}`,
+      { cause: err },
+    );
   }
   return undefined;
 }

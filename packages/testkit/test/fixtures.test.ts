@@ -33,7 +33,14 @@ describe.skipIf(!support.supported)('pinFixtureMaps', () => {
     const maps = pinFixtureMaps();
     try {
       expect(readdirSync(maps.dir)).toEqual(
-        expect.arrayContaining(['tld_data_map', 'tld_data_map_v2', 'plain_map', 'small_map', 'wide_map', 'tld_wrong_map_type']),
+        expect.arrayContaining([
+          'tld_data_map',
+          'tld_data_map_v2',
+          'plain_map',
+          'small_map',
+          'wide_map',
+          'tld_wrong_map_type',
+        ]),
       );
       for (const name of ['tld_data_map', 'wide_map'] as const) expect(fileMode(maps.pin(name))).toBe(0o600);
       expect(readdirSync(maps.progDir)).toEqual(['noop']);

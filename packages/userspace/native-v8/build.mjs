@@ -24,7 +24,11 @@ if (nodes.length === 0) console.log(`native-v8: no Node.js under ${cache}: no wa
 mkdirSync(out, { recursive: true });
 for (const dir of nodes) {
   const bin = join(dir, 'bin', 'node');
-  const [version, abi] = execFileSync(bin, ['-p', 'process.version + " " + process.versions.modules'], { encoding: 'utf8' }).trim().split(' ');
+  const [version, abi] = execFileSync(bin, ['-p', 'process.version + " " + process.versions.modules'], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split(' ');
   // --nodedir: the headers of that very binary; nothing is downloaded.
   try {
     execFileSync(bin, [nodeGyp, 'rebuild', `--nodedir=${dir}`], { cwd: here, stdio: 'pipe', encoding: 'utf8' });

@@ -14,7 +14,13 @@
 //
 // Opt-in: nothing is installed before the first run(). Outside any run `current.frame` is null and key.set() is
 // the plain typed-array store it always was, behind one never-taken branch (measured: `pnpm bench`, case async-context).
-import { AsyncLocalStorage, AsyncResource, type HookCallbacks, createHook, executionAsyncResource } from 'node:async_hooks';
+import {
+  AsyncLocalStorage,
+  AsyncResource,
+  type HookCallbacks,
+  createHook,
+  executionAsyncResource,
+} from 'node:async_hooks';
 import { promiseHooks } from 'node:v8';
 import { roundUpValueSize } from '@tld/protocol';
 import type { Key } from './keys.js';

@@ -2,7 +2,15 @@
 // builds an off-heap record of its values (its own merged over the enclosing run's) and runs `fn` inside
 // AsyncLocalStorage.run(record); V8 carries the record along every continuation, and a reader that may read user
 // memory walks from the thread's CPED slot to it. No async_hooks, no promise hooks, on any thread.
-import { CTX_RECORD, type CtxRecordLayout, WALK_KEY_NAME, WALK_SIZE, ctxRecordLayout, encodeWalk, roundUpValueSize } from '@tld/protocol';
+import {
+  CTX_RECORD,
+  type CtxRecordLayout,
+  WALK_KEY_NAME,
+  WALK_SIZE,
+  ctxRecordLayout,
+  encodeWalk,
+  roundUpValueSize,
+} from '@tld/protocol';
 import { unknownKeyError } from './errors.js';
 import type { Key } from './keys.js';
 import { type ThreadWalk, threadWalk } from './v8-walk.js';
@@ -158,7 +166,12 @@ function markPresent(bytes: Uint8Array, presentAt: number, offset: number, size:
  * run's values. Every value is checked as set() checks it before the record can be seen; a bad one throws and
  * leaves nothing behind.
  */
-export function runInRecord<R>(walk: Ready, byName: ReadonlyMap<string, RecordKey>, values: Readonly<Record<string, unknown>>, fn: () => R): R {
+export function runInRecord<R>(
+  walk: Ready,
+  byName: ReadonlyMap<string, RecordKey>,
+  values: Readonly<Record<string, unknown>>,
+  fn: () => R,
+): R {
   const parent = liveRecord();
   const parentSlab = parent === undefined ? undefined : (slabOf.get(parent.buffer) as Slab);
   const parentAt = parent === undefined ? 0 : parent.byteOffset >>> 2;
@@ -249,7 +262,12 @@ function endRejected(error: unknown): never {
  * and its words become the run's. false when the key lies beyond the record (created after the run started): the
  * caller stores into the page.
  */
-export function writeInRecord(record: Uint8Array, key: RecordKey, value: unknown, truncate: boolean | undefined): boolean {
+export function writeInRecord(
+  record: Uint8Array,
+  key: RecordKey,
+  value: unknown,
+  truncate: boolean | undefined,
+): boolean {
   const slab = slabOf.get(record.buffer) as Slab;
   const at = record.byteOffset >>> 2;
   if (key.offset + roundUpValueSize(key.size) > (slab.u32[at + VALUES_SIZE] as number)) return false;
@@ -281,7 +299,12 @@ export function readInRecord(record: Uint8Array, offset: number, size: number): 
  * BytesKey.view inside a live run: the record's bytes of the key, its words marked present; a key the run did not
  * set starts from `initial` (the page's value, as page-mode run() would show it).
  */
-export function viewInRecord(record: Uint8Array, offset: number, size: number, initial: Uint8Array): Uint8Array | undefined {
+export function viewInRecord(
+  record: Uint8Array,
+  offset: number,
+  size: number,
+  initial: Uint8Array,
+): Uint8Array | undefined {
   const slab = slabOf.get(record.buffer) as Slab;
   const at = record.byteOffset >>> 2;
   const room = roundUpValueSize(size);
@@ -292,7 +315,8 @@ export function viewInRecord(record: Uint8Array, offset: number, size: number, i
     record.fill(0, start, start + room);
     record.set(initial.subarray(0, size), start);
   }
-  for (let word = offset >>> 3; word < (offset + room) >>> 3; word++) setBit(record, presentOff + (word >>> 3), 1 << (word & 7));
+  for (let word = offset >>> 3; word < (offset + room) >>> 3; word++)
+    setBit(record, presentOff + (word >>> 3), 1 << (word & 7));
   return record.subarray(start, start + size);
 }
 

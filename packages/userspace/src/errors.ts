@@ -127,10 +127,15 @@ export function closedError(what: string): TldError<typeof UserspaceErrorCode.CL
 }
 
 /** The key methods besides u64(), for messages: @tld/protocol's table of value types. */
-const OTHER_TYPES = Object.keys(VALUE_TYPES).filter((t) => t !== 'u64').join(', ');
+const OTHER_TYPES = Object.keys(VALUE_TYPES)
+  .filter((t) => t !== 'u64')
+  .join(', ');
 
 /** The error for a key name run() was given that `known` (this TaskLocalData's key names) lacks. */
-export function unknownKeyError(name: string, known: readonly string[]): TldError<typeof UserspaceErrorCode.UNKNOWN_KEY> {
+export function unknownKeyError(
+  name: string,
+  known: readonly string[],
+): TldError<typeof UserspaceErrorCode.UNKNOWN_KEY> {
   const have = known.length === 0 ? 'it has no keys yet' : `it has ${known.map((k) => JSON.stringify(k)).join(', ')}`;
   return new TldError(
     UserspaceErrorCode.UNKNOWN_KEY,

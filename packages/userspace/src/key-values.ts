@@ -28,22 +28,29 @@ export function wordsOf(bytes: Uint8Array, length: number, room: number): bigint
 // integer in 0 .. 2^32-1.
 
 export function checkU64(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint') throw invalidArgType(`u64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
-  if (BigInt.asUintN(64, value) !== value) throw outOfRange(`u64 key ${JSON.stringify(name)}: ${value} is outside 0 .. 2^64-1`);
+  if (typeof value !== 'bigint')
+    throw invalidArgType(`u64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
+  if (BigInt.asUintN(64, value) !== value)
+    throw outOfRange(`u64 key ${JSON.stringify(name)}: ${value} is outside 0 .. 2^64-1`);
 }
 
 export function checkI64(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint') throw invalidArgType(`i64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
-  if (BigInt.asIntN(64, value) !== value) throw outOfRange(`i64 key ${JSON.stringify(name)}: ${value} is outside -2^63 .. 2^63-1`);
+  if (typeof value !== 'bigint')
+    throw invalidArgType(`i64 key ${JSON.stringify(name)}: value must be a bigint, got ${typeof value}`);
+  if (BigInt.asIntN(64, value) !== value)
+    throw outOfRange(`i64 key ${JSON.stringify(name)}: ${value} is outside -2^63 .. 2^63-1`);
 }
 
 export function checkU32(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number') throw invalidArgType(`u32 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
-  if (value >>> 0 !== value) throw outOfRange(`u32 key ${JSON.stringify(name)}: ${value} is not an integer in 0 .. 2^32-1`);
+  if (typeof value !== 'number')
+    throw invalidArgType(`u32 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
+  if (value >>> 0 !== value)
+    throw outOfRange(`u32 key ${JSON.stringify(name)}: ${value} is not an integer in 0 .. 2^32-1`);
 }
 
 export function checkF64(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number') throw invalidArgType(`f64 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
+  if (typeof value !== 'number')
+    throw invalidArgType(`f64 key ${JSON.stringify(name)}: value must be a number, got ${typeof value}`);
 }
 
 // A bytes value is read through the intrinsic getters of %TypedArray%.prototype, never through its own properties:

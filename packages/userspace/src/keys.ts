@@ -387,7 +387,8 @@ export class StringKey extends Key {
    * untouched); returns how many.
    */
   #fill(value: unknown, truncate: boolean | undefined): number {
-    if (typeof value !== 'string') throw invalidArgType(`string key ${JSON.stringify(this.name)}: value must be a string, got ${typeof value}`);
+    if (typeof value !== 'string')
+      throw invalidArgType(`string key ${JSON.stringify(this.name)}: value must be a string, got ${typeof value}`);
     const length = value.length;
     // Short ASCII values (ids, tenants, short routes) skip the encoder call: one pass copies the characters into
     // the scratch buffer and folds a sign bit for any NUL or non-ASCII character into `bad`. Past about 16
@@ -408,7 +409,9 @@ export class StringKey extends Key {
   /** Encodes `value` into the scratch buffer and returns the bytes written, or throws (the page stays as it was). */
   #encode(value: string, truncate: boolean | undefined): number {
     if (value.includes('\0')) {
-      throw invalidArgValue(`string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`);
+      throw invalidArgValue(
+        `string key ${JSON.stringify(this.name)}: value contains NUL, which would end it early for BPF readers`,
+      );
     }
     // encodeInto stops at the last whole character that fits: that is the UTF-8 boundary truncation.
     const { read, written } = utf8.encodeInto(value, this.#encodeTarget);

@@ -142,9 +142,13 @@ export function checkMap(fd: number, source: string): MapInfo {
   } catch (raw) {
     const error = syscallError(raw, `reading the map info of ${source}`);
     if (isErrno(error, 'EBADF', 'EBADFD', 'EINVAL')) {
-      throw new TldError(UserspaceErrorCode.BAD_FD, `${source} is not an open BPF map fd: pass the task-local-data map's fd`, {
-        cause: error,
-      });
+      throw new TldError(
+        UserspaceErrorCode.BAD_FD,
+        `${source} is not an open BPF map fd: pass the task-local-data map's fd`,
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -168,7 +172,6 @@ export function checkMap(fd: number, source: string): MapInfo {
   }
   return info;
 }
-
 
 /** A pinned map checked the way TaskLocalData.open() checks it, without registering the calling thread. */
 export interface PinnedMap {

@@ -9,7 +9,19 @@
 // openat(), fchmodat() on an O_PATH fd, or fstatfs(): /proc/self/fd/N names exactly the open file whatever
 // happened to its path since, so `/proc/self/fd/N/name` is openat(N, name) and chmod(/proc/self/fd/N) is a
 // chmod of the checked inode (the kernel's own fallback for fchmodat(AT_EMPTY_PATH) works the same way).
-import { chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmdirSync, statfsSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  statfsSync,
+} from 'node:fs';
 import { posix } from 'node:path';
 import { TldError } from '@tld/protocol';
 import { UserspaceErrorCode } from './errors.js';
@@ -186,7 +198,10 @@ function openNoFollow(dirFd: number, name: string): number {
  */
 export function resolvePin(pinPath: string, options: ResolveOptions = {}): ResolvedPin {
   const { makeDirs, reachableBy } = options;
-  const queue = posix.resolve(pinPath).split('/').filter((part) => part !== '' && part !== '.');
+  const queue = posix
+    .resolve(pinPath)
+    .split('/')
+    .filter((part) => part !== '' && part !== '.');
   if (queue.length === 0) throw unsafe(pinPath, 'it names the root directory', 'give the path of a pin file');
   let dirFd = openSync('/', O_PATH | constants.O_DIRECTORY);
   let dirPath = '/';
@@ -206,7 +221,15 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
         if (queue.length === 0) {
           const fixed = dirFd;
           const fixedPath = dirPath;
-          return { pinPath, dirFd: fixed, dirPath: fixedPath, name, entry: undefined, made, close: () => closeSync(fixed) };
+          return {
+            pinPath,
+            dirFd: fixed,
+            dirPath: fixedPath,
+            name,
+            entry: undefined,
+            made,
+            close: () => closeSync(fixed),
+          };
         }
         if (makeDirs === undefined || errno !== 'ENOENT') throw missingDirectory(pinPath, dirFd, path, error);
         fd = makeDirectory(pinPath, dirFd, name, path, makeDirs.mode, makeDirs.gid);
@@ -222,10 +245,14 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
       if (stat.isSymbolicLink()) {
         closeSync(fd);
         if (!trusted(stat.uid)) {
-          throw unsafe(pinPath, `${path} is a symbolic link owned by ${describeUid(stat.uid)}`,
-            `remove it (\`rm ${path}\`) and give the pin's real path`);
+          throw unsafe(
+            pinPath,
+            `${path} is a symbolic link owned by ${describeUid(stat.uid)}`,
+            `remove it (\`rm ${path}\`) and give the pin's real path`,
+          );
         }
-        if (++links > MAX_LINKS) throw unsafe(pinPath, `it goes through more than ${MAX_LINKS} symbolic links`, 'give the real path');
+        if (++links > MAX_LINKS)
+          throw unsafe(pinPath, `it goes through more than ${MAX_LINKS} symbolic links`, 'give the real path');
         // The link cannot change between the fstat and this read: its directory is checked, and only its trusted
         // owner could replace it.
         const target = readlinkSync(fdPath(dirFd, name));
@@ -243,7 +270,12 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
         const fixed = dirFd;
         const fixedPath = dirPath;
         return {
-          pinPath, dirFd: fixed, dirPath: fixedPath, name, entry: { fd, stat }, made,
+          pinPath,
+          dirFd: fixed,
+          dirPath: fixedPath,
+          name,
+          entry: { fd, stat },
+          made,
           close: () => {
             closeSync(fd);
             closeSync(fixed);
@@ -252,14 +284,22 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
       }
       if (!stat.isDirectory()) {
         closeSync(fd);
-        throw missingDirectory(pinPath, dirFd, path, Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' }));
+        throw missingDirectory(
+          pinPath,
+          dirFd,
+          path,
+          Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' }),
+        );
       }
       const problem = directoryProblem(stat);
       if (problem !== undefined) {
         closeSync(fd);
-        throw unsafe(pinPath, `the directory ${path} ${problem}`,
+        throw unsafe(
+          pinPath,
+          `the directory ${path} ${problem}`,
           `pin the map in a directory only root can write, like /sys/fs/bpf/${posix.basename(pinPath)}, or have ` +
-            `root remove ${path} (\`rm -r ${path}\` removes the pins in it) and recreate it`);
+            `root remove ${path} (\`rm -r ${path}\` removes the pins in it) and recreate it`,
+        );
       }
       if (reachableBy !== undefined && !made.includes(path) && !canSearch(stat, reachableBy)) {
         closeSync(fd);
@@ -289,7 +329,14 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
 }
 
 /** mkdir on bpffs only, then the new directory's descriptor; its group and mode are set through it. */
-function makeDirectory(pinPath: string, dirFd: number, name: string, path: string, mode: number, gid: number | undefined): number {
+function makeDirectory(
+  pinPath: string,
+  dirFd: number,
+  name: string,
+  path: string,
+  mode: number,
+  gid: number | undefined,
+): number {
   if (!fdOnBpffs(dirFd)) {
     throw new TldError(
       UserspaceErrorCode.NO_BPFFS,

@@ -36,7 +36,7 @@ function foreignRegistrationError(source: string, info: MapInfo, cause: unknown)
   return new TldError(
     UserspaceErrorCode.FOREIGN_REGISTRATION,
     `this thread is already registered in ${source} (map id ${info.id}) with pages @tld/userspace does not share, ` +
-      'and nothing was changed: replacing that element could hide its owner\'s values from BPF. Two causes make ' +
+      "and nothing was changed: replacing that element could hide its owner's values from BPF. Two causes make " +
       'such an element. (1) Other code in this process: a native library using the task-local-data C library ' +
       'loaded with RTLD_LOCAL before @tld/userspace (so the process has two tld_meta_p / tld_data_p), or a second ' +
       'copy of this addon; fix: load @tld/userspace before that library, or load the library with RTLD_GLOBAL so ' +
@@ -51,12 +51,19 @@ function foreignRegistrationError(source: string, info: MapInfo, cause: unknown)
 function translateRegistrationError(error: unknown): unknown {
   if (error instanceof BpfSyscallError) {
     if (error.syscall === 'pidfd_open' && error.errnoCode === 'EINVAL') {
-      return new NotSupportedError('PIDFD_THREAD', '6.9', `pidfd_open(gettid(), PIDFD_THREAD) failed with EINVAL: thread pidfds need Linux 6.9 or later`, {
-        cause: error,
-      });
+      return new NotSupportedError(
+        'PIDFD_THREAD',
+        '6.9',
+        `pidfd_open(gettid(), PIDFD_THREAD) failed with EINVAL: thread pidfds need Linux 6.9 or later`,
+        {
+          cause: error,
+        },
+      );
     }
     if (error.syscall === 'pidfd_open' && error.errnoCode === 'ENOSYS') {
-      return new NotSupportedError('pidfd_open', '5.3', 'pidfd_open is not available: it needs Linux 5.3 or later', { cause: error });
+      return new NotSupportedError('pidfd_open', '5.3', 'pidfd_open is not available: it needs Linux 5.3 or later', {
+        cause: error,
+      });
     }
     if (error.errnoCode === 'EPERM' || error.errnoCode === 'EACCES') {
       return deniedError(`${error.syscall} while registering this thread`, error);

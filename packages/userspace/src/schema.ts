@@ -72,7 +72,9 @@ function makeKey(tld: TaskLocalData, name: string, spec: unknown): Key {
   if (spec !== null && typeof spec === 'object') {
     const { type, size, truncate } = spec as Record<string, unknown>;
     if (type === 'string' && typeof size === 'number') {
-      return truncate === undefined ? tld.string(name, size) : tld.string(name, size, { truncate: truncate as boolean });
+      return truncate === undefined
+        ? tld.string(name, size)
+        : tld.string(name, size, { truncate: truncate as boolean });
     }
     if (type === 'bytes' && typeof size === 'number') return tld.bytes(name, size);
   }
@@ -86,7 +88,9 @@ function makeKey(tld: TaskLocalData, name: string, spec: unknown): Key {
 /** @internal TaskLocalData.define(): creates every key (get-or-create), then returns the typed view. */
 export function defineSchema<S extends Schema>(tld: TaskLocalData, schema: S): TypedTaskLocalData<S> {
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
-    throw invalidArgType(`define(schema): schema must be an object from key names to declarations, like { req_id: 'u64' }, got ${describe(schema)}`);
+    throw invalidArgType(
+      `define(schema): schema must be an object from key names to declarations, like { req_id: 'u64' }, got ${describe(schema)}`,
+    );
   }
   const keys: Record<string, Key> = {};
   for (const name of Object.keys(schema)) keys[name] = makeKey(tld, name, schema[name]);
@@ -109,7 +113,9 @@ export function defineSchema<S extends Schema>(tld: TaskLocalData, schema: S): T
       if (values === null || typeof values !== 'object' || Array.isArray(values)) {
         throw invalidArgType(`set(values): values must be an object from key names to values, got ${describe(values)}`);
       }
-      const entries = Object.entries(values as Record<string, unknown>).map(([name, value]) => [keyOf(name), value] as const);
+      const entries = Object.entries(values as Record<string, unknown>).map(
+        ([name, value]) => [keyOf(name), value] as const,
+      );
       for (const [key, value] of entries) key.encode(value); // throws what set() would, before anything is written
       for (const [key, value] of entries) key.set(value);
     },

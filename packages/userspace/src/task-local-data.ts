@@ -79,7 +79,11 @@ function distance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
     for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     row = next;
   }
@@ -116,7 +120,9 @@ function checkKnownOptions(options: object): void {
 function validateOptions(options: unknown): OpenOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') {
-    throw invalidArgType(`TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describe(options)}`);
+    throw invalidArgType(
+      `TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describe(options)}`,
+    );
   }
   checkKnownOptions(options);
   const { pinPath, mapFd, ifUnavailable, asyncContext } = options as Record<string, unknown>;
@@ -247,10 +253,20 @@ export class TaskLocalData {
       warnUnavailable(error);
       const layout = layoutFor(native.pageSize());
       const { meta, data } = privatePages(layout);
-      return new TaskLocalData({
-        mapId: 0, valueSize: 0, meta, metaOwned: true, data, dataStart: DATA_START, dataLimit: layout.dataBytes, layout,
-        unavailableReason: error,
-      }, asyncContext);
+      return new TaskLocalData(
+        {
+          mapId: 0,
+          valueSize: 0,
+          meta,
+          metaOwned: true,
+          data,
+          dataStart: DATA_START,
+          dataLimit: layout.dataBytes,
+          layout,
+          unavailableReason: error,
+        },
+        asyncContext,
+      );
     }
   }
 
@@ -293,7 +309,8 @@ export class TaskLocalData {
       throw invalidArgType(`string key options must be an object like { truncate: true }, got ${describe(options)}`);
     }
     const truncate = options?.truncate ?? false;
-    if (typeof truncate !== 'boolean') throw invalidArgType(`string key options: truncate must be a boolean, got ${describe(truncate)}`);
+    if (typeof truncate !== 'boolean')
+      throw invalidArgType(`string key options: truncate must be a boolean, got ${describe(truncate)}`);
     return this.#key('string', name, size, (info, page, at) => new StringKey(this.#session, info, page, at, truncate));
   }
 
@@ -339,7 +356,12 @@ export class TaskLocalData {
     if (typeof fn !== 'function') throw invalidArgType('run(values, fn): fn must be a function');
     if (this.asyncContext === 'walk') {
       noteWalkRun();
-      return runInRecord(threadWalk() as Extract<ReturnType<typeof threadWalk>, { ok: true }>, this.#byName, values, fn);
+      return runInRecord(
+        threadWalk() as Extract<ReturnType<typeof threadWalk>, { ok: true }>,
+        this.#byName,
+        values,
+        fn,
+      );
     }
     const entries: Entry[] = [];
     for (const name of Object.keys(values)) {

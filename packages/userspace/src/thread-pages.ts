@@ -120,7 +120,7 @@ function foreignBlock(data: ArrayBuffer, address: bigint, layout: Layout, valueS
     throw badLayout(
       `${where} cannot be read through a map with the 16-byte value: its readers take start from the first 8 ` +
         `bytes of the page the value names, ${offset !== 0 ? "which are not the block's" : 'where the block leaves 0'}, so ` +
-        'BPF would not find this thread\'s values (PROTOCOL.md §7). Fix: have the library allocate page-aligned ' +
+        "BPF would not find this thread's values (PROTOCOL.md §7). Fix: have the library allocate page-aligned " +
         'blocks (TLD_DATA_USE_ALIGNED_ALLOC), or use a map with the 24-byte value, where start travels in the value, ' +
         'or load @tld/userspace before the library so it uses our page-aligned page',
     );
@@ -157,7 +157,11 @@ export function openPages(layout: Layout, valueSize: number): ThreadPages {
   const address = native.threadDataPageAddress();
   if (native.threadDataPageOwned()) {
     return {
-      meta, metaOwned, data, createdHere, adopted: false,
+      meta,
+      metaOwned,
+      data,
+      createdHere,
+      adopted: false,
       dataStart: DATA_START,
       dataLimit: layout.dataBytes,
       value: { data: address, meta: metaAddress, start: DATA_START },
@@ -165,7 +169,11 @@ export function openPages(layout: Layout, valueSize: number): ThreadPages {
   }
   const block = foreignBlock(data, address, layout, valueSize, readMetaHeader(metaMemory).size);
   return {
-    meta, metaOwned, data, createdHere, adopted: true,
+    meta,
+    metaOwned,
+    data,
+    createdHere,
+    adopted: true,
     dataStart: block.dataStart,
     dataLimit: block.dataLimit,
     value: { ...block.value, meta: metaAddress },

@@ -10,7 +10,9 @@ const require = createRequire(import.meta.url);
 export function loadAddon() {
   /** @type {unknown} */
   const nodeGypBuild = require('node-gyp-build');
-  const path = /** @type {{ path(dir: string): string }} */ (nodeGypBuild).path(fileURLToPath(new URL('..', import.meta.url)));
+  const path = /** @type {{ path(dir: string): string }} */ (nodeGypBuild).path(
+    fileURLToPath(new URL('..', import.meta.url)),
+  );
   /** @type {unknown} */
   const binding = require(path);
   return /** @type {import('../src/native.js').NativeBinding} */ (binding);

@@ -16,19 +16,55 @@ type Kind = (typeof KINDS)[number];
 
 /** Names at and around the 61-byte limit, multi-byte characters across it, NUL, lone surrogates, non-strings. */
 const boundaryNames = [
-  '', 'a', 'a'.repeat(61), 'a'.repeat(62), 'a'.repeat(63),
-  `${'é'.repeat(30)}a`, 'é'.repeat(31), `${'a'.repeat(60)}é`, `${'€'.repeat(20)}a`, `${'a'.repeat(59)}€`,
-  `${'😀'.repeat(15)}a`, `${'a'.repeat(58)}😀`, 'a\0b', '\0', '\uD800', 'x\uDC00y',
+  '',
+  'a',
+  'a'.repeat(61),
+  'a'.repeat(62),
+  'a'.repeat(63),
+  `${'é'.repeat(30)}a`,
+  'é'.repeat(31),
+  `${'a'.repeat(60)}é`,
+  `${'€'.repeat(20)}a`,
+  `${'a'.repeat(59)}€`,
+  `${'😀'.repeat(15)}a`,
+  `${'a'.repeat(58)}😀`,
+  'a\0b',
+  '\0',
+  '\uD800',
+  'x\uDC00y',
 ];
 const validPool = Array.from({ length: 12 }, (_, i) => `prop_key_${i}`);
 const nameArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...boundaryNames),
   fc.constantFrom(...validPool),
   fc.string({ unit: 'binary', maxLength: 70 }),
-  fc.oneof(fc.integer(), fc.bigInt(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.object(), fc.constant(Symbol('name'))),
+  fc.oneof(
+    fc.integer(),
+    fc.bigInt(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.object(),
+    fc.constant(Symbol('name')),
+  ),
 );
 const sizeArb: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(0, -0, -1, 0.5, 1.5, Number.NaN, Infinity, -Infinity, DATA_BYTES, DATA_BYTES + 1, native.pageSize(), 65536, 2 ** 31, 2 ** 53),
+  fc.constantFrom(
+    0,
+    -0,
+    -1,
+    0.5,
+    1.5,
+    Number.NaN,
+    Infinity,
+    -Infinity,
+    DATA_BYTES,
+    DATA_BYTES + 1,
+    native.pageSize(),
+    65536,
+    2 ** 31,
+    2 ** 53,
+  ),
   fc.integer({ min: -8, max: 64 }),
   fc.integer({ min: -10_000, max: 10_000 }),
   fc.double(),
@@ -47,7 +83,13 @@ const valueArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 24 }),
   fc.constantFrom('a'.repeat(15), 'a'.repeat(16), `${'é'.repeat(7)}a`, 'é'.repeat(8), 'a\0b'),
   fc.uint8Array({ maxLength: 12 }),
-  fc.oneof(fc.constant(null), fc.constant(undefined), fc.object(), fc.array(fc.integer(), { maxLength: 4 }), fc.boolean()),
+  fc.oneof(
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.object(),
+    fc.array(fc.integer(), { maxLength: 4 }),
+    fc.boolean(),
+  ),
   fc.constantFrom(new Uint16Array(2), new ArrayBuffer(4), fakeBytes, detachedBytes),
 );
 
@@ -94,7 +136,11 @@ describe('the public API under arbitrary input', () => {
   let meta: Uint8Array;
   let data: Uint8Array;
   let keys: Record<Kind, Key>;
-  let closed: { tld: TaskLocalData; u64: Key & { set(v: bigint): void; get(): bigint }; str: Key & { set(v: string): void } };
+  let closed: {
+    tld: TaskLocalData;
+    u64: Key & { set(v: bigint): void; get(): bigint };
+    str: Key & { set(v: string): void };
+  };
   beforeAll(() => {
     maps = loadFixtureMaps();
     tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
@@ -127,8 +173,10 @@ describe('the public API under arbitrary input', () => {
       return false;
     } catch (error) {
       if (typeof errorCode(error) !== 'string') throw new Error(`no string code on ${String(error)}`, { cause: error });
-      if (Buffer.compare(meta, metaBefore) !== 0) throw new Error(`the metadata page changed on ${String(errorCode(error))}`);
-      if (Buffer.compare(data, dataBefore) !== 0) throw new Error(`the data page changed on ${String(errorCode(error))}`);
+      if (Buffer.compare(meta, metaBefore) !== 0)
+        throw new Error(`the metadata page changed on ${String(errorCode(error))}`);
+      if (Buffer.compare(data, dataBefore) !== 0)
+        throw new Error(`the data page changed on ${String(errorCode(error))}`);
       return true;
     }
   }
@@ -152,7 +200,8 @@ describe('the public API under arbitrary input', () => {
         if (failsCleanly(() => (key = create(tld, kind, name, size)))) return;
         created++;
         if (key === undefined || key.name !== name) throw new Error('a created key must carry its name');
-        if (key.offset % 8 !== 0 || key.offset + key.size > DATA_BYTES) throw new Error(`key ${key.name} lies outside data[]`);
+        if (key.offset % 8 !== 0 || key.offset + key.size > DATA_BYTES)
+          throw new Error(`key ${key.name} lies outside data[]`);
       }),
       { numRuns: 4000 },
     );
@@ -176,7 +225,9 @@ describe('the public API under arbitrary input', () => {
           runCode = errorCode(error);
         }
         if (runCode !== expectedCode(kind, key.size, value, false)) {
-          throw new Error(`run() of ${kind} ${String(value)}: expected ${String(expectedCode(kind, key.size, value, false))}, got ${String(runCode)}`);
+          throw new Error(
+            `run() of ${kind} ${String(value)}: expected ${String(expectedCode(kind, key.size, value, false))}, got ${String(runCode)}`,
+          );
         }
         if (Buffer.compare(data, pageBefore) !== 0) throw new Error(`run() of ${kind} left the page changed`);
         const dataBefore = outside(data);
@@ -191,7 +242,8 @@ describe('the public API under arbitrary input', () => {
             throw error;
           }
         });
-        if (setCode !== expected) throw new Error(`set() of ${kind} ${String(value)}: expected ${String(expected)}, got ${String(setCode)}`);
+        if (setCode !== expected)
+          throw new Error(`set() of ${kind} ${String(value)}: expected ${String(expected)}, got ${String(setCode)}`);
         if (failed) return;
         stored++;
         if (Buffer.compare(outside(data), dataBefore) !== 0 || Buffer.compare(meta, metaBefore) !== 0) {
@@ -199,7 +251,11 @@ describe('the public API under arbitrary input', () => {
         }
         const got = key.get();
         if (kind === 'bytes') {
-          if (!(got instanceof Uint8Array) || !(value instanceof Uint8Array) || Buffer.compare(got.subarray(0, value.length), value) !== 0) {
+          if (
+            !(got instanceof Uint8Array) ||
+            !(value instanceof Uint8Array) ||
+            Buffer.compare(got.subarray(0, value.length), value) !== 0
+          ) {
             throw new Error('bytes read back differ');
           }
         } else if (kind === 'string') {
@@ -244,11 +300,16 @@ describe('the public API under arbitrary input', () => {
 
   it('open(): arbitrary options fail with a code, or open without touching the pages (1,000 runs)', () => {
     const absentPin = fc.string({ maxLength: 12 }).map((s) => `/sys/fs/bpf/tld_prop_absent_${process.pid}/${s}`);
-    const pinPath = fc.oneof(absentPin, fc.string({ unit: 'binary', maxLength: 20 }).filter((p) => !p.startsWith('/sys/')), fc.integer());
+    const pinPath = fc.oneof(
+      absentPin,
+      fc.string({ unit: 'binary', maxLength: 20 }).filter((p) => !p.startsWith('/sys/')),
+      fc.integer(),
+    );
     const mapFd = fc.oneof(fc.integer({ min: -5, max: -1 }), fc.double(), fc.constant(2 ** 40), fc.string());
     const ifUnavailable = fc.oneof(fc.constantFrom('noop', 'throw'), fc.string());
     // Options naming no map would open the host's /sys/fs/bpf/tld_data_map: never generated.
-    const namesNoMap = (o: unknown): boolean => o === undefined || (typeof o === 'object' && o !== null && !('pinPath' in o) && !('mapFd' in o));
+    const namesNoMap = (o: unknown): boolean =>
+      o === undefined || (typeof o === 'object' && o !== null && !('pinPath' in o) && !('mapFd' in o));
     const optionsArb = fc.oneof(
       fc.anything({ maxDepth: 1 }).filter((o) => !namesNoMap(o)),
       fc.record({ pinPath, mapFd, ifUnavailable }, { requiredKeys: ['pinPath'] }),

@@ -8,7 +8,15 @@ import { setImmediate as immediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BytesKey, type F64Key, type StringKey, TaskLocalData, type U32Key, type U64Key, asyncContextMechanism } from '../src/index.js';
+import {
+  type BytesKey,
+  type F64Key,
+  type StringKey,
+  TaskLocalData,
+  type U32Key,
+  type U64Key,
+  asyncContextMechanism,
+} from '../src/index.js';
 import { threadWalk } from '../src/v8-walk.js';
 import { type PinnedMaps, initPage, loadFixtureMaps, loadNative, packageDir } from './fixture.js';
 
@@ -82,19 +90,25 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
   });
   afterEach(() => tld?.close());
 
-  it('returns what fn returns; the values hold while fn runs and the thread\'s come back when it returns or throws', async () => {
+  it("returns what fn returns; the values hold while fn runs and the thread's come back when it returns or throws", async () => {
     const threadPage = page();
     expect(tld.run({ req_id: 42n }, () => [reqId.get(), route.get()])).toEqual([42n, '/thread']);
     expect(page()).toEqual(threadPage);
     const error = new Error('from fn');
-    expect(thrown(() => tld.run({ req_id: 43n }, () => {
-      throw error;
-    }))).toBe(error);
+    expect(
+      thrown(() =>
+        tld.run({ req_id: 43n }, () => {
+          throw error;
+        }),
+      ),
+    ).toBe(error);
     expect(page()).toEqual(threadPage);
-    await expect(tld.run({ route: '/async' }, async () => {
-      await immediate();
-      return route.get();
-    })).resolves.toBe('/async');
+    await expect(
+      tld.run({ route: '/async' }, async () => {
+        await immediate();
+        return route.get();
+      }),
+    ).resolves.toBe('/async');
     expect(page()).toEqual(threadPage);
   });
 
@@ -117,9 +131,11 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
     expect([reqId.get(), route.get(), weight.get(), worker.get()]).toEqual([7n, '/thread', 0.5, 3]);
   });
 
-  it('set() inside a run changes that run\'s value: its continuations see it, other runs and the thread do not', async () => {
+  it("set() inside a run changes that run's value: its continuations see it, other runs and the thread do not", async () => {
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const a = tld.run({ req_id: 1n }, async () => {
       reqId.set(100n);
       worker.set(11); // a key the run did not give becomes the run's
@@ -134,14 +150,19 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
       return during;
     });
     const outside = [reqId.get(), worker.get(), blob.get()[0]];
-    expect(await Promise.all([a, b])).toEqual([[100n, 11, 0xee], [2n, 3, 1]]);
+    expect(await Promise.all([a, b])).toEqual([
+      [100n, 11, 0xee],
+      [2n, 3, 1],
+    ]);
     expect(outside).toEqual([7n, 3, 1]);
     expect([reqId.get(), worker.get(), blob.get()[0]]).toEqual([7n, 3, 1]);
   });
 
   it('a nested run copies the outer values when it starts: later set()s on either side stay on their side', async () => {
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const readings: unknown[] = [];
     await tld.run({ req_id: 1n, route: '/outer' }, async () => {
       reqId.set(10n); // before the nested run: it inherits 10n
@@ -160,9 +181,11 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
     ]);
   });
 
-  it('keys no run gives keep the thread\'s own value, also when set() outside any run changes it meanwhile', async () => {
+  it("keys no run gives keep the thread's own value, also when set() outside any run changes it meanwhile", async () => {
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const task = tld.run({ req_id: 1n }, async () => {
       await gate;
       return [reqId.get(), route.get(), weight.get()];
@@ -177,28 +200,32 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
     expect([reqId.get(), route.get()]).toEqual([8n, '/thread/changed']);
   });
 
-  it('between callbacks the page holds the thread\'s own values, byte for byte, while runs are pending', async () => {
+  it("between callbacks the page holds the thread's own values, byte for byte, while runs are pending", async () => {
     const threadPage = page();
     const between: Uint8Array[] = [];
-    const tasks = [1, 2, 3].map((i) => tld.run({ req_id: BigInt(i), route: `/r/${i}`, blob: new Uint8Array([i]) }, async () => {
-      for (let hop = 0; hop < 3; hop++) {
-        await immediate();
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      return reqId.get();
-    }));
+    const tasks = [1, 2, 3].map((i) =>
+      tld.run({ req_id: BigInt(i), route: `/r/${i}`, blob: new Uint8Array([i]) }, async () => {
+        for (let hop = 0; hop < 3; hop++) {
+          await immediate();
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        return reqId.get();
+      }),
+    );
     for (let hop = 0; hop < 4; hop++) {
-      await new Promise<void>((resolve) => setTimeout(() => {
-        between.push(page());
-        resolve();
-      }, 1));
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          between.push(page());
+          resolve();
+        }, 1),
+      );
     }
     expect(await Promise.all(tasks)).toEqual([1n, 2n, 3n]);
     for (const bytes of between) expect(bytes).toEqual(threadPage);
     expect(page()).toEqual(threadPage);
   });
 
-  it('while the thread sits idle in its event loop with a run pending, another thread reads the thread\'s own values', async () => {
+  it("while the thread sits idle in its event loop with a run pending, another thread reads the thread's own values", async () => {
     // Read from inside any callback, the page is right whatever the after-hook does: the next callback's before-hook
     // sets it. Only a reader outside every callback (BPF, another thread) sees what the after-hook left: this one
     // waits until the main thread is blocked in epoll_wait, then reads the page through /proc/self/mem.
@@ -209,13 +236,14 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
       await once(reader, 'message');
       const threadPage = page();
       const address = native.threadDataPageAddress();
-      const readWhileIdle = (): Promise<Uint8Array> => new Promise((resolve, reject) => {
-        reader.once('message', (message: { bytes?: Uint8Array; error?: string }) => {
-          if (message.bytes) resolve(message.bytes);
-          else reject(new Error(message.error));
+      const readWhileIdle = (): Promise<Uint8Array> =>
+        new Promise((resolve, reject) => {
+          reader.once('message', (message: { bytes?: Uint8Array; error?: string }) => {
+            if (message.bytes) resolve(message.bytes);
+            else reject(new Error(message.error));
+          });
+          reader.postMessage({ address, length: threadPage.length });
         });
-        reader.postMessage({ address, length: threadPage.length });
-      });
       const seen = await tld.run({ req_id: 42n, route: '/request', blob: new Uint8Array([4, 2]) }, async () => {
         await immediate(); // from here on, a continuation: the hooks apply the run's values, then restore them
         expect(reqId.get()).toBe(42n);
@@ -229,25 +257,29 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
     }
   });
 
-  it('AsyncResource scopes (runInAsyncScope, AsyncLocalStorage.snapshot, EventEmitterAsyncResource) get their creator\'s values', async () => {
+  it("AsyncResource scopes (runInAsyncScope, AsyncLocalStorage.snapshot, EventEmitterAsyncResource) get their creator's values", async () => {
     const als = new AsyncLocalStorage<string>();
-    const made = await tld.run({ route: '/creator' }, () => als.run('creator', async () => {
-      await immediate();
-      const emitter = new EventEmitterAsyncResource({ name: 'probe' });
-      return { resource: new AsyncResource('probe'), snapshot: AsyncLocalStorage.snapshot(), emitter };
-    }));
+    const made = await tld.run({ route: '/creator' }, () =>
+      als.run('creator', async () => {
+        await immediate();
+        const emitter = new EventEmitterAsyncResource({ name: 'probe' });
+        return { resource: new AsyncResource('probe'), snapshot: AsyncLocalStorage.snapshot(), emitter };
+      }),
+    );
     const seen: unknown[] = [];
     const look = (how: string): void => {
       seen.push([how, als.getStore(), route.get()]);
     };
     made.emitter.on('ping', () => look('EventEmitterAsyncResource'));
-    await tld.run({ route: '/caller' }, () => als.run('caller', async () => {
-      await immediate();
-      made.resource.runInAsyncScope(() => look('runInAsyncScope'));
-      made.snapshot(() => look('snapshot'));
-      made.emitter.emit('ping');
-      look('caller');
-    }));
+    await tld.run({ route: '/caller' }, () =>
+      als.run('caller', async () => {
+        await immediate();
+        made.resource.runInAsyncScope(() => look('runInAsyncScope'));
+        made.snapshot(() => look('snapshot'));
+        made.emitter.emit('ping');
+        look('caller');
+      }),
+    );
     made.resource.runInAsyncScope(() => look('outside any run'));
     // Whatever Node says the context is, the values say the same; except that by the walk a run is over once its
     // promise settled (its record is no longer valid), so every scope entered after the creator's run ended has
@@ -280,7 +312,11 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
       expect(page(), `${name}: set() wrote despite the error`).toEqual(before);
       let ran = false;
       // A good value first: it must not be written either.
-      const error = thrown(() => tld.run({ req_id: 99n, ...values }, () => { ran = true; }));
+      const error = thrown(() =>
+        tld.run({ req_id: 99n, ...values }, () => {
+          ran = true;
+        }),
+      );
       expect(error.constructor, name).toBe(expected.constructor);
       expect(error.message, name).toBe(expected.message);
       expect(ran).toBe(false);
@@ -302,7 +338,7 @@ describe.each(MODES)('TaskLocalData.run (%s)', (mode) => {
     expect(thrown(() => tld.run({ req_id: 1n }, () => 0))).toMatchObject({ code: 'ERR_TLD_CLOSED' });
   });
 
-  it('a key created with another TaskLocalData of the thread is unknown to this one\'s run()', () => {
+  it("a key created with another TaskLocalData of the thread is unknown to this one's run()", () => {
     const other = TaskLocalData.open({ pinPath: maps.pin('tld_data_map'), asyncContext: mode });
     try {
       other.u64('only_other');

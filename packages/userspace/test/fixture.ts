@@ -83,9 +83,20 @@ export function buildPeerLibrary(build: PeerBuild = {}): string {
   const out = join(mkdtempSync(join(tmpdir(), 'tld-peer-')), 'peer.node');
   const include = dirname(require.resolve('@tld/protocol/include/tld_layout.h'));
   execFileSync('cc', [
-    '-shared', '-fPIC', '-fvisibility=hidden', '-O2', '-Wall', '-Wextra', '-Werror', ...flags,
-    `-I${nodeIncludeDir()}`, `-I${include}`,
-    join(here, 'peer', 'tld_peer.c'), join(here, 'peer', 'peer_napi.c'), '-o', out,
+    '-shared',
+    '-fPIC',
+    '-fvisibility=hidden',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    ...flags,
+    `-I${nodeIncludeDir()}`,
+    `-I${include}`,
+    join(here, 'peer', 'tld_peer.c'),
+    join(here, 'peer', 'peer_napi.c'),
+    '-o',
+    out,
   ]);
   return out;
 }

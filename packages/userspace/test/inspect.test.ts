@@ -25,11 +25,22 @@ describe('inspectPinnedMap', () => {
 
   it('describes a task-local-data map of either value size, and keeps no fd', () => {
     const fds = countMapFds();
-    for (const [name, valueSize] of [['tld_data_map', 16], ['tld_data_map_v2', 24]] as const) {
+    for (const [name, valueSize] of [
+      ['tld_data_map', 16],
+      ['tld_data_map_v2', 24],
+    ] as const) {
       const pin = maps.pin(name);
       const { mode, uid, gid } = statSync(pin);
       const info = inspectPinnedMap(pin);
-      expect(info).toEqual({ pinPath: pin, id: info.id, name: name.slice(0, 15), valueSize, mode: mode & 0o777, uid, gid });
+      expect(info).toEqual({
+        pinPath: pin,
+        id: info.id,
+        name: name.slice(0, 15),
+        valueSize,
+        mode: mode & 0o777,
+        uid,
+        gid,
+      });
       expect(info.id).toBeGreaterThan(0);
     }
     expect(countMapFds()).toBe(fds);

@@ -1,14 +1,7 @@
 // Keys over a real task-storage map with uptrs: values land at the protocol's offsets in this thread's page,
 // validation throws the documented errors and changes nothing, close() makes everything throw ERR_TLD_CLOSED
 // while the thread's registration and page stay until the thread exits.
-import {
-  DATA_START,
-  META_CNT_OFFSET,
-  TypedArrayMemory,
-  decodePages,
-  layoutFor,
-  readMetaHeader,
-} from '@tld/protocol';
+import { DATA_START, META_CNT_OFFSET, TypedArrayMemory, decodePages, layoutFor, readMetaHeader } from '@tld/protocol';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +12,10 @@ const native = loadNative();
 
 /** The bytes of this thread's value of `name`, read straight from the page (as BPF would). */
 function pageBytes(name: string): Uint8Array | undefined {
-  const rows = decodePages(new TypedArrayMemory(native.metaPage(initPage.meta)), new Uint8Array(native.threadDataPage(initPage.data)));
+  const rows = decodePages(
+    new TypedArrayMemory(native.metaPage(initPage.meta)),
+    new Uint8Array(native.threadDataPage(initPage.data)),
+  );
   return rows.find((row) => row.name === name)?.bytes;
 }
 
@@ -210,7 +206,10 @@ describe('TaskLocalData keys', () => {
     const detached = new Uint8Array(4);
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
     const fake = Object.create(Uint8Array.prototype) as Uint8Array;
-    for (const [value, code] of [[detached, 'ERR_INVALID_ARG_VALUE'], [fake, 'ERR_INVALID_ARG_TYPE']] as const) {
+    for (const [value, code] of [
+      [detached, 'ERR_INVALID_ARG_VALUE'],
+      [fake, 'ERR_INVALID_ARG_TYPE'],
+    ] as const) {
       expect(codeOf(() => blob.set(value))).toBe(code);
       expect(codeOf(() => tld.run({ blob8: value }, () => undefined))).toBe(code);
       expect(blob.get()).toEqual(before);
@@ -298,7 +297,9 @@ describe('TaskLocalData keys', () => {
   it('a second instance of the module in this thread shares the registration the addon holds', async () => {
     // Two instances of the JavaScript module (here: the sources and the build) over one addon share the thread's
     // pages, and the one registration per map the addon keeps for the thread.
-    const copy = (await import(pathToFileURL(join(packageDir, 'dist/index.js')).href)) as typeof import('../src/index.js');
+    const copy = (await import(
+      pathToFileURL(join(packageDir, 'dist/index.js')).href
+    )) as typeof import('../src/index.js');
     tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
     const registrations = native.registrationCount();
     const other = copy.TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
@@ -322,7 +323,7 @@ describe('TaskLocalData keys', () => {
     v2.close();
   });
 
-  it('{ mapFd } uses the caller\'s fd and never closes it', () => {
+  it("{ mapFd } uses the caller's fd and never closes it", () => {
     const fd = native.objGet(maps.pin('tld_data_map'));
     try {
       tld = TaskLocalData.open({ mapFd: fd });

@@ -45,7 +45,11 @@ while (canary.get() !== BigInt(LifecycleLayout.canary) && naps < 5000) {
   naps++;
 }
 /** @type {{ tid: number, canarySeen: boolean, reqIdIntact: boolean, restored?: boolean }} */
-const report = { tid: gettid(), canarySeen: canary.get() === BigInt(LifecycleLayout.canary), reqIdIntact: reqId.get() === BigInt(index) };
+const report = {
+  tid: gettid(),
+  canarySeen: canary.get() === BigInt(LifecycleLayout.canary),
+  reqIdIntact: reqId.get() === BigInt(index),
+};
 
 if (exit === 'unmap') {
   if (peerPath === undefined) throw new Error("lifecycle-worker.mjs: exit 'unmap' needs workerData.peerPath");

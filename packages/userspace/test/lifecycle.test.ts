@@ -31,8 +31,15 @@ interface WorkerReport {
 }
 
 /** Runs one worker to its end; resolves with its report and how it ended. */
-function cycle(pin: string, index: number, exit: string, peerPath?: string): Promise<{ report: WorkerReport; code: number; error?: Error }> {
-  const worker = new Worker(join(packageDir, 'test/lifecycle-worker.mjs'), { workerData: { pin, index, exit, peerPath } });
+function cycle(
+  pin: string,
+  index: number,
+  exit: string,
+  peerPath?: string,
+): Promise<{ report: WorkerReport; code: number; error?: Error }> {
+  const worker = new Worker(join(packageDir, 'test/lifecycle-worker.mjs'), {
+    workerData: { pin, index, exit, peerPath },
+  });
   let report: WorkerReport | undefined;
   let error: Error | undefined;
   worker.once('message', (message: WorkerReport) => {
@@ -86,7 +93,11 @@ describe(`${CYCLES} worker cycles`, () => {
     const main = TaskLocalData.open({ pinPath: pin });
     main.u64('req_id').set(424242n);
     const sentinel = new Uint8Array(1 << 20).fill(0xa5);
-    const registered = () => iterator.readTasks({ pid: process.pid }).filter((t) => t.registered).map((t) => t.tid);
+    const registered = () =>
+      iterator
+        .readTasks({ pid: process.pid })
+        .filter((t) => t.registered)
+        .map((t) => t.tid);
 
     // Warm up: the first workers load modules and grow pools that later workers reuse.
     for (let i = 0; i < 3 * CONCURRENT; i++) await cycle(pin, i, EXITS[i % EXITS.length]!);

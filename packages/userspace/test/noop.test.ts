@@ -94,9 +94,15 @@ describe("TaskLocalData.open({ ifUnavailable: 'noop' })", () => {
     tld.close();
   });
 
-  it('argument errors still throw: they are the caller\'s bug, not the host\'s', () => {
-    expect(codeOf(() => TaskLocalData.open({ pinPath: 42 as never, ifUnavailable: 'noop' }))).toBe('ERR_INVALID_ARG_TYPE');
-    expect(codeOf(() => TaskLocalData.open({ pinPath: absent, ifUnavailable: 'maybe' as never }))).toBe('ERR_INVALID_ARG_VALUE');
-    expect(codeOf(() => TaskLocalData.open({ pinPath: absent, ifUnavailable: Object.create(null) as never }))).toBe('ERR_INVALID_ARG_VALUE');
+  it("argument errors still throw: they are the caller's bug, not the host's", () => {
+    expect(codeOf(() => TaskLocalData.open({ pinPath: 42 as never, ifUnavailable: 'noop' }))).toBe(
+      'ERR_INVALID_ARG_TYPE',
+    );
+    expect(codeOf(() => TaskLocalData.open({ pinPath: absent, ifUnavailable: 'maybe' as never }))).toBe(
+      'ERR_INVALID_ARG_VALUE',
+    );
+    expect(codeOf(() => TaskLocalData.open({ pinPath: absent, ifUnavailable: Object.create(null) as never }))).toBe(
+      'ERR_INVALID_ARG_VALUE',
+    );
   });
 });

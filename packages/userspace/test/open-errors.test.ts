@@ -3,12 +3,30 @@
 // cross-package tests in @tld/testkit do not repeat them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotSupportedError, TaskLocalData, TldError } from '../src/index.js';
-import { type PinnedMaps, codeOf, countMapFds, loadFixtureMaps, loadNative, packageDir, pinHashMap } from './fixture.js';
+import {
+  type PinnedMaps,
+  codeOf,
+  countMapFds,
+  loadFixtureMaps,
+  loadNative,
+  packageDir,
+  pinHashMap,
+} from './fixture.js';
 import { takeSecurityWarnings } from './setup.js';
 
 const native = loadNative();
@@ -66,9 +84,14 @@ describe('TaskLocalData.open failures', () => {
 
   it('ERR_TLD_NO_BPFFS for a path outside bpffs, and for a missing directory', () => {
     expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
-    expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'missing', 'tld_data_map') }))).toBe('ERR_TLD_NO_BPFFS');
+    expect(codeOf(() => TaskLocalData.open({ pinPath: join(tmp, 'missing', 'tld_data_map') }))).toBe(
+      'ERR_TLD_NO_BPFFS',
+    );
     expect(() => TaskLocalData.open({ pinPath: join(tmp, 'tld_data_map') })).toThrow(
-      expect.objectContaining({ name: 'TldError', message: expect.stringContaining('mount -t bpf bpf /sys/fs/bpf') as unknown }),
+      expect.objectContaining({
+        name: 'TldError',
+        message: expect.stringContaining('mount -t bpf bpf /sys/fs/bpf') as unknown,
+      }),
     );
   });
 
@@ -262,7 +285,21 @@ describe('TaskLocalData.open failures', () => {
     expect(asNobody(['mkdir', dir]).status).toBe(0);
     try {
       // Even with root's own map pinned inside (root can write anywhere), its owner could swap it at any time.
-      execFileSync('bpftool', ['map', 'create', `${dir}/tld_data_map`, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '1', 'name', 'x']);
+      execFileSync('bpftool', [
+        'map',
+        'create',
+        `${dir}/tld_data_map`,
+        'type',
+        'hash',
+        'key',
+        '4',
+        'value',
+        '8',
+        'entries',
+        '1',
+        'name',
+        'x',
+      ]);
       const foreign = codeAndMessage(() => TaskLocalData.open({ pinPath: `${dir}/tld_data_map` }));
       expect(foreign.code).toBe('ERR_TLD_UNSAFE_PIN_PATH');
       expect(foreign.message).toContain(`the directory ${dir} belongs to uid 65534`);
@@ -272,7 +309,9 @@ describe('TaskLocalData.open failures', () => {
       expect(writable.code).toBe('ERR_TLD_UNSAFE_PIN_PATH');
       expect(writable.message).toContain('mode 0777, so every user can write to it');
       chmodSync(dir, 0o755);
-      expect(codeAndMessage(() => TaskLocalData.open({ pinPath: `${dir}/tld_data_map` })).code).toBe('ERR_TLD_MAP_TYPE');
+      expect(codeAndMessage(() => TaskLocalData.open({ pinPath: `${dir}/tld_data_map` })).code).toBe(
+        'ERR_TLD_MAP_TYPE',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -284,7 +323,15 @@ describe('TaskLocalData.open failures', () => {
     chownSync(dir, 0, GROUP);
     const pin = `${dir}/tld_data_map`;
     const forge = join(tmp, 'forge');
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', join(packageDir, 'test', 'attacker', 'forge.c'), '-o', forge]);
+    execFileSync('cc', [
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      join(packageDir, 'test', 'attacker', 'forge.c'),
+      '-o',
+      forge,
+    ]);
     chmodSync(tmp, 0o755);
     // The victim: a process of root that will open the map once the other user has registered its thread.
     const script = `
@@ -326,7 +373,9 @@ describe('TaskLocalData.open failures', () => {
     expect(lower.code).toBe('ERR_TLD_UNKNOWN_OPTION');
     expect(lower.message).toContain('(did you mean pinPath?)');
     expect(codeAndMessage(() => TaskLocalData.open({ [Symbol('x')]: 1 })).code).toBe('ERR_TLD_UNKNOWN_OPTION');
-    expect(codeAndMessage(() => TaskLocalData.open({ frobnicate: 1, ifUnavailable: 'noop' } as never)).message).not.toContain('did you mean');
+    expect(
+      codeAndMessage(() => TaskLocalData.open({ frobnicate: 1, ifUnavailable: 'noop' } as never)).message,
+    ).not.toContain('did you mean');
     expect(native.registrationCount()).toBe(registrations);
   });
 

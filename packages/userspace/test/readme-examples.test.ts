@@ -9,7 +9,10 @@ import { bpfRequired } from '@tld/testkit';
 import { type PinnedMaps, loadFixtureMaps, packageDir } from './fixture.js';
 
 const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] as string, body: m[2] as string }));
+const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({
+  lang: m[1] as string,
+  body: m[2] as string,
+}));
 
 /** The one ```js block containing `marker`, and the ```text block right after it if there is one. */
 function example(marker: string): { code: string; prints: string[] | undefined } {
@@ -17,7 +20,10 @@ function example(marker: string): { code: string; prints: string[] | undefined }
   if (found.length !== 1) throw new Error(`expected one js block with ${marker}, found ${found.length}`);
   const at = found[0] as number;
   const next = blocks[at + 1];
-  return { code: (blocks[at] as { body: string }).body, prints: next?.lang === 'text' ? next.body.trimEnd().split('\n') : undefined };
+  return {
+    code: (blocks[at] as { body: string }).body,
+    prints: next?.lang === 'text' ? next.body.trimEnd().split('\n') : undefined,
+  };
 }
 
 /** Node.js binaries under .cache/node (tools/setup) or $TLD_NODE_CACHE, besides the one running the tests. */
@@ -38,7 +44,10 @@ describe('README examples', () => {
     const script = join(dir, file);
     expect(code).toContain('TaskLocalData.open()');
     writeFileSync(script, code.replace('TaskLocalData.open()', 'TaskLocalData.open({ pinPath: process.env.TLD_PIN })'));
-    const { status, stdout, stderr } = spawnSync(node, [script], { env: { ...process.env, TLD_PIN: maps.pin('tld_data_map') }, encoding: 'utf8' });
+    const { status, stdout, stderr } = spawnSync(node, [script], {
+      env: { ...process.env, TLD_PIN: maps.pin('tld_data_map') },
+      encoding: 'utf8',
+    });
     expect(status, stderr).toBe(0);
     return { stdout, stderr };
   };

@@ -14,7 +14,12 @@ const SCHEMA = {
 
 /** Never called: what must and must not compile. */
 function typeChecks(tld: TaskLocalData): void {
-  const app = tld.define({ req_id: 'u64', route: { type: 'string', size: 32 }, weight: 'u32', trace: { type: 'bytes', size: 16 } });
+  const app = tld.define({
+    req_id: 'u64',
+    route: { type: 'string', size: 32 },
+    weight: 'u32',
+    trace: { type: 'bytes', size: 16 },
+  });
   expectTypeOf(app.keys.req_id).toEqualTypeOf<U64Key>();
   expectTypeOf(app.keys.route).toEqualTypeOf<StringKey>();
   expectTypeOf(app.keys.weight).toEqualTypeOf<U32Key>();
@@ -65,7 +70,14 @@ describe('tld.define(schema)', () => {
     expect(app.keys.route).toBe(tld.string('route', 32));
     expect(app.keys.weight).toBe(tld.u32('weight'));
     expect(app.keys.trace).toBe(tld.bytes('trace', 16));
-    expect(tld.keys().map((k) => [k.name, k.size])).toEqual(expect.arrayContaining([['req_id', 8], ['route', 32], ['weight', 4], ['trace', 16]]));
+    expect(tld.keys().map((k) => [k.name, k.size])).toEqual(
+      expect.arrayContaining([
+        ['req_id', 8],
+        ['route', 32],
+        ['weight', 4],
+        ['trace', 16],
+      ]),
+    );
   });
 
   it('set() and run() write the keys; get() reads them, inside and outside a run', async () => {
@@ -95,7 +107,9 @@ describe('tld.define(schema)', () => {
   it('a bad schema throws a coded TypeError naming the key and the accepted forms', () => {
     tld = TaskLocalData.open({ pinPath: maps.pin('tld_data_map') });
     expect(codeOf(() => tld.define(null as never))).toBe('ERR_INVALID_ARG_TYPE');
-    expect(() => tld.define({ x: 'u16' } as never)).toThrow(/key "x" must be declared as 'u64', 'i64', 'u32', 'f64'.*got "u16"/);
+    expect(() => tld.define({ x: 'u16' } as never)).toThrow(
+      /key "x" must be declared as 'u64', 'i64', 'u32', 'f64'.*got "u16"/,
+    );
     expect(codeOf(() => tld.define({ x: { type: 'string' } } as never))).toBe('ERR_INVALID_ARG_VALUE');
   });
 });

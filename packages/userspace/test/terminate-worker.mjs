@@ -8,7 +8,9 @@ import { MetaPageMemory } from '../dist/meta-memory.js';
 /** @type {unknown} */
 const data = workerData;
 const { buffer, gate, memory, name, size } =
-  /** @type {{ buffer: SharedArrayBuffer, gate: Int32Array, memory: 'native' | 'js', name: string, size: number }} */ (data);
+  /** @type {{ buffer: SharedArrayBuffer, gate: Int32Array, memory: 'native' | 'js', name: string, size: number }} */ (
+    data
+  );
 
 /** Tells main the claim happened, then blocks until main terminates this thread. */
 function stopHere() {

@@ -51,8 +51,15 @@ describe('a worker terminated right after claiming a metadata slot', () => {
       { name: 'claimed_by_worker', index: 1, offset: 8, size: 12 },
     ]);
     // Later creators go on: they find the worker's key and place theirs after it.
-    expect(createKey(page, 'claimed_by_worker', 12, { publishTimeoutMs: 20 })).toMatchObject({ index: 1, created: false });
-    expect(createKey(page, 'after', 8, { publishTimeoutMs: 20 })).toMatchObject({ index: 2, offset: 24, created: true });
+    expect(createKey(page, 'claimed_by_worker', 12, { publishTimeoutMs: 20 })).toMatchObject({
+      index: 1,
+      created: false,
+    });
+    expect(createKey(page, 'after', 8, { publishTimeoutMs: 20 })).toMatchObject({
+      index: 2,
+      offset: 24,
+      created: true,
+    });
   });
 
   it('with plain Atomics (no claimSlot) the same stop leaves the slot unpublished, which later creators report', async () => {
@@ -62,6 +69,8 @@ describe('a worker terminated right after claiming a metadata slot', () => {
     expect(readMetaHeader(page).cnt).toBe(2);
     expect(page.load16(slotValueSizeOffset(1))).toBe(0);
     expect(listKeys(page).map((k) => k.name)).toEqual(['before']);
-    expect(codeOf(() => createKey(page, 'after', 8, { publishTimeoutMs: 20 }))).toBe(ProtocolErrorCode.SLOT_NEVER_PUBLISHED);
+    expect(codeOf(() => createKey(page, 'after', 8, { publishTimeoutMs: 20 }))).toBe(
+      ProtocolErrorCode.SLOT_NEVER_PUBLISHED,
+    );
   });
 });

@@ -25,7 +25,9 @@ const { TaskLocalData } = await import('../dist/index.js');
 /** @typedef {{ pin: string, mode: string }} Data */
 /** @type {unknown} */
 const passed = workerData;
-const data = isMainThread ? { pin: process.env['PIN'] ?? '', mode: process.env['ASYNC_CONTEXT'] ?? 'auto' } : /** @type {Data} */ (passed);
+const data = isMainThread
+  ? { pin: process.env['PIN'] ?? '', mode: process.env['ASYNC_CONTEXT'] ?? 'auto' }
+  : /** @type {Data} */ (passed);
 const mem = openSync('/proc/self/mem', 'r');
 
 /** JSON.stringify replacer: bigints as strings. */
@@ -56,10 +58,12 @@ report['reason'] = tld.asyncContextReason ?? null;
 if (tld.asyncContext !== 'walk') {
   // The page mechanism still works here (hooks installed at the first run()).
   const reqId = tld.u64('req_id');
-  report['pageRun'] = String(await tld.run({ req_id: 3n }, async () => {
-    await Promise.resolve();
-    return reqId.get();
-  }));
+  report['pageRun'] = String(
+    await tld.run({ req_id: 3n }, async () => {
+      await Promise.resolve();
+      return reqId.get();
+    }),
+  );
   finish();
 } else {
   const reqId = tld.u64('req_id');
@@ -76,8 +80,17 @@ if (tld.asyncContext !== 'walk') {
   const walkAt = pageAddress + start + BigInt(/** @type {number} */ (offsets[WALK_KEY_NAME]));
   const factBytes = () => new Uint8Array(peek(walkAt, WALK_SIZE));
   const facts = decodeWalk(factBytes());
-  report['facts'] = { ...facts, cpedSlot: String(facts.cpedSlot), noFrame: String(facts.noFrame), recordMagic: String(facts.recordMagic) };
-  report['pageThreadValues'] = [peek(pageAddress + start + BigInt(/** @type {number} */ (offsets['req_id'])), 8).readBigUInt64LE(0).toString()];
+  report['facts'] = {
+    ...facts,
+    cpedSlot: String(facts.cpedSlot),
+    noFrame: String(facts.noFrame),
+    recordMagic: String(facts.recordMagic),
+  };
+  report['pageThreadValues'] = [
+    peek(pageAddress + start + BigInt(/** @type {number} */ (offsets['req_id'])), 8)
+      .readBigUInt64LE(0)
+      .toString(),
+  ];
 
   /** What a reader gets for the current context: 'page', a record's values, or 'broken'. */
   const read = (/** @type {Uint8Array} */ bytes = factBytes()) => {
@@ -92,7 +105,8 @@ if (tld.asyncContext !== 'walk') {
     const valuesOff = header.readUInt32LE(CTX_RECORD.VALUES_OFF);
     const valuesSize = header.readUInt32LE(CTX_RECORD.VALUES_SIZE);
     const presentOff = header.readUInt32LE(CTX_RECORD.PRESENT_OFF);
-    if (magic !== facts.recordMagic || self !== record || valid !== 1 || seq % 2 !== 0) return { kind: 'invalid', record, valid };
+    if (magic !== facts.recordMagic || self !== record || valid !== 1 || seq % 2 !== 0)
+      return { kind: 'invalid', record, valid };
     const bitmap = peek(record + BigInt(presentOff), valuesOff - presentOff);
     const values = peek(record + BigInt(valuesOff), valuesSize);
     /** @param {string} name */
@@ -177,7 +191,9 @@ if (tld.asyncContext !== 'walk') {
   report['between'] = [...new Set(between)];
   report['after'] = read().kind;
   report['threadValues'] = [reqId.get().toString(), route.get(), tenant.get()];
-  report['pageAfter'] = peek(pageAddress + start + BigInt(/** @type {number} */ (offsets['req_id'])), 8).readBigUInt64LE(0).toString();
+  report['pageAfter'] = peek(pageAddress + start + BigInt(/** @type {number} */ (offsets['req_id'])), 8)
+    .readBigUInt64LE(0)
+    .toString();
   // Each ended run's record says so.
   report['endedValid'] = [...new Set(ended.map((record) => peek(record + BigInt(CTX_RECORD.VALID), 1)[0]))];
   // A sync run's record is cleared when fn returns; one that throws too.
@@ -187,14 +203,21 @@ if (tld.asyncContext !== 'walk') {
     const seen = read();
     syncRecord = seen.kind === 'record' ? seen.record : seen.kind;
   });
-  report['syncValidAfter'] = typeof syncRecord === 'bigint' ? peek(syncRecord + BigInt(CTX_RECORD.VALID), 1)[0] : syncRecord;
+  report['syncValidAfter'] =
+    typeof syncRecord === 'bigint' ? peek(syncRecord + BigInt(CTX_RECORD.VALID), 1)[0] : syncRecord;
   // Control: corrupted facts (another identity hash, another table offset) give no value, never a wrong one.
   /** @type {string[]} */
   const corrupted = [];
   await tld.run({ req_id: 11n }, async () => {
     await Promise.resolve();
     const good = factBytes();
-    for (const [at, delta] of /** @type {[number, number][]} */ ([[4, 1], [34, 8], [52, 8], [42, -8], [32, 8]])) {
+    for (const [at, delta] of /** @type {[number, number][]} */ ([
+      [4, 1],
+      [34, 8],
+      [52, 8],
+      [42, -8],
+      [32, 8],
+    ])) {
       const bad = good.slice();
       const view = new DataView(bad.buffer);
       if (at === 4) view.setUint32(at, view.getUint32(at, true) + delta, true);
@@ -220,7 +243,9 @@ function finish() {
     // No async hook and no V8 promise hook is set, by anyone: Node's own bookkeeping (--expose-internals).
     const internal = /** @type {(id: string) => unknown} */ (require);
     const hooks = /** @type {{ getHookArrays(): [unknown[]] }} */ (internal('internal/async_hooks'));
-    const binding = /** @type {{ internalBinding(name: string): { getPromiseHooks(): unknown[] } }} */ (internal('internal/test/binding'));
+    const binding = /** @type {{ internalBinding(name: string): { getPromiseHooks(): unknown[] } }} */ (
+      internal('internal/test/binding')
+    );
     const promiseHooks = binding.internalBinding('async_wrap').getPromiseHooks();
     report['asyncHooks'] = hooks.getHookArrays()[0].length;
     report['promiseHooks'] = promiseHooks.filter((hook) => hook !== undefined).length;

@@ -18,7 +18,10 @@ function installedNodes(): Map<number, string> {
   for (const version of readdirSync(base)) {
     const bin = join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
     if (!existsSync(bin)) continue;
-    found.set(Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()), bin);
+    found.set(
+      Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()),
+      bin,
+    );
   }
   return found;
 }
@@ -56,12 +59,17 @@ beforeAll(() => {
 afterAll(() => maps?.remove());
 
 function child(bin: string, flags: string[], mode: string): Report {
-  const result = spawnSync(bin, ['--expose-internals', '--no-warnings', ...flags, join(packageDir, 'test', 'walk-child.mjs')], {
-    env: { ...process.env, PIN: maps.pin('tld_data_map'), ASYNC_CONTEXT: mode, NODE_OPTIONS: '' },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (result.status !== 0) throw new Error(`walk-child on ${bin} ${flags.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
+  const result = spawnSync(
+    bin,
+    ['--expose-internals', '--no-warnings', ...flags, join(packageDir, 'test', 'walk-child.mjs')],
+    {
+      env: { ...process.env, PIN: maps.pin('tld_data_map'), ASYNC_CONTEXT: mode, NODE_OPTIONS: '' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  if (result.status !== 0)
+    throw new Error(`walk-child on ${bin} ${flags.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
   return JSON.parse(result.stdout) as Report;
 }
 
@@ -82,9 +90,22 @@ function expectWalkReport(report: Report, where: string): void {
   expect(facts['version']).toBe(1);
   // The layout every official 64-bit Node build has had so far; found and verified at run time, not assumed.
   expect({ ...facts, cpedSlot: 0, noFrame: 0, alsHash: 0, recordMagic: 0, storeRecordOff: 0 }).toEqual({
-    version: 1, cpedSlot: 0, noFrame: 0, alsHash: 0, recordMagic: 0, keyHashOff: 8, frameTableOff: 24,
-    tableNelementsOff: 16, tableNdeletedOff: 24, tableNbucketsOff: 32, tableBucketsOff: 40,
-    entryWords: 3, entryKey: 0, entryValue: 1, entryChain: 2, storeRecordOff: 0,
+    version: 1,
+    cpedSlot: 0,
+    noFrame: 0,
+    alsHash: 0,
+    recordMagic: 0,
+    keyHashOff: 8,
+    frameTableOff: 24,
+    tableNelementsOff: 16,
+    tableNdeletedOff: 24,
+    tableNbucketsOff: 32,
+    tableBucketsOff: 40,
+    entryWords: 3,
+    entryKey: 0,
+    entryValue: 1,
+    entryChain: 2,
+    storeRecordOff: 0,
   });
   expect(report.outside, `${where}: before any run the reader uses the page`).toBe('page');
   // 64 interleaved runs × 10 checkpoints, each read by the walk and checked against the run's values.
@@ -100,42 +121,53 @@ function expectWalkReport(report: Report, where: string): void {
   expect(report.endedValid, `${where}: a run that ended clears valid`).toEqual([0]);
   expect(report.syncValidAfter).toBe(0);
   // Corrupted facts (identity hash, table offset, store offset, bucket offset, key hash offset): never a record.
-  expect(report.corrupted?.slice(0, 5).every((kind) => kind !== 'record'), JSON.stringify(report.corrupted)).toBe(true);
+  expect(
+    report.corrupted?.slice(0, 5).every((kind) => kind !== 'record'),
+    JSON.stringify(report.corrupted),
+  ).toBe(true);
   expect(report.corrupted?.[5], 'the untouched facts still reach the record').toBe('record');
 }
 
 describe('run() by the async-context walk, on Node.js with AsyncContextFrame', () => {
   for (const { major, flags } of WALK_CONFIGS) {
     const bin = nodes.get(major);
-    it.skipIf(!bin && !required)(`Node ${major} ${flags.join(' ')}: facts in the page, the walk reaches each run's record, no hooks`, () => {
-      if (!bin) throw new Error(`no Node.js ${major} under .cache/node: run tools/setup`);
-      const report = child(bin, flags, 'auto');
-      expectWalkReport(report, `Node ${major} main thread`);
-      expectWalkReport(report.worker as Report, `Node ${major} worker`);
-      // Each thread its own Isolate: its own CPED slot, its own AsyncLocalStorage.
-      expect(report.worker?.facts?.['cpedSlot']).not.toBe(report.facts?.['cpedSlot']);
-      // Nobody set an async hook or a V8 promise hook in the whole process.
-      expect(report.asyncHooks).toBe(0);
-      expect(report.promiseHooks).toBe(0);
-    }, 180_000);
+    it.skipIf(!bin && !required)(
+      `Node ${major} ${flags.join(' ')}: facts in the page, the walk reaches each run's record, no hooks`,
+      () => {
+        if (!bin) throw new Error(`no Node.js ${major} under .cache/node: run tools/setup`);
+        const report = child(bin, flags, 'auto');
+        expectWalkReport(report, `Node ${major} main thread`);
+        expectWalkReport(report.worker as Report, `Node ${major} worker`);
+        // Each thread its own Isolate: its own CPED slot, its own AsyncLocalStorage.
+        expect(report.worker?.facts?.['cpedSlot']).not.toBe(report.facts?.['cpedSlot']);
+        // Nobody set an async hook or a V8 promise hook in the whole process.
+        expect(report.asyncHooks).toBe(0);
+        expect(report.promiseHooks).toBe(0);
+      },
+      180_000,
+    );
   }
 });
 
 describe('where the walk is unavailable', () => {
   for (const { major, flags } of PAGE_CONFIGS) {
     const bin = nodes.get(major);
-    it.skipIf(!bin && !required)(`Node ${major} ${flags.join(' ') || '(defaults)'}: 'auto' uses the page mechanism and says why; 'walk' throws ERR_TLD_NO_WALK`, () => {
-      if (!bin) throw new Error(`no Node.js ${major} under .cache/node: run tools/setup`);
-      const auto = child(bin, flags, 'auto');
-      expect(auto.asyncContext).toBe('page');
-      expect(auto.reason).toMatch(/without AsyncContextFrame/);
-      expect(auto.pageRun).toBe('3');
-      // The page mechanism is the one with hooks.
-      expect(auto.promiseHooks! + auto.asyncHooks!).toBeGreaterThan(0);
-      const walk = child(bin, flags, 'walk');
-      expect(walk.openError?.code).toBe(UserspaceErrorCode.NO_WALK);
-      expect(walk.openError?.message).toMatch(/without AsyncContextFrame.*asyncContext: 'auto'/);
-    }, 120_000);
+    it.skipIf(!bin && !required)(
+      `Node ${major} ${flags.join(' ') || '(defaults)'}: 'auto' uses the page mechanism and says why; 'walk' throws ERR_TLD_NO_WALK`,
+      () => {
+        if (!bin) throw new Error(`no Node.js ${major} under .cache/node: run tools/setup`);
+        const auto = child(bin, flags, 'auto');
+        expect(auto.asyncContext).toBe('page');
+        expect(auto.reason).toMatch(/without AsyncContextFrame/);
+        expect(auto.pageRun).toBe('3');
+        // The page mechanism is the one with hooks.
+        expect(auto.promiseHooks! + auto.asyncHooks!).toBeGreaterThan(0);
+        const walk = child(bin, flags, 'walk');
+        expect(walk.openError?.code).toBe(UserspaceErrorCode.NO_WALK);
+        expect(walk.openError?.message).toMatch(/without AsyncContextFrame.*asyncContext: 'auto'/);
+      },
+      120_000,
+    );
   }
 
   it(`on this process's Node.js ${process.version}: the same, and a bad asyncContext option is a coded TypeError`, () => {

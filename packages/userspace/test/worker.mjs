@@ -66,7 +66,12 @@ if (args.mode === 'pages') {
     key.view.fill(index + 1); // a value only this thread should see
     offsets[name] = key.offset;
   }
-  const own = names.every(([name, size]) => tld.bytes(name, size).get().every((b) => b === index + 1));
+  const own = names.every(([name, size]) =>
+    tld
+      .bytes(name, size)
+      .get()
+      .every((b) => b === index + 1),
+  );
   port.postMessage({ offsets, own });
   tld.close();
 }

@@ -6,7 +6,15 @@ import { Worker } from 'node:worker_threads';
 import { layoutFor } from '@tld/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskLocalData } from '../src/index.js';
-import { type PinnedMaps, addonPath, countMapFds, loadFixtureMaps, initPage, loadNative, packageDir } from './fixture.js';
+import {
+  type PinnedMaps,
+  addonPath,
+  countMapFds,
+  loadFixtureMaps,
+  initPage,
+  loadNative,
+  packageDir,
+} from './fixture.js';
 
 const native = loadNative();
 const workerFile = join(packageDir, 'test', 'worker.mjs');
@@ -113,7 +121,7 @@ describe('TaskLocalData in worker threads', () => {
     const ready = new Int32Array(gate);
     const runs = Array.from({ length: 16 }, (_, index) => {
       // Each worker its own order (a rotation, reversed for odd workers), so they collide on different slots.
-      const order = [...names.slice(index * 5 % 40), ...names.slice(0, index * 5 % 40)];
+      const order = [...names.slice((index * 5) % 40), ...names.slice(0, (index * 5) % 40)];
       if (index % 2 === 1) order.reverse();
       return start<{ offsets: Record<string, number>; own: boolean }>({
         mode: 'race',

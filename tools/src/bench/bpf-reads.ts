@@ -25,22 +25,90 @@ interface Config {
 
 const FIXED = 'bpf fixed-offset read';
 const CONFIGS: readonly Config[] = [
-  { name: 'bpf empty loop', kind: 'empty', keys: 1, baseline: null, description: 'bpf_loop iteration + bpf_get_current_task_btf()' },
-  { name: FIXED, kind: 'fixed', keys: 1, baseline: null, description: 'bpf_task_storage_get + 1 load at a fixed offset' },
-  { name: `${FIXED} 4 keys`, kind: 'fixed', keys: 4, baseline: null, description: 'bpf_task_storage_get + 4 fixed-offset loads' },
-  { name: `${FIXED} 16 keys`, kind: 'fixed', keys: 16, baseline: null, description: 'bpf_task_storage_get + 16 fixed-offset loads' },
-  { name: 'bpf cached read', kind: 'cached', keys: 1, baseline: FIXED, description: 'tld_object_init + tld_get_data, cache warm' },
-  { name: 'bpf cached read 4 keys', kind: 'cached', keys: 4, baseline: `${FIXED} 4 keys`, description: 'tld_object_init + 4 tld_get_data' },
-  { name: 'bpf cached read 16 keys', kind: 'cached', keys: 16, baseline: `${FIXED} 16 keys`, description: 'tld_object_init + 16 tld_get_data' },
-  { name: 'bpf cold read 1', kind: 'cold', keys: 1, baseline: FIXED, description: 'tld_get_data, cache cleared, key in slot 1' },
-  { name: 'bpf cold read 16', kind: 'cold', keys: 16, baseline: FIXED, description: 'tld_get_data, cache cleared, key in slot 16' },
-  { name: 'bpf cold read 63', kind: 'cold', keys: 63, baseline: FIXED, description: 'tld_get_data, cache cleared, key in slot 63' },
   {
-    name: 'bpf context read', kind: 'context', keys: 1, baseline: 'bpf cached read', walk: true,
+    name: 'bpf empty loop',
+    kind: 'empty',
+    keys: 1,
+    baseline: null,
+    description: 'bpf_loop iteration + bpf_get_current_task_btf()',
+  },
+  {
+    name: FIXED,
+    kind: 'fixed',
+    keys: 1,
+    baseline: null,
+    description: 'bpf_task_storage_get + 1 load at a fixed offset',
+  },
+  {
+    name: `${FIXED} 4 keys`,
+    kind: 'fixed',
+    keys: 4,
+    baseline: null,
+    description: 'bpf_task_storage_get + 4 fixed-offset loads',
+  },
+  {
+    name: `${FIXED} 16 keys`,
+    kind: 'fixed',
+    keys: 16,
+    baseline: null,
+    description: 'bpf_task_storage_get + 16 fixed-offset loads',
+  },
+  {
+    name: 'bpf cached read',
+    kind: 'cached',
+    keys: 1,
+    baseline: FIXED,
+    description: 'tld_object_init + tld_get_data, cache warm',
+  },
+  {
+    name: 'bpf cached read 4 keys',
+    kind: 'cached',
+    keys: 4,
+    baseline: `${FIXED} 4 keys`,
+    description: 'tld_object_init + 4 tld_get_data',
+  },
+  {
+    name: 'bpf cached read 16 keys',
+    kind: 'cached',
+    keys: 16,
+    baseline: `${FIXED} 16 keys`,
+    description: 'tld_object_init + 16 tld_get_data',
+  },
+  {
+    name: 'bpf cold read 1',
+    kind: 'cold',
+    keys: 1,
+    baseline: FIXED,
+    description: 'tld_get_data, cache cleared, key in slot 1',
+  },
+  {
+    name: 'bpf cold read 16',
+    kind: 'cold',
+    keys: 16,
+    baseline: FIXED,
+    description: 'tld_get_data, cache cleared, key in slot 16',
+  },
+  {
+    name: 'bpf cold read 63',
+    kind: 'cold',
+    keys: 63,
+    baseline: FIXED,
+    description: 'tld_get_data, cache cleared, key in slot 63',
+  },
+  {
+    name: 'bpf context read',
+    kind: 'context',
+    keys: 1,
+    baseline: 'bpf cached read',
+    walk: true,
     description: 'tld_object_init + tld_get_context_data of 1 key: the walk from the CPED slot to the run record',
   },
   {
-    name: 'bpf user read', kind: 'user', keys: 1, baseline: 'bpf cached read', walk: true,
+    name: 'bpf user read',
+    kind: 'user',
+    keys: 1,
+    baseline: 'bpf cached read',
+    walk: true,
     description: 'tld_object_init + lookup of tld.walk + 1 bpf_probe_read_user of 8 bytes (the walk makes ~8)',
   },
 ];
@@ -128,8 +196,8 @@ export function measureBpfReads(options: TrialOptions, mechanism: 'page' | 'walk
 // Forked by cases-bpf.ts: node bpf-reads.js <options JSON> <on>, results sent over IPC.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [optionsJson, on] = process.argv.slice(2);
-  if (!optionsJson || !process.send) throw new Error('usage: bpf-reads.js <options JSON> <on> (forked by cases-bpf.js)');
+  if (!optionsJson || !process.send)
+    throw new Error('usage: bpf-reads.js <options JSON> <on> (forked by cases-bpf.js)');
   const measurements = measureBpfReads(JSON.parse(optionsJson) as TrialOptions, 'walk', on ?? '');
   process.send({ type: 'result', measurements }, () => process.disconnect());
 }
-

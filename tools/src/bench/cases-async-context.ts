@@ -78,25 +78,96 @@ function measure(options: TrialOptions): Promise<Measurement[]> {
     // The page holds the thread's values again, and the BPF reader agrees.
     const last = (sets - 1) & 1023;
     const read = reader.read(['req_id']).values['req_id'];
-    if (reqId.get() !== BigInt(last) || route.get() !== '/thread' || read?.[0] !== (last & 0xff) || read[1] !== last >> 8) {
+    if (
+      reqId.get() !== BigInt(last) ||
+      route.get() !== '/thread' ||
+      read?.[0] !== (last & 0xff) ||
+      read[1] !== last >> 8
+    ) {
       throw new Error(`async-context: after the runs the page does not hold the thread's values (${String(read)})`);
     }
     const v = (r: Record<string, number>, k: string): number => r[k] ?? Number.NaN;
     const how = `(${asyncContextMechanism()}, 2 keys)`;
     return [
-      { name: 'await hop before run', unit: 'ns/hop', value: v(before, 'await'), baseline: null, description: 'a bare await, before the first run()' },
-      { name: 'await hop inside run, page', unit: 'ns/hop', value: v(after, 'awaitInRun'), baseline: 'await hop before run', description: `an await inside run(): leave + enter ${how}` },
+      {
+        name: 'await hop before run',
+        unit: 'ns/hop',
+        value: v(before, 'await'),
+        baseline: null,
+        description: 'a bare await, before the first run()',
+      },
+      {
+        name: 'await hop inside run, page',
+        unit: 'ns/hop',
+        value: v(after, 'awaitInRun'),
+        baseline: 'await hop before run',
+        description: `an await inside run(): leave + enter ${how}`,
+      },
       // A context switch (leave + enter) costs `await hop inside run, page` − `await hop outside run, page`: a difference of
       // two timings, noisy enough to come out negative on a busy machine, so it is not a row of its own.
-      { name: 'await hop outside run, page', unit: 'ns/hop', value: v(after, 'awaitOutside'), baseline: 'await hop before run', description: 'an await outside any run(), after the first run()' },
-      { name: 'setImmediate hop', unit: 'ns/hop', value: v(before, 'immediate'), baseline: null, description: 'a setImmediate hop, before the first run()' },
-      { name: 'setImmediate hop inside run', unit: 'ns/hop', value: v(after, 'immediateInRun'), baseline: 'setImmediate hop', description: `a setImmediate hop inside run() ${how}` },
-      { name: 'setImmediate hop outside run', unit: 'ns/hop', value: v(after, 'immediateOutside'), baseline: 'setImmediate hop', description: 'a setImmediate hop outside any run(), after the first run()' },
-      { name: 'store before run', unit: 'ns/op', value: v(setBefore, 'store'), baseline: null, description: 'a BigUint64Array store, before the first run()' },
-      { name: 'set before run', unit: 'ns/op', value: v(setBefore, 'set'), baseline: 'store before run', description: 'U64Key.set(), no run() yet' },
-      { name: 'store after run', unit: 'ns/op', value: v(setAfter, 'store'), baseline: null, description: 'a BigUint64Array store, after the first run()' },
-      { name: 'set outside run', unit: 'ns/op', value: v(setAfter, 'set'), baseline: 'store after run', description: 'U64Key.set() outside run(), after the first run()' },
-      { name: 'set inside run', unit: 'ns/op', value: v(setAfter, 'setInRun'), baseline: 'store after run', description: 'U64Key.set() inside run()' },
+      {
+        name: 'await hop outside run, page',
+        unit: 'ns/hop',
+        value: v(after, 'awaitOutside'),
+        baseline: 'await hop before run',
+        description: 'an await outside any run(), after the first run()',
+      },
+      {
+        name: 'setImmediate hop',
+        unit: 'ns/hop',
+        value: v(before, 'immediate'),
+        baseline: null,
+        description: 'a setImmediate hop, before the first run()',
+      },
+      {
+        name: 'setImmediate hop inside run',
+        unit: 'ns/hop',
+        value: v(after, 'immediateInRun'),
+        baseline: 'setImmediate hop',
+        description: `a setImmediate hop inside run() ${how}`,
+      },
+      {
+        name: 'setImmediate hop outside run',
+        unit: 'ns/hop',
+        value: v(after, 'immediateOutside'),
+        baseline: 'setImmediate hop',
+        description: 'a setImmediate hop outside any run(), after the first run()',
+      },
+      {
+        name: 'store before run',
+        unit: 'ns/op',
+        value: v(setBefore, 'store'),
+        baseline: null,
+        description: 'a BigUint64Array store, before the first run()',
+      },
+      {
+        name: 'set before run',
+        unit: 'ns/op',
+        value: v(setBefore, 'set'),
+        baseline: 'store before run',
+        description: 'U64Key.set(), no run() yet',
+      },
+      {
+        name: 'store after run',
+        unit: 'ns/op',
+        value: v(setAfter, 'store'),
+        baseline: null,
+        description: 'a BigUint64Array store, after the first run()',
+      },
+      {
+        name: 'set outside run',
+        unit: 'ns/op',
+        value: v(setAfter, 'set'),
+        baseline: 'store after run',
+        description: 'U64Key.set() outside run(), after the first run()',
+      },
+      {
+        name: 'set inside run',
+        unit: 'ns/op',
+        value: v(setAfter, 'setInRun'),
+        baseline: 'store after run',
+        description: 'U64Key.set() inside run()',
+      },
     ];
   });
 }

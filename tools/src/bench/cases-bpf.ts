@@ -16,16 +16,21 @@ function onNode(bin: string, options: TrialOptions, on: string): Promise<Measure
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     let result: Measurement[] | undefined;
-    child.once('message', (m: { type: string; measurements: Measurement[] }) => { result = m.measurements; });
+    child.once('message', (m: { type: string; measurements: Measurement[] }) => {
+      result = m.measurements;
+    });
     child.once('error', reject);
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`bpf-reads.js on ${bin} exited with ${code}`))));
+    child.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`bpf-reads.js on ${bin} exited with ${code}`)),
+    );
   });
 }
 
 export const CASES: BenchCase[] = [
   {
     id: 'bpf',
-    description: 'tld_get_data() cached and cold vs a fixed-offset load, tld_get_context_data() through the walk, timed in the kernel (tld_bench.bpf.o)',
+    description:
+      'tld_get_data() cached and cold vs a fixed-offset load, tld_get_context_data() through the walk, timed in the kernel (tld_bench.bpf.o)',
     async run(options) {
       const page = measureBpfReads(options, 'page');
       let node: ReturnType<typeof contextNode>;

@@ -33,7 +33,14 @@ function forkOn(bin: string | undefined, script: string, args: string[]): ChildP
 
 /** Requests the one load generator (../http/load.ts) completed in `ms`. */
 async function load(port: number, ms: number): Promise<{ requests: number }> {
-  const config: LoadConfig = { port, concurrency: CONCURRENCY, durationS: ms / 1000, maxRequests: ms * 1000, seed: 1, paths: PATHS };
+  const config: LoadConfig = {
+    port,
+    concurrency: CONCURRENCY,
+    durationS: ms / 1000,
+    maxRequests: ms * 1000,
+    seed: 1,
+    paths: PATHS,
+  };
   const gen = forkOn(undefined, '../http/load.js', [JSON.stringify(config)]);
   const result = await message<LoadProgress>(gen, 'done');
   if (result.errors > 0) throw new Error(`load generator: ${result.errors} requests failed`);
@@ -93,17 +100,42 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
   const http = await httpCpu(node.bin, options);
   const hop = await hops(node.bin, options);
   return [
-    { name: 'http als per request', unit: cpu, value: http.als, baseline: null, description: `server CPU, AsyncLocalStorage.run(store, handler) per request, ${on}` },
-    { name: 'http run per request', unit: cpu, value: http.run, baseline: 'http als per request', description: `server CPU, tld.run({ req_id, route }, handler) by the walk, ${on}` },
-    { name: 'await hop', unit: perHop, value: hop.outsideNs, baseline: null, description: `await of a resolved promise, outside any run, ${on}` },
-    { name: 'await hop inside run', unit: perHop, value: hop.insideNs, baseline: 'await hop', description: `the same inside tld.run() by the walk, ${on}` },
+    {
+      name: 'http als per request',
+      unit: cpu,
+      value: http.als,
+      baseline: null,
+      description: `server CPU, AsyncLocalStorage.run(store, handler) per request, ${on}`,
+    },
+    {
+      name: 'http run per request',
+      unit: cpu,
+      value: http.run,
+      baseline: 'http als per request',
+      description: `server CPU, tld.run({ req_id, route }, handler) by the walk, ${on}`,
+    },
+    {
+      name: 'await hop',
+      unit: perHop,
+      value: hop.outsideNs,
+      baseline: null,
+      description: `await of a resolved promise, outside any run, ${on}`,
+    },
+    {
+      name: 'await hop inside run',
+      unit: perHop,
+      value: hop.insideNs,
+      baseline: 'await hop',
+      description: `the same inside tld.run() by the walk, ${on}`,
+    },
   ];
 }
 
 export const CASES: BenchCase[] = [
   {
     id: 'context',
-    description: 'async context by the walk: AsyncLocalStorage.run vs tld.run per HTTP request, await hops inside a run',
+    description:
+      'async context by the walk: AsyncLocalStorage.run vs tld.run per HTTP request, await hops inside a run',
     run: measure,
   },
 ];

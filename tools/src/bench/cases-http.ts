@@ -32,7 +32,14 @@ export function forkScript(script: string, args: string[]): ChildProcess {
 
 /** Requests the load generator (../http/load.ts) completed in `ms`, and the time it took. */
 export async function load(port: number, ms: number): Promise<{ requests: number; ms: number }> {
-  const config: LoadConfig = { port, concurrency: CONCURRENCY, durationS: ms / 1000, maxRequests: ms * 1000, seed: 1, paths: PATHS };
+  const config: LoadConfig = {
+    port,
+    concurrency: CONCURRENCY,
+    durationS: ms / 1000,
+    maxRequests: ms * 1000,
+    seed: 1,
+    paths: PATHS,
+  };
   const gen = forkScript('../http/load.js', [JSON.stringify(config)]);
   const result = await message<LoadProgress>(gen, 'done');
   if (result.errors > 0) throw new Error(`load generator: ${result.errors} requests failed`);
@@ -83,7 +90,9 @@ async function serve(kind: ServerKind, phases: Phase[], totals: Totals[], warmMs
       // BPF must see a request's values in the main thread's page: the last request's (set), or those of a run()
       // the server enters to answer the check (run).
       if (!Object.values(ROUTES).includes(check.route ?? '') || check.reqId === null) {
-        throw new Error(`http ${kind}: BPF read route ${check.route}, req_id ${check.reqId} after ${check.requests} requests`);
+        throw new Error(
+          `http ${kind}: BPF read route ${check.route}, req_id ${check.reqId} after ${check.requests} requests`,
+        );
       }
     }
   } finally {
@@ -101,36 +110,93 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
   const set = new Totals();
   const pairs = options.quick ? 1 : 3;
   const phases: Phase[] = [];
-  for (let i = 0; i < pairs; i++) phases.push(...(i % 2 === 0 ? (['none', 'set'] as const) : (['set', 'none'] as const)));
-  await serve('tld', phases, phases.map((p) => (p === 'none' ? none : set)), warmMs, ms);
+  for (let i = 0; i < pairs; i++)
+    phases.push(...(i % 2 === 0 ? (['none', 'set'] as const) : (['set', 'none'] as const)));
+  await serve(
+    'tld',
+    phases,
+    phases.map((p) => (p === 'none' ? none : set)),
+    warmMs,
+    ms,
+  );
 
   const setWhat = 'req_id.set() + route.set() per request';
   const out: Measurement[] = [
-    { name: 'http baseline', unit: 'µs CPU/request', value: none.cpu(), baseline: null, description: `server CPU, task local data open but unused, ${CONCURRENCY} connections` },
-    { name: 'http set per request', unit: 'µs CPU/request', value: set.cpu(), baseline: 'http baseline', description: `server CPU, ${setWhat}` },
-    { name: 'http wall baseline', unit: 'µs/request', value: none.wall(), baseline: null, description: '1 / throughput, task local data unused' },
-    { name: 'http wall set per request', unit: 'µs/request', value: set.wall(), baseline: 'http wall baseline', description: `1 / throughput, ${setWhat}` },
+    {
+      name: 'http baseline',
+      unit: 'µs CPU/request',
+      value: none.cpu(),
+      baseline: null,
+      description: `server CPU, task local data open but unused, ${CONCURRENCY} connections`,
+    },
+    {
+      name: 'http set per request',
+      unit: 'µs CPU/request',
+      value: set.cpu(),
+      baseline: 'http baseline',
+      description: `server CPU, ${setWhat}`,
+    },
+    {
+      name: 'http wall baseline',
+      unit: 'µs/request',
+      value: none.wall(),
+      baseline: null,
+      description: '1 / throughput, task local data unused',
+    },
+    {
+      name: 'http wall set per request',
+      unit: 'µs/request',
+      value: set.wall(),
+      baseline: 'http wall baseline',
+      description: `1 / throughput, ${setWhat}`,
+    },
   ];
   // Servers that wrap each request, each against servers that wrap nothing, in ABBA order.
   const plain = new Totals();
   const wrapped = new Map(WRAPPED.map((w) => [w.wrapper, new Totals()]));
-  const order: Wrapper[] = ['none', ...WRAPPED.map((w) => w.wrapper), ...WRAPPED.map((w) => w.wrapper).reverse(), 'none'];
+  const order: Wrapper[] = [
+    'none',
+    ...WRAPPED.map((w) => w.wrapper),
+    ...WRAPPED.map((w) => w.wrapper).reverse(),
+    'none',
+  ];
   for (const kind of options.quick ? order.slice(0, WRAPPED.length + 1) : order) {
     await serve(kind, ['none'], [kind === 'none' ? plain : (wrapped.get(kind) as Totals)], warmMs, ms * pairs);
   }
-  out.push({ name: 'http no tld process', unit: 'µs CPU/request', value: plain.cpu(), baseline: null, description: 'server CPU, a process without task local data' });
+  out.push({
+    name: 'http no tld process',
+    unit: 'µs CPU/request',
+    value: plain.cpu(),
+    baseline: null,
+    description: 'server CPU, a process without task local data',
+  });
   for (const w of WRAPPED) {
-    out.push({ name: w.name, unit: 'µs CPU/request', value: (wrapped.get(w.wrapper) as Totals).cpu(), baseline: 'http no tld process', description: `server CPU, ${w.what}` });
+    out.push({
+      name: w.name,
+      unit: 'µs CPU/request',
+      value: (wrapped.get(w.wrapper) as Totals).cpu(),
+      baseline: 'http no tld process',
+      description: `server CPU, ${w.what}`,
+    });
   }
   return out;
 }
 
 /** The per-request wrappers measured against `none`, with their rows' stable names. */
-const WRAPPED: readonly { readonly wrapper: Exclude<Wrapper, 'none'>; readonly name: string; readonly what: string }[] = [
-  { wrapper: 'run', name: 'http run per request, page', what: 'tld.run({ req_id, route }, handler) per request' },
-  { wrapper: 'als', name: 'http als per request, no tld process', what: 'AsyncLocalStorage.run({ req_id, route }, handler) per request, no task local data' },
-  { wrapper: 'hooks', name: 'http run hooks only', what: "no task local data per request; run() called once at start-up, so its hooks run" },
-];
+const WRAPPED: readonly { readonly wrapper: Exclude<Wrapper, 'none'>; readonly name: string; readonly what: string }[] =
+  [
+    { wrapper: 'run', name: 'http run per request, page', what: 'tld.run({ req_id, route }, handler) per request' },
+    {
+      wrapper: 'als',
+      name: 'http als per request, no tld process',
+      what: 'AsyncLocalStorage.run({ req_id, route }, handler) per request, no task local data',
+    },
+    {
+      wrapper: 'hooks',
+      name: 'http run hooks only',
+      what: 'no task local data per request; run() called once at start-up, so its hooks run',
+    },
+  ];
 
 export const CASES: BenchCase[] = [
   {

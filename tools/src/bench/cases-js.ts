@@ -7,14 +7,22 @@ import type { PairCase } from './pair.js';
 
 const VALUES = 1024; // a power of two: `i & MASK` picks the value, so no store is a constant
 const MASK = VALUES - 1;
-export const BIGINTS: readonly bigint[] = Array.from({ length: VALUES }, (_, i) => 0x1_0000_0000n * BigInt(i) + 0xdead_beefn);
+export const BIGINTS: readonly bigint[] = Array.from(
+  { length: VALUES },
+  (_, i) => 0x1_0000_0000n * BigInt(i) + 0xdead_beefn,
+);
 const I64S = BIGINTS.map((v, i) => (i % 2 ? -v : v));
 const U32S = Array.from({ length: VALUES }, (_, i) => Math.imul(i + 1, 0x9e37_79b9) >>> 0);
 const F64S = Array.from({ length: VALUES }, (_, i) => i * 1.5 + 0.25);
 // Values of 15 and 31 UTF-8 bytes, the most keys of 16 and 32 bytes hold: what a route or tenant looks like.
 const STRINGS = {
   16: ['/users/:id/cart', '/orders/:id/pay', '/api/v2/health', '/carts/:id/item'],
-  32: ['/api/v2/users/:id/orders/:order', '/api/v2/tenants/:id/billing/inv', '/api/v2/carts/:id/items/:item/q', '/v1/search?q=:q&page=:page&x=1'],
+  32: [
+    '/api/v2/users/:id/orders/:order',
+    '/api/v2/tenants/:id/billing/inv',
+    '/api/v2/carts/:id/items/:item/q',
+    '/v1/search?q=:q&page=:page&x=1',
+  ],
 } as const;
 const BYTES = Array.from({ length: 4 }, (_, i) => Uint8Array.from({ length: 16 }, (_, j) => (i * 31 + j * 7) & 0xff));
 
@@ -124,7 +132,11 @@ export const CASES: PairCase[] = [
         },
         check: () => {
           const seen = readBack(reader, name);
-          expectEqual(name, Buffer.from(seen.subarray(0, last.length)).equals(last) && seen.subarray(last.length).every((b) => b === 0), true);
+          expectEqual(
+            name,
+            Buffer.from(seen.subarray(0, last.length)).equals(last) && seen.subarray(last.length).every((b) => b === 0),
+            true,
+          );
         },
       };
     },

@@ -9,11 +9,14 @@ import type { PairCase } from './pair.js';
 
 // Four span contexts, so each with() changes the active span (the case run() exists for).
 const CONTEXTS: readonly Context[] = Array.from({ length: 4 }, (_, i) =>
-  trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({
-    traceId: `${(i + 1).toString(16).padStart(2, '0')}${'ab'.repeat(15)}`,
-    spanId: `${(i + 1).toString(16).padStart(2, '0')}${'cd'.repeat(7)}`,
-    traceFlags: 1,
-  })),
+  trace.setSpan(
+    ROOT_CONTEXT,
+    trace.wrapSpanContext({
+      traceId: `${(i + 1).toString(16).padStart(2, '0')}${'ab'.repeat(15)}`,
+      spanId: `${(i + 1).toString(16).padStart(2, '0')}${'cd'.repeat(7)}`,
+      traceFlags: 1,
+    }),
+  ),
 );
 const body = (): number => 1;
 const IDS = CONTEXTS.map((ctx) => {
@@ -46,7 +49,10 @@ export const CASES: readonly PairCase[] = [
         },
         check: () => {
           const want = trace.getSpanContext(CONTEXTS[2] as Context)?.spanId;
-          const got = publishing.with(CONTEXTS[2] as Context, () => reader.read(['otel.span_id']).values['otel.span_id']);
+          const got = publishing.with(
+            CONTEXTS[2] as Context,
+            () => reader.read(['otel.span_id']).values['otel.span_id'],
+          );
           const hex = got === undefined ? 'nothing' : Buffer.from(got).toString('hex');
           if (hex !== want) throw new Error(`otel.span_id: BPF read ${hex}, expected ${want}`);
         },
@@ -61,7 +67,8 @@ export const CASES: readonly PairCase[] = [
     // What the manager adds to the run() it makes: the same run() and with() written out by hand as the baseline.
     id: 'otel span publish overhead',
     candidate: 'context.with(span context) through TldContextManager',
-    baseline: 'tld.run({ otel.trace_id, otel.span_id }, () => AsyncLocalStorageContextManager.with(span context)), ids decoded beforehand',
+    baseline:
+      'tld.run({ otel.trace_id, otel.span_id }, () => AsyncLocalStorageContextManager.with(span context)), ids decoded beforehand',
     baselineName: 'otel run and with',
     setup({ tld }) {
       const plain = new AsyncLocalStorageContextManager().enable();
@@ -69,7 +76,8 @@ export const CASES: readonly PairCase[] = [
       return {
         baseline: (n) => {
           let sum = 0;
-          for (let i = 0; i < n; i++) sum += tld.run(IDS[i & 3] as (typeof IDS)[number], () => plain.with(CONTEXTS[i & 3] as Context, body));
+          for (let i = 0; i < n; i++)
+            sum += tld.run(IDS[i & 3] as (typeof IDS)[number], () => plain.with(CONTEXTS[i & 3] as Context, body));
           return sum;
         },
         candidate: (n) => {

@@ -61,7 +61,13 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
   }
   if (samples === 0) throw new Error('profile overhead: the profiler took no sample of the server');
   return [
-    { name: 'profile off', unit: 'µs CPU/request', value: off.cpu(), baseline: null, description: 'server CPU, set() per request, not profiled' },
+    {
+      name: 'profile off',
+      unit: 'µs CPU/request',
+      value: off.cpu(),
+      baseline: null,
+      description: 'server CPU, set() per request, not profiled',
+    },
     {
       name: 'profile overhead',
       unit: 'µs CPU/request',
@@ -75,7 +81,8 @@ async function measure(options: TrialOptions): Promise<Measurement[]> {
 export const CASES: BenchCase[] = [
   {
     id: 'profile',
-    description: 'loopback node:http server with set() per request: CPU per request while tld profile samples it at 99 Hz vs not',
+    description:
+      'loopback node:http server with set() per request: CPU per request while tld profile samples it at 99 Hz vs not',
     run: measure,
   },
 ];

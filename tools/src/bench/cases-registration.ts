@@ -22,9 +22,18 @@ interface WorkerRun {
 const WORKER_URL = new URL('./registration-worker.js', import.meta.url);
 
 /** Starts `count` workers, releases them together once all are ready, and collects what each measured. */
-async function registerAtOnce(programs: BenchPrograms, fds: { begin: number; end: number }, count: number): Promise<WorkerRun[]> {
+async function registerAtOnce(
+  programs: BenchPrograms,
+  fds: { begin: number; end: number },
+  count: number,
+): Promise<WorkerRun[]> {
   const gate = new SharedArrayBuffer(4);
-  const workerData: RegistrationWorkerData = { mapFd: programs.mapFd, traceBeginFd: fds.begin, traceEndFd: fds.end, gate };
+  const workerData: RegistrationWorkerData = {
+    mapFd: programs.mapFd,
+    traceBeginFd: fds.begin,
+    traceEndFd: fds.end,
+    gate,
+  };
   const runs = Array.from({ length: count }, () => {
     const started = performance.now();
     const worker = new Worker(WORKER_URL, { workerData });
@@ -68,11 +77,41 @@ async function measureRegistration(quick: boolean): Promise<Measurement[]> {
       for (let i = 0; i < (quick ? 1 : 5); i++) singles.push(...(await registerAtOnce(programs, fds, 1)));
       const pick = (f: (r: WorkerRun) => number): number => median(singles.map(f));
       const out: Measurement[] = [
-        { name: 'worker start', unit: 'µs', value: pick((r) => r.startUs), baseline: null, description: 'new Worker() until its first message (imports loaded)' },
-        { name: 'registration', unit: 'µs', value: pick((r) => r.us), baseline: 'worker start', description: "a fresh worker's open() to its first set()" },
-        { name: 'registration pidfd', unit: 'µs', value: pick((r) => us(r.trace.ns.PIDFD_OPEN)), baseline: 'registration', description: 'in pidfd_open (register, verify uptr)' },
-        { name: 'registration map update', unit: 'µs', value: pick((r) => us(r.trace.ns.MAP_UPDATE)), baseline: 'registration', description: 'in BPF_MAP_UPDATE_ELEM (pins both pages)' },
-        { name: 'registration pages', unit: 'µs', value: pick((r) => us(r.trace.ns.MMAP)), baseline: 'registration', description: "in mmap of the thread's data page" },
+        {
+          name: 'worker start',
+          unit: 'µs',
+          value: pick((r) => r.startUs),
+          baseline: null,
+          description: 'new Worker() until its first message (imports loaded)',
+        },
+        {
+          name: 'registration',
+          unit: 'µs',
+          value: pick((r) => r.us),
+          baseline: 'worker start',
+          description: "a fresh worker's open() to its first set()",
+        },
+        {
+          name: 'registration pidfd',
+          unit: 'µs',
+          value: pick((r) => us(r.trace.ns.PIDFD_OPEN)),
+          baseline: 'registration',
+          description: 'in pidfd_open (register, verify uptr)',
+        },
+        {
+          name: 'registration map update',
+          unit: 'µs',
+          value: pick((r) => us(r.trace.ns.MAP_UPDATE)),
+          baseline: 'registration',
+          description: 'in BPF_MAP_UPDATE_ELEM (pins both pages)',
+        },
+        {
+          name: 'registration pages',
+          unit: 'µs',
+          value: pick((r) => us(r.trace.ns.MMAP)),
+          baseline: 'registration',
+          description: "in mmap of the thread's data page",
+        },
         {
           name: 'registration other syscalls',
           unit: 'µs',
@@ -149,11 +188,41 @@ function measureKeyCreation(): Promise<Measurement[]> {
     }
     const at = (n: number): number => created[n - 1] as number;
     return [
-      { name: 'key lookup', unit: 'µs', value: lookupUs, baseline: null, description: 'tld.u64(name) of an existing key' },
-      { name: 'key creation', unit: 'µs', value: median(created), baseline: 'key lookup', description: 'median per key, creating 63 keys' },
-      { name: 'key creation 1', unit: 'µs', value: at(1), baseline: 'key creation', description: 'the first key of the process' },
-      { name: 'key creation 16', unit: 'µs', value: at(16), baseline: 'key creation', description: 'the 16th key (scans 15 slots)' },
-      { name: 'key creation 63', unit: 'µs', value: at(63), baseline: 'key creation', description: 'the 63rd key (scans 62 slots)' },
+      {
+        name: 'key lookup',
+        unit: 'µs',
+        value: lookupUs,
+        baseline: null,
+        description: 'tld.u64(name) of an existing key',
+      },
+      {
+        name: 'key creation',
+        unit: 'µs',
+        value: median(created),
+        baseline: 'key lookup',
+        description: 'median per key, creating 63 keys',
+      },
+      {
+        name: 'key creation 1',
+        unit: 'µs',
+        value: at(1),
+        baseline: 'key creation',
+        description: 'the first key of the process',
+      },
+      {
+        name: 'key creation 16',
+        unit: 'µs',
+        value: at(16),
+        baseline: 'key creation',
+        description: 'the 16th key (scans 15 slots)',
+      },
+      {
+        name: 'key creation 63',
+        unit: 'µs',
+        value: at(63),
+        baseline: 'key creation',
+        description: 'the 63rd key (scans 62 slots)',
+      },
     ];
   });
 }

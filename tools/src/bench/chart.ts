@@ -26,7 +26,11 @@ export async function renderChart(rows: readonly ResultRow[], m: Machine): Promi
       at: Math.max(1, r.ratio as number) * 1.15,
       label: `${fmt(r.ratio as number)}× ${r.baseline} · ${fmt(r.median)} ${r.unit}`,
     }));
-  const x = { type: 'quantitative', scale: { type: 'log' }, title: 'ratio to baseline (log scale; 1 = as fast as the baseline)' } as const;
+  const x = {
+    type: 'quantitative',
+    scale: { type: 'log' },
+    title: 'ratio to baseline (log scale; 1 = as fast as the baseline)',
+  } as const;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -40,12 +44,26 @@ export async function renderChart(rows: readonly ResultRow[], m: Machine): Promi
       // A line from 1× to the ratio and a dot at the ratio: bars cannot start at 0 on a log scale.
       {
         mark: { type: 'rule', strokeWidth: 2 },
-        encoding: { x: { field: 'one', ...x }, x2: { field: 'ratio' }, color: { field: 'group', type: 'nominal', title: null } },
+        encoding: {
+          x: { field: 'one', ...x },
+          x2: { field: 'ratio' },
+          color: { field: 'group', type: 'nominal', title: null },
+        },
       },
-      { mark: { type: 'point', filled: true, size: 40 }, encoding: { x: { field: 'ratio', ...x }, color: { field: 'group', type: 'nominal' } } },
-      { mark: { type: 'text', align: 'left', fontSize: 10 }, encoding: { x: { field: 'at', type: 'quantitative' }, text: { field: 'label' } } },
+      {
+        mark: { type: 'point', filled: true, size: 40 },
+        encoding: { x: { field: 'ratio', ...x }, color: { field: 'group', type: 'nominal' } },
+      },
+      {
+        mark: { type: 'text', align: 'left', fontSize: 10 },
+        encoding: { x: { field: 'at', type: 'quantitative' }, text: { field: 'label' } },
+      },
     ],
-    config: { view: { stroke: null }, axis: { labelLimit: 260 }, legend: { orient: 'top', labelLimit: 300, columns: 2 } },
+    config: {
+      view: { stroke: null },
+      axis: { labelLimit: 260 },
+      legend: { orient: 'top', labelLimit: 300, columns: 2 },
+    },
   };
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();

@@ -5,7 +5,8 @@ import { loadReader } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
 
 const [timeMs, rounds] = process.argv.slice(2).map(Number) as [number, number];
-if (!(timeMs > 0) || !(rounds > 0) || !process.send) throw new Error('usage: context-hops.js <time ms> <rounds> (forked)');
+if (!(timeMs > 0) || !(rounds > 0) || !process.send)
+  throw new Error('usage: context-hops.js <time ms> <rounds> (forked)');
 
 const reader = loadReader({ map: 'private' });
 const tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'walk' });
@@ -52,7 +53,8 @@ const seen = await tld.run({ req_id: 43n }, async () => {
   await resolved;
   return reqId.get();
 });
-if (seen !== 43n || tld.asyncContext !== 'walk') throw new Error(`context-hops: run() gave ${seen} by ${tld.asyncContext}`);
+if (seen !== 43n || tld.asyncContext !== 'walk')
+  throw new Error(`context-hops: run() gave ${seen} by ${tld.asyncContext}`);
 tld.close();
 reader.close();
 process.send({ type: 'result', outsideNs: best, insideNs: bestInside, sink }, () => process.disconnect());

@@ -25,7 +25,11 @@ export function contextNode(): ContextNode {
   if (hasContextFrame()) return { bin: process.execPath, version: process.version, note: null };
   // TLD_NODE_CACHE: another directory laid out like .cache/node.
   const base = process.env['TLD_NODE_CACHE'] ?? join(ROOT, '.cache', 'node');
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => v.startsWith('v24.')).sort() : [];
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => v.startsWith('v24.'))
+        .sort()
+    : [];
   for (const version of versions.reverse()) {
     const bin = join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
     if (!existsSync(bin)) continue;

@@ -6,14 +6,24 @@ import { maxOf, median, minOf } from './stats.js';
 
 /** One row per reported measurement name, in the order first measured. Ratios pair values of the same trial. */
 export function aggregate(trials: readonly TrialResult[]): ResultRow[] {
-  const rows = new Map<string, { case: string; unit: string; baseline: string | null; description: string; values: number[]; ratios: number[] }>();
+  const rows = new Map<
+    string,
+    { case: string; unit: string; baseline: string | null; description: string; values: number[]; ratios: number[] }
+  >();
   for (const trial of trials) {
     const byName = new Map(trial.measurements.map((m) => [m.name, m]));
     for (const m of trial.measurements) {
       if (m.report === false) continue;
       let row = rows.get(m.name);
       if (!row) {
-        row = { case: trial.id, unit: m.unit, baseline: m.baseline, description: m.description, values: [], ratios: [] };
+        row = {
+          case: trial.id,
+          unit: m.unit,
+          baseline: m.baseline,
+          description: m.description,
+          values: [],
+          ratios: [],
+        };
         rows.set(m.name, row);
       }
       row.values.push(m.value);
@@ -52,7 +62,9 @@ export interface Machine {
 export function machine(): Machine {
   let cpu = cpus()[0]?.model.trim() ?? 'unknown';
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     if (line) cpu = line.split(':')[1]?.trim() ?? cpu;
   } catch {
     // not Linux: os.cpus() said it

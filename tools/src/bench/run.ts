@@ -69,7 +69,11 @@ function parse(): { options: TrialOptions; trials: number; filter: string | unde
   const trials = positive('trials', values.trials, quick ? 1 : 5);
   if (!quick && trials < 5) usageError('--trials must be at least 5 (use --quick for a smoke run)');
   return {
-    options: { quick, timeMs: positive('time', values.time, quick ? 5 : 200), rounds: positive('rounds', values.rounds, quick ? 1 : 4) },
+    options: {
+      quick,
+      timeMs: positive('time', values.time, quick ? 5 : 200),
+      rounds: positive('rounds', values.rounds, quick ? 1 : 4),
+    },
     trials,
     filter: values.filter?.toLowerCase(),
     out: values.out ?? ROOT,
@@ -107,7 +111,9 @@ if (cases.length === 0) usageError(`--filter ${JSON.stringify(filter)} matches n
 try {
   loadReader().close();
 } catch (error) {
-  process.stderr.write(`bench: needs BPF task local data (run as root on Linux >= 6.13 with BTF): ${(error as Error).message}\n`);
+  process.stderr.write(
+    `bench: needs BPF task local data (run as root on Linux >= 6.13 with BTF): ${(error as Error).message}\n`,
+  );
   process.exit(1);
 }
 

@@ -4,7 +4,8 @@ import { loadCases } from './registry.js';
 import type { TrialOptions, TrialResult } from './types.js';
 
 const [caseId, optionsJson] = process.argv.slice(2);
-if (!caseId || !optionsJson || !process.send) throw new Error('usage: trial.js <case id> <options JSON> (forked by run.js)');
+if (!caseId || !optionsJson || !process.send)
+  throw new Error('usage: trial.js <case id> <options JSON> (forked by run.js)');
 const options = JSON.parse(optionsJson) as TrialOptions;
 const benchCase = (await loadCases()).find((c) => c.id === caseId);
 if (!benchCase) throw new Error(`unknown case ${JSON.stringify(caseId)}`);

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PIN_PATH } from '@tld/userspace';
 import { ROUTES } from './workload.js';
 
-export const USAGE = 'Usage: pnpm demo [--duration S] [--tolerance PP] [--mode threads|async] [--json] [--svg PATH] ...\n' +
+export const USAGE =
+  'Usage: pnpm demo [--duration S] [--tolerance PP] [--mode threads|async] [--json] [--svg PATH] ...\n' +
   '       pnpm demo --basic [--private | --pin PATH] [--json]';
 
 export const HELP = `${USAGE}
@@ -61,17 +62,41 @@ export interface DemoOptions {
   readonly svgPath: string;
 }
 
-function number(name: string, text: string | undefined, fallback: number, min: number, max: number, integer: boolean): number {
+function number(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  ) {
+    throw new UsageError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }
 
-const PROFILE_ONLY = ['duration', 'tolerance', 'mode', 'single-thread', 'workers', 'concurrency', 'max-requests',
-  'sample-hz', 'svg'] as const;
+const PROFILE_ONLY = [
+  'duration',
+  'tolerance',
+  'mode',
+  'single-thread',
+  'workers',
+  'concurrency',
+  'max-requests',
+  'sample-hz',
+  'svg',
+] as const;
 
 /** Parses the demo's arguments. Throws UsageError for anything it does not accept. */
 export function parseDemoArgs(args: readonly string[], cwd = process.env['INIT_CWD'] ?? process.cwd()): DemoOptions {
@@ -112,16 +137,19 @@ export function parseDemoArgs(args: readonly string[], cwd = process.env['INIT_C
   if (values.mode !== undefined && values.mode !== 'threads' && values.mode !== 'async') {
     throw new UsageError(`--mode must be threads or async, got ${JSON.stringify(values.mode)}`);
   }
-  if (values['single-thread'] && values.mode === 'threads') throw new UsageError('--single-thread contradicts --mode threads');
+  if (values['single-thread'] && values.mode === 'threads')
+    throw new UsageError('--single-thread contradicts --mode threads');
   const mode = values['single-thread'] ? 'async' : (values.mode ?? 'threads');
-  if (mode === 'async' && values.workers !== undefined) throw new UsageError('--workers applies to --mode threads only');
+  if (mode === 'async' && values.workers !== undefined)
+    throw new UsageError('--workers applies to --mode threads only');
   if (values.svg === '') throw new UsageError('--svg needs a path');
   const svg = values.svg ?? 'tld-demo-routes.svg';
   return {
     help: values.help ?? false,
     basic: values.basic ?? false,
     json: values.json ?? false,
-    map: values.pin !== undefined ? { kind: 'pin', path: values.pin } : values.private ? { kind: 'private' } : undefined,
+    map:
+      values.pin !== undefined ? { kind: 'pin', path: values.pin } : values.private ? { kind: 'private' } : undefined,
     mode,
     durationS: number('duration', values.duration, 15, 0.5, 3600, false),
     tolerancePp: number('tolerance', values.tolerance, 5, 0.1, 100, false),

@@ -27,8 +27,17 @@ function table(rows: readonly Row[]): string[] {
       ? [r.thread, r.tid, r.reqId, r.route, r.tenant, r.weight].map(String)
       : [r.thread, String(r.tid), '(absent: never registered)'],
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.filter((c) => c.length > 3).map((c) => (c[i] ?? '').length)));
-  return [header, ...cells].map((row) => '   ' + row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...cells.filter((c) => c.length > 3).map((c) => (c[i] ?? '').length)),
+  );
+  return [header, ...cells].map(
+    (row) =>
+      '   ' +
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 /** Runs the first step; resolves with the exit status. */
@@ -38,20 +47,35 @@ export async function runBasic(opts: DemoOptions): Promise<number> {
   say(`Task local data, the first step: Linux ${release()}, Node.js ${process.version}\n`);
   const pinExisted = pin !== undefined && existsSync(pin);
   const reader = loadReader({ map: pin === undefined ? 'private' : { pinPath: pin } });
-  say(pin === undefined
-    ? '1. The map: a task-storage map private to this process'
-    : `1. The map: ${pin} (${pinExisted ? 'already pinned, reused' : 'pinned now, mode 0600'})`);
+  say(
+    pin === undefined
+      ? '1. The map: a task-storage map private to this process'
+      : `1. The map: ${pin} (${pinExisted ? 'already pinned, reused' : 'pinned now, mode 0600'})`,
+  );
   let tld: TaskLocalData | undefined;
   try {
     tld = TaskLocalData.open(pin === undefined ? { mapFd: reader.mapFd } : { pinPath: pin });
     say('2. Every thread publishes with key.set(): a store into its own page, no syscall');
     publish(tld, MAIN);
     const rows: Row[] = [{ thread: 'main', ...readBack(readOnThisThread(reader.progFd, KEYS)) }];
-    const workers = WORKERS.map((values, i) => new Worker(new URL('./basic-worker.js', import.meta.url), {
-      workerData: { values, progFd: reader.progFd, mapFd: reader.mapFd, pinPath: pin ?? null, name: `worker ${i + 1}` } satisfies BasicWorkerData,
-    }));
+    const workers = WORKERS.map(
+      (values, i) =>
+        new Worker(new URL('./basic-worker.js', import.meta.url), {
+          workerData: {
+            values,
+            progFd: reader.progFd,
+            mapFd: reader.mapFd,
+            pinPath: pin ?? null,
+            name: `worker ${i + 1}`,
+          } satisfies BasicWorkerData,
+        }),
+    );
     // All workers stay alive until every one has reported, so their pages are live at the same time.
-    rows.push(...(await Promise.all(workers.map((w) => new Promise<Row>((resolve, reject) => w.once('message', resolve).once('error', reject))))));
+    rows.push(
+      ...(await Promise.all(
+        workers.map((w) => new Promise<Row>((resolve, reject) => w.once('message', resolve).once('error', reject))),
+      )),
+    );
     for (const w of workers) w.postMessage('exit');
 
     say('3. BPF (SEC("syscall") tld_read, run on each thread) reads the keys by name:\n');
@@ -68,10 +92,13 @@ export async function runBasic(opts: DemoOptions): Promise<number> {
     say(`   BPF saw req_id = ${seen.join(', ')}`);
 
     const expected = [MAIN, ...WORKERS];
-    const ok = rows.every((row, i) => (expected[i] ? row.registered && row.reqId === expected[i]?.reqId : !row.registered)) &&
+    const ok =
+      rows.every((row, i) => (expected[i] ? row.registered && row.reqId === expected[i]?.reqId : !row.registered)) &&
       seen.join() === '1002,1003,1004,1005,1006';
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ ok, rows, reqIdUpdates: seen }, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v), 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ok, rows, reqIdUpdates: seen }, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v), 2)}\n`,
+      );
     }
     say(ok ? '\nBPF read exactly what every thread wrote.' : '\nMISMATCH: BPF did not read what the threads wrote.');
     say('Next: `pnpm demo` without --basic puts these values to work: CPU time by route, measured by BPF.');

@@ -5,13 +5,19 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import type { Report } from './report.js';
 
-const MEASURES = ['app: handlers timed themselves', 'BPF: on-CPU time (sched_switch, sys_enter)', 'BPF: perf_event samples'];
+const MEASURES = [
+  'app: handlers timed themselves',
+  'BPF: on-CPU time (sched_switch, sys_enter)',
+  'BPF: perf_event samples',
+];
 
 /** Renders the report's route shares as an SVG document. */
 export async function renderSvg(report: Report, subtitle: string): Promise<string> {
   const values = report.rows
     .filter((r) => r.kind === 'route')
-    .flatMap((r) => [r.appShare, r.bpfShare, r.sampleShare].map((share, i) => ({ route: r.route, measure: MEASURES[i], share })));
+    .flatMap((r) =>
+      [r.appShare, r.bpfShare, r.sampleShare].map((share, i) => ({ route: r.route, measure: MEASURES[i], share })),
+    );
   const spec: vegaLite.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: 'CPU share by route: what the app measured vs what BPF saw in the kernel', subtitle },
@@ -22,7 +28,7 @@ export async function renderSvg(report: Report, subtitle: string): Promise<strin
     encoding: {
       x: { field: 'route', type: 'nominal', sort: null, title: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'measure', sort: MEASURES },
-      y: { field: 'share', type: 'quantitative', title: 'share of the routes\' CPU time', axis: { format: '.0%' } },
+      y: { field: 'share', type: 'quantitative', title: "share of the routes' CPU time", axis: { format: '.0%' } },
       color: {
         field: 'measure',
         sort: MEASURES,

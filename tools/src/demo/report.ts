@@ -54,7 +54,9 @@ function order(route: string): number {
 export function buildReport(input: ReportInput): Report {
   const { app, bpf, tolerancePp } = input;
   const byRoute = new Map(bpf.totals.filter((t) => t.state === 'route').map((t) => [t.route, t]));
-  const routes = [...new Set([...app.keys(), ...byRoute.keys()])].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  const routes = [...new Set([...app.keys(), ...byRoute.keys()])].sort(
+    (a, b) => order(a) - order(b) || a.localeCompare(b),
+  );
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
   const appTotal = sum(routes.map((r) => app.get(r)?.cpuNs ?? 0));
   const bpfTotal = sum(routes.map((r) => byRoute.get(r)?.cpuNs ?? 0));
@@ -101,15 +103,19 @@ export function buildReport(input: ReportInput): Report {
     const p = row.appShare ?? 0;
     const apart = Math.abs((row.bpfShare ?? 0) - p) * 100;
     if (apart > tolerancePp) {
-      failures.push(`${row.route}: BPF share ${pct(row.bpfShare ?? 0)} vs app share ${pct(p)} ` +
-        `(${apart.toFixed(1)} percentage points apart, tolerance ${tolerancePp})`);
+      failures.push(
+        `${row.route}: BPF share ${pct(row.bpfShare ?? 0)} vs app share ${pct(p)} ` +
+          `(${apart.toFixed(1)} percentage points apart, tolerance ${tolerancePp})`,
+      );
     }
     // Samples estimate the share with binomial noise: allow the tolerance or 4 standard errors, whichever is wider.
     const noisePp = sampleTotal > 0 ? 400 * Math.sqrt((p * (1 - p)) / sampleTotal) : 0;
     const sampleApart = Math.abs((row.sampleShare ?? 0) - p) * 100;
     if (sampleTotal > 0 && sampleApart > Math.max(tolerancePp, noisePp)) {
-      failures.push(`${row.route}: sample share ${pct(row.sampleShare ?? 0)} vs app share ${pct(p)} ` +
-        `(${sampleApart.toFixed(1)} points apart; ${sampleTotal} samples allow ${Math.max(tolerancePp, noisePp).toFixed(1)})`);
+      failures.push(
+        `${row.route}: sample share ${pct(row.sampleShare ?? 0)} vs app share ${pct(p)} ` +
+          `(${sampleApart.toFixed(1)} points apart; ${sampleTotal} samples allow ${Math.max(tolerancePp, noisePp).toFixed(1)})`,
+      );
     }
   }
   if (bpf.droppedFull > 0) failures.push(`${bpf.droppedFull} charges were dropped: the per-route map was full`);
@@ -144,7 +150,17 @@ export function toJson(report: Report): unknown {
 
 /** The table: one line per route, then the buckets without a route. */
 export function renderTable(report: Report): string {
-  const header = ['route', 'requests', 'app CPU ms', 'BPF CPU ms', 'samples', 'app share', 'BPF share', 'sample share', 'difference'];
+  const header = [
+    'route',
+    'requests',
+    'app CPU ms',
+    'BPF CPU ms',
+    'samples',
+    'app share',
+    'BPF share',
+    'sample share',
+    'difference',
+  ];
   const cells = report.rows.map((r) => [
     r.route,
     r.kind === 'route' ? String(r.requests) : '',
@@ -154,7 +170,9 @@ export function renderTable(report: Report): string {
     r.appShare === null ? '' : pct(r.appShare),
     r.bpfShare === null ? '' : pct(r.bpfShare),
     r.sampleShare === null ? '' : pct(r.sampleShare),
-    r.appShare === null || r.bpfShare === null ? '' : `${((r.bpfShare - r.appShare) * 100).toFixed(1).replace(/^(?!-)/, '+')} pp`,
+    r.appShare === null || r.bpfShare === null
+      ? ''
+      : `${((r.bpfShare - r.appShare) * 100).toFixed(1).replace(/^(?!-)/, '+')} pp`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (row: string[]): string =>
@@ -179,10 +197,16 @@ export function renderBars(report: Report, width = 40): string {
   const name = Math.max(...routes.map((r) => r.route.length));
   const lines: string[] = [];
   for (const r of routes) {
-    const measures: Array<[string, number]> = [['app', r.appShare ?? 0], ['BPF', r.bpfShare ?? 0], ['samples', r.sampleShare ?? 0]];
+    const measures: Array<[string, number]> = [
+      ['app', r.appShare ?? 0],
+      ['BPF', r.bpfShare ?? 0],
+      ['samples', r.sampleShare ?? 0],
+    ];
     measures.forEach(([label, value], i) => {
       const scaled = bar(value / largest, width);
-      lines.push(`  ${(i === 0 ? r.route : '').padEnd(name)}  ${label.padEnd(7)} ${scaled.padEnd(width)} ${pct(value)}`);
+      lines.push(
+        `  ${(i === 0 ? r.route : '').padEnd(name)}  ${label.padEnd(7)} ${scaled.padEnd(width)} ${pct(value)}`,
+      );
     });
   }
   return lines.join('\n');

@@ -11,9 +11,7 @@ import { writeChart } from './chart.js';
 import type { LoadConfig, LoadProgress } from '../http/load.js';
 import { Progress } from './progress.js';
 import { BUCKET_NAMES, buildReport, renderBars, renderTable, toJson } from './report.js';
-import {
-  type RequestRunner, contextRunner, createKeys, stepRunner,
-} from './request-scope.js';
+import { type RequestRunner, contextRunner, createKeys, stepRunner } from './request-scope.js';
 import { DemoServer } from './server.js';
 import { ROUTES } from './workload.js';
 
@@ -110,10 +108,18 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     say(`Linux ${release()}, Node.js ${process.version}, ${availableParallelism()} CPUs; server pid ${process.pid}\n`);
 
     const pinned = opts.map?.kind === 'pin' ? opts.map.path : undefined;
-    const profile = loadRouteProfile({ tgid: process.pid, map: pinned ? { pinPath: pinned } : 'private', sampleHz: opts.sampleHz });
+    const profile = loadRouteProfile({
+      tgid: process.pid,
+      map: pinned ? { pinPath: pinned } : 'private',
+      sampleHz: opts.sampleHz,
+    });
     cleanup.add('closing the BPF object', () => profile.close());
-    say(`1. BPF: loaded tld_profiler.bpf.o (@tld/profiler, what tld top runs) for pid ${process.pid}; tld_data_map ` +
-      (pinned ? `pinned at ${pinned}${profile.createdPins.length ? ' (created 0600, removed at exit)' : ' (reused)'}` : 'private to this run (nothing pinned)'));
+    say(
+      `1. BPF: loaded tld_profiler.bpf.o (@tld/profiler, what tld top runs) for pid ${process.pid}; tld_data_map ` +
+        (pinned
+          ? `pinned at ${pinned}${profile.createdPins.length ? ' (created 0600, removed at exit)' : ' (reused)'}`
+          : 'private to this run (nothing pinned)'),
+    );
 
     const tld = TaskLocalData.open({ mapFd: profile.mapFd });
     cleanup.add('unregistering the main thread', () => tld.close());
@@ -128,19 +134,33 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     profile.attach();
     cleanup.add('detaching', () => profile.detach());
     for (const line of describeLinks(profile, opts.sampleHz)) say(`   ${line}`);
-    say(`2. Server: http://127.0.0.1:${server.port}, ` +
-      (async ? `the main thread alone, requests interleaved at their awaits (TaskLocalData.run, by the ${mechanism(tld) ?? 'page'})` : `the main thread and ${opts.workers} worker threads, round robin`) +
-      '; a background thread that never sets a route');
-    say(`   routes ${ROUTES.map((r) => r.route).join(', ')}: each handler publishes route, req_id and tenant while it works`);
+    say(
+      `2. Server: http://127.0.0.1:${server.port}, ` +
+        (async
+          ? `the main thread alone, requests interleaved at their awaits (TaskLocalData.run, by the ${mechanism(tld) ?? 'page'})`
+          : `the main thread and ${opts.workers} worker threads, round robin`) +
+        '; a background thread that never sets a route',
+    );
+    say(
+      `   routes ${ROUTES.map((r) => r.route).join(', ')}: each handler publishes route, req_id and tenant while it works`,
+    );
 
     background.start();
     const started = Date.now();
     const config: LoadConfig = {
-      port: server.port, durationS: opts.durationS, maxRequests: opts.maxRequests, concurrency: opts.concurrency, seed: 2025,
+      port: server.port,
+      durationS: opts.durationS,
+      maxRequests: opts.maxRequests,
+      concurrency: opts.concurrency,
+      seed: 2025,
     };
-    const load = fork(new URL('../http/load.js', import.meta.url), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const load = fork(new URL('../http/load.js', import.meta.url), [JSON.stringify(config)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     cleanup.add('stopping the load generator', () => load.exitCode === null && load.kill());
-    say(`3. Load: ${opts.concurrency} requests in flight for ${opts.durationS} s (at most ${opts.maxRequests}) from pid ${load.pid}`);
+    say(
+      `3. Load: ${opts.concurrency} requests in flight for ${opts.durationS} s (at most ${opts.maxRequests}) from pid ${load.pid}`,
+    );
 
     let latest: LoadProgress = { type: 'progress', done: 0, errors: 0 };
     const progress = new Progress(process.stderr);
@@ -149,16 +169,22 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
         latest = m;
         if (m.type === 'done') resolve(m);
       });
-      load.once('exit', (code) => (code === 0 ? resolve(latest) : reject(new DemoError(`the load generator exited with status ${code}`))));
+      load.once('exit', (code) =>
+        code === 0 ? resolve(latest) : reject(new DemoError(`the load generator exited with status ${code}`)),
+      );
     });
     const ticker = setInterval(() => {
       if (opts.json) return;
       const elapsed = (Date.now() - started) / 1000;
       const routes = profile.read().totals.filter((t) => t.state === 'route');
       const total = routes.reduce((s, t) => s + t.cpuNs, 0) || 1;
-      const live = routes.sort((a, b) => b.cpuNs - a.cpuNs).map((t) => `${t.route} ${Math.round((t.cpuNs / total) * 100)}%`);
-      progress.update(`   ${elapsed.toFixed(1)} s / ${opts.durationS} s   ${latest.done} requests (${Math.round(latest.done / elapsed)}/s)` +
-        `   BPF so far: ${live.join(' · ')}`);
+      const live = routes
+        .sort((a, b) => b.cpuNs - a.cpuNs)
+        .map((t) => `${t.route} ${Math.round((t.cpuNs / total) * 100)}%`);
+      progress.update(
+        `   ${elapsed.toFixed(1)} s / ${opts.durationS} s   ${latest.done} requests (${Math.round(latest.done / elapsed)}/s)` +
+          `   BPF so far: ${live.join(' · ')}`,
+      );
     }, 250);
     cleanup.add('progress', () => clearInterval(ticker));
     const interrupted = await Promise.race([finished.then(() => 0), signal.received]);
@@ -167,8 +193,10 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     if (interrupted) {
       const links = profile.links.length;
       const problems = await cleanup.run();
-      process.stderr.write(`interrupted: stopped the load, detached ${links} links, closed the BPF object` +
-        `${pinned && profile.createdPins.length ? `, removed ${pinned}` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}\n`);
+      process.stderr.write(
+        `interrupted: stopped the load, detached ${links} links, closed the BPF object` +
+          `${pinned && profile.createdPins.length ? `, removed ${pinned}` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}\n`,
+      );
       return interrupted;
     }
 
@@ -176,30 +204,53 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
     const durationS = (Date.now() - started) / 1000;
     const bpf = profile.read();
     const backgroundCpuNs = await background.stop();
-    const report = buildReport({ app: await server.counts(), backgroundCpuNs, bpf, durationS, tolerancePp: opts.tolerancePp });
-    await writeChart(report, `${durationS.toFixed(1)} s, ${latest.done} requests, ${opts.mode} mode, Linux ${release()}`, opts.svgPath);
+    const report = buildReport({
+      app: await server.counts(),
+      backgroundCpuNs,
+      bpf,
+      durationS,
+      tolerancePp: opts.tolerancePp,
+    });
+    await writeChart(
+      report,
+      `${durationS.toFixed(1)} s, ${latest.done} requests, ${opts.mode} mode, Linux ${release()}`,
+      opts.svgPath,
+    );
 
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ ...(toJson(report) as object), mode: opts.mode, ...(async ? { asyncContext: mechanism(tld) } : {}) }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...(toJson(report) as object), mode: opts.mode, ...(async ? { asyncContext: mechanism(tld) } : {}) }, null, 2)}\n`,
+      );
     } else {
       const served = server.servedBy.reduce((a, b) => a + b, 0) || 1;
       const mainShare = Math.round(((server.servedBy[0] ?? 0) / served) * 100);
-      say(`4. Results: ${durationS.toFixed(1)} s, ${latest.done} requests, ${latest.errors + server.errors} errors; ` +
-        `the main thread served ${mainShare} % of them\n`);
+      say(
+        `4. Results: ${durationS.toFixed(1)} s, ${latest.done} requests, ${latest.errors + server.errors} errors; ` +
+          `the main thread served ${mainShare} % of them\n`,
+      );
       say(renderTable(report));
-      say('\n   Share of the routes\' CPU time (app: handlers timed themselves; BPF: on-CPU time; samples: perf_event)\n');
+      say(
+        "\n   Share of the routes' CPU time (app: handlers timed themselves; BPF: on-CPU time; samples: perf_event)\n",
+      );
       say(renderBars(report));
       say(`\n   Chart: ${opts.svgPath}`);
       say(`   ${BUCKET_NAMES.idle}: registered threads between requests (HTTP parsing, dispatch, the event loop).`);
       say(`   ${BUCKET_NAMES.none}: threads that never set a route (the background thread, V8 and libuv helpers).`);
       if (report.unstampedPieces > 0) {
-        say(`   ${report.unstampedPieces} pieces of threads already on a CPU at attach were not charged (start unknown).`);
+        say(
+          `   ${report.unstampedPieces} pieces of threads already on a CPU at attach were not charged (start unknown).`,
+        );
       }
-      if (report.ok) say(`   Every route within ${opts.tolerancePp} percentage points: BPF attributed the server's CPU as the app measured it.`);
+      if (report.ok)
+        say(
+          `   Every route within ${opts.tolerancePp} percentage points: BPF attributed the server's CPU as the app measured it.`,
+        );
     }
     for (const failure of report.failures) process.stderr.write(`FAIL ${failure}\n`);
     const problems = await cleanup.run();
-    say(`5. Detached every link and closed the BPF object${pinned && profile.createdPins.length ? `; removed ${pinned}` : '; nothing was pinned'}.`);
+    say(
+      `5. Detached every link and closed the BPF object${pinned && profile.createdPins.length ? `; removed ${pinned}` : '; nothing was pinned'}.`,
+    );
     for (const p of problems) process.stderr.write(`cleanup: ${p}\n`);
     return report.ok ? 0 : 1;
   } finally {

@@ -23,9 +23,15 @@ port.on('message', (message: WorkerRequest | 'tally' | 'close') => {
   } else {
     const { id, route, tenant, reqId, n } = message;
     // The reply is posted inside the request's last step: its values are still published when it is sent.
-    runner.run({ route, tenant, reqId }, (step) => handle(route, tenant, n, step), (body) => {
-      port.postMessage({ id, body } satisfies WorkerReply);
-    }).catch((error: unknown) => port.postMessage({ id, error: String(error) } satisfies WorkerReply));
+    runner
+      .run(
+        { route, tenant, reqId },
+        (step) => handle(route, tenant, n, step),
+        (body) => {
+          port.postMessage({ id, body } satisfies WorkerReply);
+        },
+      )
+      .catch((error: unknown) => port.postMessage({ id, error: String(error) } satisfies WorkerReply));
   }
 });
 port.postMessage({ ready: gettid() });

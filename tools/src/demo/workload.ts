@@ -45,14 +45,20 @@ export function pathFor(route: string, n: number): string {
 const SALT = Buffer.from('task-local-data-demo');
 
 function rank(tenant: string, n: number): string {
-  const items = Array.from({ length: n }, (_, i) => ({ id: i, score: Math.sin(i * 12.9898 + tenant.length) * 43758.5453 % 1 }));
+  const items = Array.from({ length: n }, (_, i) => ({
+    id: i,
+    score: (Math.sin(i * 12.9898 + tenant.length) * 43758.5453) % 1,
+  }));
   items.sort((a, b) => b.score - a.score);
   return JSON.stringify(items.slice(0, 50));
 }
 
 function user(id: number, tenant: string): string {
   const roles = ['reader', 'writer', 'admin'].filter((_, i) => (id >> i) & 1);
-  const history = Array.from({ length: 40 }, (_, i) => ({ at: 1_700_000_000 + i * 3600, action: `login-${(id + i) % 7}` }));
+  const history = Array.from({ length: 40 }, (_, i) => ({
+    at: 1_700_000_000 + i * 3600,
+    action: `login-${(id + i) % 7}`,
+  }));
   return JSON.stringify({ id, tenant, roles, history });
 }
 
@@ -76,7 +82,9 @@ export async function handle(route: string, tenant: string, n: number, step: Ste
     case '/export': {
       const query = step(() => JSON.stringify({ tenant, since: n }));
       await sleep(25); // the slow downstream service
-      return step(() => `${query}\n${Array.from({ length: 100 }, (_, i) => `${i},${tenant},${(i * n) % 97}`).join('\n')}`);
+      return step(
+        () => `${query}\n${Array.from({ length: 100 }, (_, i) => `${i},${tenant},${(i * n) % 97}`).join('\n')}`,
+      );
     }
     default:
       throw new RangeError(`no route ${route}`);

@@ -81,28 +81,47 @@ export function printable(text: string): string {
 
 /** C0, DEL, C1 and the bidirectional embeddings, overrides and isolates. */
 export function isControl(code: number): boolean {
-  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+  return (
+    code < 0x20 ||
+    (code >= 0x7f && code <= 0x9f) ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
 }
 
 function text(pin: string, threads: readonly ThreadReport[]): string {
   const lines: string[] = [];
   for (const t of threads) {
     const role = t.mainThread ? '  (main thread)' : '';
-    const context = t.context.status === 'page' ? '' : t.context.status === 'run' ? '  (in a run)' : `  (walk: no value, errno ${t.context.errno ?? 0})`;
-    lines.push(`tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${role}${t.registered ? '' : '  (element without pages: not readable)'}${context}`);
+    const context =
+      t.context.status === 'page'
+        ? ''
+        : t.context.status === 'run'
+          ? '  (in a run)'
+          : `  (walk: no value, errno ${t.context.errno ?? 0})`;
+    lines.push(
+      `tid ${t.tid}  pid ${t.pid}  ${printable(t.comm)}${role}${t.registered ? '' : '  (element without pages: not readable)'}${context}`,
+    );
     const names = t.keys.map((k) => printable(k.name));
     const width = Math.max(0, ...names.map((name) => name.length));
     const shown = t.keys.map((k) => printable(k.value.text));
-    const pageWidth = Math.max(0, ...t.keys.map((k, i) => (k.context.from === 'context' ? (shown[i] ?? '').length : 0)));
+    const pageWidth = Math.max(
+      0,
+      ...t.keys.map((k, i) => (k.context.from === 'context' ? (shown[i] ?? '').length : 0)),
+    );
     t.keys.forEach((k, i) => {
       const run = k.context.from === 'context' ? `  run: ${printable(k.context.value?.text ?? '')}` : '';
       const page = shown[i] ?? '';
-      lines.push(`  ${(names[i] ?? '').padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${run ? page.padEnd(pageWidth) : page}${run}`);
+      lines.push(
+        `  ${(names[i] ?? '').padEnd(width)}  ${`${k.size}B`.padStart(5)}  ${run ? page.padEnd(pageWidth) : page}${run}`,
+      );
     });
     if (t.registered && t.keys.length === 0) lines.push('  (no keys yet)');
   }
   const processes = new Set(threads.map((t) => t.pid)).size;
-  lines.push(`${threads.length} thread${threads.length === 1 ? '' : 's'} in ${processes} process${processes === 1 ? '' : 'es'} registered in ${pin}`);
+  lines.push(
+    `${threads.length} thread${threads.length === 1 ? '' : 's'} in ${processes} process${processes === 1 ? '' : 'es'} registered in ${pin}`,
+  );
   return lines.join('\n');
 }
 
@@ -167,7 +186,11 @@ export function dumpCommand(program: Command, state: RunState): void {
     .command('dump')
     .description('list every thread registered in the map with its keys and values, read through a BPF task iterator')
     .addOption(new Option('--pid <pid>', 'only the threads of this process').argParser(parsePid))
-    .addOption(new Option('-w, --watch [seconds]', 'refresh every few seconds (default 1) until interrupted').argParser(parseInterval))
+    .addOption(
+      new Option('-w, --watch [seconds]', 'refresh every few seconds (default 1) until interrupted').argParser(
+        parseInterval,
+      ),
+    )
     .addHelpText(
       'after',
       '\nValues are shown by their likeliest reading (text, integer, float, else hex); --json gives every reading:\n' +

@@ -44,7 +44,14 @@ function header(opts: { print?: HeaderName | true; json: boolean }): ExitCode {
   }
   const compile = compileLine(cflags);
   out.result(
-    { headers: paths, includeDirs, cflags, compile: compile.command, compiler: compile.compiler ?? null, missing: compile.missing },
+    {
+      headers: paths,
+      includeDirs,
+      cflags,
+      compile: compile.command,
+      compiler: compile.compiler ?? null,
+      missing: compile.missing,
+    },
     `${columns(NAMES.map((name) => [name, paths[name]]))}\n\n` +
       `compile a BPF program that includes tld.bpf.h with:\n` +
       `  ${compile.command}\n` +
@@ -59,7 +66,9 @@ export function headerCommand(program: Command, state: RunState): void {
     .command('header')
     .description('show where the C headers for BPF programs are (tld.bpf.h and what it includes), or print them')
     .addOption(
-      new Option('--print [name]', `print a header's text (${NAMES.join(', ')}; all of them without a name)`).argParser(parseHeader),
+      new Option('--print [name]', `print a header's text (${NAMES.join(', ')}; all of them without a name)`).argParser(
+        parseHeader,
+      ),
     );
   jsonOption(cmd).action(action(state, header));
 }

@@ -81,7 +81,10 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
     if (created) {
       const p = privileges();
       if (!p.root && !p.bpf) {
-        throw new CliError('ERR_TLD_PERMISSION', `creating a BPF map needs root or CAP_BPF; this process is ${p.summary}: ${PRIVILEGE_FIX}`);
+        throw new CliError(
+          'ERR_TLD_PERMISSION',
+          `creating a BPF map needs root or CAP_BPF; this process is ${p.summary}: ${PRIVILEGE_FIX}`,
+        );
       }
       resolved ??= resolvePin(pin, { makeDirs: { mode: dirMode(group), gid: group }, reachableBy: group });
       createdDirs = [...resolved.made];
@@ -104,12 +107,15 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
       resolved = resolvePin(pin, { reachableBy: group }); // the pin just made, checked like any other
     }
     const entry = resolved?.entry;
-    if (entry === undefined) throw new CliError('ERR_TLD_NO_MAP', `${pin} disappeared while tld was creating it: run the command again`);
+    if (entry === undefined)
+      throw new CliError('ERR_TLD_NO_MAP', `${pin} disappeared while tld was creating it: run the command again`);
     if (entry.stat.uid !== 0 && entry.stat.uid !== process.geteuid?.()) {
       throw new CliError(
         'ERR_TLD_PIN_TAKEN',
         `${pin} is taken: it belongs to ${describeUid(entry.stat.uid)}, who can point any task's storage at memory ` +
-          'of their choosing through it. Nothing was changed. Remove it (`sudo rm ' + pin + '`) and create the map ' +
+          'of their choosing through it. Nothing was changed. Remove it (`sudo rm ' +
+          pin +
+          '`) and create the map ' +
           'again, or choose another --pin',
       );
     }
@@ -143,8 +149,15 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
   const map = inspectPinnedMap(pin);
   output(opts.json).result(
     {
-      pin, created, mapId: map.id, valueSize: map.valueSize, layout: layoutOf(map.valueSize).revision,
-      mode: octal(map.mode), uid: map.uid, gid: map.gid, createdDirs,
+      pin,
+      created,
+      mapId: map.id,
+      valueSize: map.valueSize,
+      layout: layoutOf(map.valueSize).revision,
+      mode: octal(map.mode),
+      uid: map.uid,
+      gid: map.gid,
+      createdDirs,
     },
     created
       ? `created ${pin}: ${describe(map)}${createdDirs.length ? ` (made ${createdDirs.join(', ')})` : ''}`
@@ -181,7 +194,12 @@ async function show(opts: { pin: string; json: boolean }): Promise<ExitCode> {
     ['pin', `mode ${octal(map.mode)}, uid ${map.uid}, gid ${map.gid}`],
     ...(loose ? [['', `warning: every user may open it: chmod o-rwx ${opts.pin} (or chmod 600 ${opts.pin})`]] : []),
     ['uptr', "the kernel pins registered threads' pages"],
-    ['threads', threads ? `${threads.threads} registered, in ${threads.processes} process${threads.processes === 1 ? "" : "es"} (tld dump lists them)` : `unknown: ${threadsNote}`],
+    [
+      'threads',
+      threads
+        ? `${threads.threads} registered, in ${threads.processes} process${threads.processes === 1 ? '' : 'es'} (tld dump lists them)`
+        : `unknown: ${threadsNote}`,
+    ],
   ];
   output(opts.json).result(
     {
@@ -208,7 +226,10 @@ async function remove(opts: { pin: string; force: boolean; json: boolean }): Pro
   const resolved = resolvePin(pin);
   try {
     if (resolved.entry === undefined) {
-      throw new CliError('ERR_TLD_NO_MAP', `nothing is pinned at ${pin}: nothing to remove (${createHint(pin)} creates it)`);
+      throw new CliError(
+        'ERR_TLD_NO_MAP',
+        `nothing is pinned at ${pin}: nothing to remove (${createHint(pin)} creates it)`,
+      );
     }
     if (resolved.entry.stat.isDirectory()) throw notADirectory(pin);
     // Only pins: never unlink a file outside bpffs, --force or not.
@@ -253,11 +274,17 @@ export function mapCommand(program: Command, state: RunState): void {
   const createCmd = map
     .command('create')
     .description('create tld_data_map and pin it (mode 0600); a task-local-data map already pinned there is kept')
-    .addOption(new Option('--mode <octal>', 'permission bits of the pin: 0600, or 0660 with --group').argParser(parseMode))
-    .addOption(new Option('--group <name>', 'group of the pin (a name or a gid), for --mode 0660').argParser(parseGroup))
     .addOption(
-      new Option('--value-size <bytes>', '16 (default: the Linux 6.18 selftest revision, what tld.bpf.h declares) or 24 (the later revision, start in the value)')
-        .argParser(parseValueSize),
+      new Option('--mode <octal>', 'permission bits of the pin: 0600, or 0660 with --group').argParser(parseMode),
+    )
+    .addOption(
+      new Option('--group <name>', 'group of the pin (a name or a gid), for --mode 0660').argParser(parseGroup),
+    )
+    .addOption(
+      new Option(
+        '--value-size <bytes>',
+        '16 (default: the Linux 6.18 selftest revision, what tld.bpf.h declares) or 24 (the later revision, start in the value)',
+      ).argParser(parseValueSize),
     )
     .addHelpText(
       'after',
@@ -270,13 +297,17 @@ export function mapCommand(program: Command, state: RunState): void {
 
   const showCmd = map
     .command('show')
-    .description("open the pinned map as applications do and show it: id, value size, pin mode, uptr, registered threads");
+    .description(
+      'open the pinned map as applications do and show it: id, value size, pin mode, uptr, registered threads',
+    );
   pinOption(jsonOption(showCmd)).action(action(state, show));
 
   const rmCmd = map
     .command('rm')
     .alias('remove')
-    .description('unpin the map (with the directories `tld map create` made for it); refuses a pin that is not a task-local-data map')
+    .description(
+      'unpin the map (with the directories `tld map create` made for it); refuses a pin that is not a task-local-data map',
+    )
     .option('-f, --force', 'remove the pin even when it is not a task-local-data map', false);
   pinOption(jsonOption(rmCmd)).action(action(state, remove));
 }

@@ -5,7 +5,16 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption, parsePid, pinOption } from '../options.js';
 import { printable } from './dump.js';
-import { chooseKeys, checkPin, parseBy, parseHz, parseRequest, parseSeconds, progress, sleepOrSignal } from '../profiling.js';
+import {
+  chooseKeys,
+  checkPin,
+  parseBy,
+  parseHz,
+  parseRequest,
+  parseSeconds,
+  progress,
+  sleepOrSignal,
+} from '../profiling.js';
 
 const FORMATS = ['pprof', 'folded', 'svg'] as const;
 type Format = (typeof FORMATS)[number];
@@ -24,7 +33,8 @@ interface ProfileOptions {
 }
 
 function parseFormat(value: string): Format {
-  if (!(FORMATS as readonly string[]).includes(value)) throw new InvalidArgumentError(`give one of ${FORMATS.join(', ')}`);
+  if (!(FORMATS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`give one of ${FORMATS.join(', ')}`);
   return value as Format;
 }
 
@@ -62,12 +72,18 @@ async function profile(opts: ProfileOptions): Promise<ExitCode> {
       const left = deadline - performance.now();
       if (left <= 0) break;
       const samples = profiler.read().buckets.reduce((a, b) => a + b.samples, 0);
-      line.update(`tld profile: pid ${opts.pid}, ${((performance.now() - started) / 1000).toFixed(0)}/${opts.duration} s, ${samples} samples`);
+      line.update(
+        `tld profile: pid ${opts.pid}, ${((performance.now() - started) / 1000).toFixed(0)}/${opts.duration} s, ${samples} samples`,
+      );
       if (await sleepOrSignal(Math.min(left, 1000))) break;
     }
     profiler.detach();
     line.update(`tld profile: pid ${opts.pid}: naming frames…`);
-    built = buildProfile(profiler, { sampleHz: opts.frequency, startNs, durationNs: Math.round((performance.now() - started) * 1e6) });
+    built = buildProfile(profiler, {
+      sampleHz: opts.frequency,
+      startNs,
+      durationNs: Math.round((performance.now() - started) * 1e6),
+    });
   } finally {
     line.done();
     profiler.close();
@@ -96,10 +112,25 @@ async function profile(opts: ProfileOptions): Promise<ExitCode> {
   if (file !== '-') {
     const names = built.labelNames;
     out.result(
-      { file, format, pid: opts.pid, by: names, request: keys.request ?? null, sampleHz: opts.frequency, periodNs: built.periodNs, samples: total, values, withoutPerfMap: built.withoutPerfMap },
+      {
+        file,
+        format,
+        pid: opts.pid,
+        by: names,
+        request: keys.request ?? null,
+        sampleHz: opts.frequency,
+        periodNs: built.periodNs,
+        samples: total,
+        values,
+        withoutPerfMap: built.withoutPerfMap,
+      },
       `${columns([
         [...names.map((n) => n.toUpperCase()), 'SAMPLES', 'SHARE'],
-        ...values.map((v) => [...names.map((n) => printable(v.labels[n] ?? '')), String(v.samples).padStart(7), `${v.share.toFixed(1)}%`.padStart(6)]),
+        ...values.map((v) => [
+          ...names.map((n) => printable(v.labels[n] ?? '')),
+          String(v.samples).padStart(7),
+          `${v.share.toFixed(1)}%`.padStart(6),
+        ]),
       ])}\nwrote ${total} samples of pid ${opts.pid} to ${file} (${format})`,
     );
   }
@@ -109,20 +140,45 @@ async function profile(opts: ProfileOptions): Promise<ExitCode> {
 export function profileCommand(program: Command, state: RunState): void {
   const cmd = program
     .command('profile')
-    .description('sample one process\'s CPU with stacks, each sample labelled with the values its thread published')
+    .description("sample one process's CPU with stacks, each sample labelled with the values its thread published")
     .addOption(new Option('--pid <pid>', 'the process to profile').argParser(parsePid).makeOptionMandatory())
-    .addOption(new Option('--duration <seconds>', 'how long to sample (stops early at Ctrl-C)').default(10).argParser(parseSeconds))
-    .addOption(new Option('--by <keys>', 'the keys that label each sample, comma-separated (at most 4)').default(['route'], 'route').argParser(parseBy))
-    .addOption(new Option('--request <key>', "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)").argParser(parseRequest))
-    .addOption(new Option('-o, --output <file>', "where to write the profile ('-' for stdout; default tld-PID.pb.gz, .folded or .svg)"))
-    .addOption(new Option('--format <format>', 'pprof (gzipped profile.proto), folded (flamegraph.pl, speedscope) or svg (a flame graph per value)').argParser(parseFormat))
-    .addOption(new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz))
+    .addOption(
+      new Option('--duration <seconds>', 'how long to sample (stops early at Ctrl-C)')
+        .default(10)
+        .argParser(parseSeconds),
+    )
+    .addOption(
+      new Option('--by <keys>', 'the keys that label each sample, comma-separated (at most 4)')
+        .default(['route'], 'route')
+        .argParser(parseBy),
+    )
+    .addOption(
+      new Option(
+        '--request <key>',
+        "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)",
+      ).argParser(parseRequest),
+    )
+    .addOption(
+      new Option(
+        '-o, --output <file>',
+        "where to write the profile ('-' for stdout; default tld-PID.pb.gz, .folded or .svg)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--format <format>',
+        'pprof (gzipped profile.proto), folded (flamegraph.pl, speedscope) or svg (a flame graph per value)',
+      ).argParser(parseFormat),
+    )
+    .addOption(
+      new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz),
+    )
     .addHelpText(
       'after',
       '\nJavaScript frames are named from /tmp/perf-PID.map: start node with --perf-basic-prof. Native frames are' +
         '\nnamed from the ELF symbols of the mapped files, kernel frames from /proc/kallsyms. In pprof each key is a' +
         '\nsample label (and pid a numeric one); sample types samples/count and cpu/nanoseconds. In folded output the' +
-        '\nkeys\' values are the root frames.' +
+        "\nkeys' values are the root frames." +
         '\n\nExamples:\n  sudo npx tld profile --pid 1234 --duration 30 -o out.pb.gz && go tool pprof -tagfocus route=/users out.pb.gz' +
         '\n  sudo npx tld profile --pid 1234 --by route,tenant -o flame.svg',
     );

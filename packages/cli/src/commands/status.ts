@@ -37,7 +37,11 @@ function kernel(): Check {
   const recent = major > MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]);
   return recent
     ? ok('kernel', `Linux ${version}`)
-    : missing('kernel', `Linux ${version}`, `upgrade to Linux ${MIN_KERNEL.join('.')} or later: task storage with uptr pages`);
+    : missing(
+        'kernel',
+        `Linux ${version}`,
+        `upgrade to Linux ${MIN_KERNEL.join('.')} or later: task storage with uptr pages`,
+      );
 }
 
 function btf(): Check {
@@ -88,7 +92,7 @@ async function uptr(): Promise<Check> {
     } finally {
       iterator.close();
     }
-    return ok('uptr', 'the kernel pinned this thread\'s pages in a throw-away task-storage map');
+    return ok('uptr', "the kernel pinned this thread's pages in a throw-away task-storage map");
   } catch (error) {
     const { message } = explain(error);
     return missing('uptr', 'registering a thread in a throw-away map failed', message);
@@ -103,7 +107,11 @@ async function pin(pinPath: string): Promise<Check> {
     const detail = `${pinPath}: map ${map.id} (${map.name}), ${description}, mode ${octal(map.mode)}, uid ${map.uid}`;
     const check =
       (map.mode & 0o007) !== 0
-        ? missing('pin', detail, `any user can open it and point any task's storage at their memory: chmod 600 ${pinPath}`)
+        ? missing(
+            'pin',
+            detail,
+            `any user can open it and point any task's storage at their memory: chmod 600 ${pinPath}`,
+          )
         : ok('pin', detail);
     return { ...check, layout: revision };
   } catch (error) {

@@ -7,7 +7,14 @@ import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption, parsePid, pinOption } from '../options.js';
 import { printable } from './dump.js';
 import {
-  chooseKeys, checkPin, parseBy, parseHz, parseRequest, parseSeconds, progress, sleepOrSignal,
+  chooseKeys,
+  checkPin,
+  parseBy,
+  parseHz,
+  parseRequest,
+  parseSeconds,
+  progress,
+  sleepOrSignal,
 } from '../profiling.js';
 
 interface TopOptions {
@@ -72,7 +79,10 @@ async function top(opts: TopOptions): Promise<ExitCode> {
       const interrupted = await sleepOrSignal(opts.interval * 1000);
       line.done();
       const current = new Map<string, Totals>();
-      const rows = new Map<string, { labels: Record<string, string>; cpuNs: number; samples: number; requests: number }>();
+      const rows = new Map<
+        string,
+        { labels: Record<string, string>; cpuNs: number; samples: number; requests: number }
+      >();
       for (const b of profiler.read().buckets) {
         const id = bucketId(b);
         current.set(id, { cpuNs: b.cpuNs, samples: b.samples, requests: b.requests });
@@ -98,7 +108,13 @@ async function top(opts: TopOptions): Promise<ExitCode> {
           samples: r.samples,
         }));
       const time = new Date().toISOString();
-      const head = [...names.map((k) => k.toUpperCase()), 'CPU ms', 'SHARE', ...(keys.request ? ['REQUESTS'] : []), 'SAMPLES'];
+      const head = [
+        ...names.map((k) => k.toUpperCase()),
+        'CPU ms',
+        'SHARE',
+        ...(keys.request ? ['REQUESTS'] : []),
+        'SAMPLES',
+      ];
       const table = columns([
         head,
         ...list.map((r) => [
@@ -112,7 +128,14 @@ async function top(opts: TopOptions): Promise<ExitCode> {
       const title = `tld top - ${scope}, by ${names.join(',')}${keys.request ? `, requests: ${keys.request}` : ''} - every ${opts.interval} s - ${time}`;
       const clear = process.stdout.isTTY && !opts.json ? '\x1b[2J\x1b[H' : '';
       out.result(
-        { time, intervalS: opts.interval, by: names, request: keys.request ?? null, totalCpuMs: Math.round(total / 1e4) / 100, rows: list },
+        {
+          time,
+          intervalS: opts.interval,
+          by: names,
+          request: keys.request ?? null,
+          totalCpuMs: Math.round(total / 1e4) / 100,
+          rows: list,
+        },
         `${clear}${title}\n\n${list.length > 0 ? table : '(no CPU time in this interval)'}\n`,
       );
       if (interrupted) break;
@@ -128,13 +151,27 @@ export function topCommand(program: Command, state: RunState): void {
   const cmd = program
     .command('top')
     .description('live CPU time per value of some keys (route, tenant, ...), measured by BPF in the kernel')
-    .addOption(new Option('--pid <pid>', 'only the threads of this process (repeat for more; default: every registered thread)').argParser(
-      (value: string, previous: number[] | undefined) => [...(previous ?? []), parsePid(value)],
-    ))
-    .addOption(new Option('--by <keys>', 'the keys to group by, comma-separated (at most 4)').default(['route'], 'route').argParser(parseBy))
-    .addOption(new Option('--request <key>', "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)").argParser(parseRequest))
+    .addOption(
+      new Option(
+        '--pid <pid>',
+        'only the threads of this process (repeat for more; default: every registered thread)',
+      ).argParser((value: string, previous: number[] | undefined) => [...(previous ?? []), parsePid(value)]),
+    )
+    .addOption(
+      new Option('--by <keys>', 'the keys to group by, comma-separated (at most 4)')
+        .default(['route'], 'route')
+        .argParser(parseBy),
+    )
+    .addOption(
+      new Option(
+        '--request <key>',
+        "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)",
+      ).argParser(parseRequest),
+    )
     .addOption(new Option('--interval <seconds>', 'seconds between refreshes').default(1).argParser(parseSeconds))
-    .addOption(new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz))
+    .addOption(
+      new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz),
+    )
     .addOption(new Option('--count <n>', 'stop after n refreshes (default: until interrupted)').argParser(parseCount))
     .addHelpText(
       'after',

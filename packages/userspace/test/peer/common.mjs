@@ -56,7 +56,11 @@ export function loadPeer(path, flags) {
  * @param {NativeBinding} native
  */
 export function metaHeader(native) {
-  const header = new Uint16Array(native.metaPage(() => {}), 0, 2);
+  const header = new Uint16Array(
+    native.metaPage(() => {}),
+    0,
+    2,
+  );
   return { cnt: /** @type {number} */ (header[0]), size: /** @type {number} */ (header[1]) };
 }
 
@@ -103,7 +107,10 @@ export function iterView(tasks, tid, names) {
   const values = {};
   for (const name of names) {
     const key = task.keys.find((k) => k.name === name);
-    values[name] = key && key.value.length === 8 ? new DataView(key.value.buffer, key.value.byteOffset).getBigUint64(0, true) : undefined;
+    values[name] =
+      key && key.value.length === 8
+        ? new DataView(key.value.buffer, key.value.byteOffset).getBigUint64(0, true)
+        : undefined;
   }
   return { registered: task.registered, valueStart: task.valueStart, values };
 }
@@ -126,5 +133,7 @@ export function runWorker(data) {
  * @param {unknown} value
  */
 export function report(value) {
-  process.stdout.write(JSON.stringify(value, (_, /** @type {unknown} */ v) => (typeof v === 'bigint' ? v.toString() : v)));
+  process.stdout.write(
+    JSON.stringify(value, (_, /** @type {unknown} */ v) => (typeof v === 'bigint' ? v.toString() : v)),
+  );
 }

@@ -6,7 +6,9 @@ import { loadAddon } from '../addon.mjs';
 import { args, bpfView, failure, iterView, loadPeer, metaHeader, report, runWorker } from './common.mjs';
 
 const { peerPath, flags, pins, valueSize } =
-  /** @type {{ peerPath: string, flags: import('./common.mjs').PeerFlags, pins: { v1: string, v2: string }, valueSize: 16 | 24 }} */ (args);
+  /** @type {{ peerPath: string, flags: import('./common.mjs').PeerFlags, pins: { v1: string, v2: string }, valueSize: 16 | 24 }} */ (
+    args
+  );
 const pin = valueSize === 24 ? pins.v2 : pins.v1;
 const names = ['js_req', 'peer_static_id', 'peer_static_tag'];
 /** @type {Record<string, unknown>} */

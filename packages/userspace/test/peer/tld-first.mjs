@@ -4,7 +4,8 @@ import { loadReader } from '@tld/bpf-programs';
 import { loadAddon } from '../addon.mjs';
 import { args, bpfView, failure, loadPeer, metaHeader, report, runWorker } from './common.mjs';
 
-const { peerPath, flags, pins } = /** @type {{ peerPath: string, flags: import('./common.mjs').PeerFlags, pins: { v1: string } }} */ (args);
+const { peerPath, flags, pins } =
+  /** @type {{ peerPath: string, flags: import('./common.mjs').PeerFlags, pins: { v1: string } }} */ (args);
 const { TaskLocalData } = await import('../../dist/index.js');
 const native = loadAddon();
 const reader = loadReader({ map: { pinPath: pins.v1 } });
@@ -50,7 +51,15 @@ const names = ['js_req', 'js_late', 'peer_static_id', 'peer_dyn'];
 out.afterClose = bpfView(reader.read(names), names);
 out.registrationsAfterClose = native.registrationCount();
 
-const worker = { peerPath, flags, pin: pins.v1, valueSize: /** @type {const} */ (16), progFd: reader.progFd, peerKey: staticKeys.peer_static_id, names };
+const worker = {
+  peerPath,
+  flags,
+  pin: pins.v1,
+  valueSize: /** @type {const} */ (16),
+  progFd: reader.progFd,
+  peerKey: staticKeys.peer_static_id,
+  names,
+};
 out.workerTldThenPeer = await runWorker({ ...worker, mode: 'tld-then-peer' });
 out.workerPeerThenTld = await runWorker({ ...worker, mode: 'peer-then-tld' });
 native.close(mapFd);
