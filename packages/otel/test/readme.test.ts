@@ -1,27 +1,14 @@
 // The README's examples are what users copy: run each (against the built package, on a pinned test map) and check
 // it prints what the README says it prints.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Reader, loadReader } from '@tld/bpf-programs';
-import { bpfSupport, uniquePinPath } from '@tld/testkit';
+import { bpfSupport, readmeExample, uniquePinPath } from '@tld/testkit';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({
-  lang: m[1] as string,
-  body: m[2] as string,
-}));
-
-/** The code block containing `marker` and the ```text block right after it (what it prints). */
-function example(marker: string): { code: string; prints: string[] } {
-  const at = blocks.findIndex((b) => b.lang === 'js' && b.body.includes(marker));
-  const printed = blocks[at + 1];
-  if (at === -1 || printed?.lang !== 'text') throw new Error(`no js block with ${marker} followed by a text block`);
-  return { code: (blocks[at] as { body: string }).body, prints: printed.body.trimEnd().split('\n') };
-}
 
 describe.skipIf(!bpfSupport().supported)('README examples', () => {
   let reader: Reader;
@@ -33,7 +20,7 @@ describe.skipIf(!bpfSupport().supported)('README examples', () => {
   afterAll(() => reader?.close());
 
   it.each(['TldContextManager(tld'])('the %s example prints what the README shows', (marker) => {
-    const { code, prints } = example(marker);
+    const { code, prints } = readmeExample(packageDir, marker);
     expect(code).toContain('TaskLocalData.open()');
     // Inside the package directory, so @tld/otel and OpenTelemetry resolve to this workspace's.
     const dir = join(packageDir, '.vitest');

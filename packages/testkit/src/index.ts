@@ -30,4 +30,5 @@ export { watchLifecycle } from './lifecycle.js';
 export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 export { mapPage, unmapPage, unmapPages, pagesWith, register, unregister, addKey } from './own-pages.js';
 export type { OwnPage, OwnPages, KeySpec } from './own-pages.js';
+export { readmeExample } from './readme.js';
 export { NotSupportedError } from '@tld/protocol';
