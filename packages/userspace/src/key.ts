@@ -94,12 +94,30 @@ export function closeKey(key: Key): void {
   key[CLOSED] = true;
 }
 
-/** A key whose value is one element of a typed array (the number types): get() is the same for each. */
+/** The typed-array class of a ScalarKey's value: BigUint64Array, Float64Array, ... */
+interface ScalarView<V> {
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): { [index: number]: V };
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/**
+ * A key whose value is one element of a typed array (the number types): the class names its array as
+ * `static readonly View`, and the view, get() and decode() are the same for each. set() stays in each class (V8).
+ */
 export abstract class ScalarKey<V extends bigint | number> extends Key {
   declare readonly [VIEW]: { [index: number]: V };
 
   /** @internal */
-  abstract override decode(bytes: Uint8Array): V;
+  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
+    super(session, info, byteOffset);
+    this[VIEW] = new (new.target as unknown as { View: ScalarView<V> }).View(page, byteOffset, 1);
+  }
+
+  /** @internal */
+  decode(bytes: Uint8Array): V {
+    const { View } = this.constructor as unknown as { View: ScalarView<V> };
+    return new View(bytes.slice(0, View.BYTES_PER_ELEMENT).buffer)[0] as V;
+  }
 
   /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
   get(): V {

@@ -32,13 +32,9 @@ const utf8Decoder = new TextDecoder();
 export class U64Key extends ScalarKey<bigint> {
   /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's u64() makes it. */
   static readonly valueType = 'u64';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = BigUint64Array;
   declare readonly [VIEW]: BigUint64Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new BigUint64Array(page, byteOffset, 1);
-  }
 
   /**
    * Stores `value` (0 .. 2^64−1) in this thread's page (inside a run(): the running context's value). Throws
@@ -59,11 +55,6 @@ export class U64Key extends ScalarKey<bigint> {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): bigint {
-    return new BigUint64Array(bytes.slice(0, 8).buffer)[0] as bigint;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkU64(this.name, value);
     return [value];
@@ -74,13 +65,9 @@ export class U64Key extends ScalarKey<bigint> {
 export class I64Key extends ScalarKey<bigint> {
   /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's i64() makes it. */
   static readonly valueType = 'i64';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = BigInt64Array;
   declare readonly [VIEW]: BigInt64Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new BigInt64Array(page, byteOffset, 1);
-  }
 
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
@@ -98,11 +85,6 @@ export class I64Key extends ScalarKey<bigint> {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): bigint {
-    return new BigInt64Array(bytes.slice(0, 8).buffer)[0] as bigint;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkI64(this.name, value);
     return [value];
@@ -113,13 +95,9 @@ export class I64Key extends ScalarKey<bigint> {
 export class U32Key extends ScalarKey<number> {
   /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's u32() makes it. */
   static readonly valueType = 'u32';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = Uint32Array;
   declare readonly [VIEW]: Uint32Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new Uint32Array(page, byteOffset, 1);
-  }
 
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
@@ -138,11 +116,6 @@ export class U32Key extends ScalarKey<number> {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): number {
-    return new Uint32Array(bytes.slice(0, 4).buffer)[0] as number;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkU32(this.name, value);
     return [BigInt(value)]; // the low 4 bytes (little-endian); the room's other 4 are padding
@@ -153,13 +126,9 @@ export class U32Key extends ScalarKey<number> {
 export class F64Key extends ScalarKey<number> {
   /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's f64() makes it. */
   static readonly valueType = 'f64';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = Float64Array;
   declare readonly [VIEW]: Float64Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new Float64Array(page, byteOffset, 1);
-  }
 
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
@@ -174,11 +143,6 @@ export class F64Key extends ScalarKey<number> {
   writeRun(value: unknown, memory: RecordMemory, at: number): void {
     checkF64(this.name, value);
     memory.f64[at >>> 3] = value;
-  }
-
-  /** @internal */
-  decode(bytes: Uint8Array): number {
-    return new Float64Array(bytes.slice(0, 8).buffer)[0] as number;
   }
 
   /** @internal */
