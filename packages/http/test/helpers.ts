@@ -54,9 +54,7 @@ export interface Probe {
 }
 
 /** 48 requests over 4 routes and 3 tenants, each with its own id, sent at once so that their handlers interleave. */
-function probes(
-  routes: readonly { method: 'GET' | 'POST'; path: (i: number) => string; route: string }[],
-): Probe[] {
+function probes(routes: readonly { method: 'GET' | 'POST'; path: (i: number) => string; route: string }[]): Probe[] {
   return Array.from({ length: 48 }, (_, i) => {
     const r = routes[i % routes.length] as (typeof routes)[number];
     return { method: r.method, path: r.path(i), route: r.route, tenant: `tenant-${i % 3}`, reqId: String(1000 + i) };
