@@ -7,16 +7,7 @@ import express, { type Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpfSupport } from '@tld/testkit';
 import { nextRequestId, tldExpress } from '../src/express.js';
-import {
-  IDLE,
-  type Serving,
-  bpfSees,
-  expectBurstReadsOwnValues,
-  expectRefusedValueChangesNothing,
-  readAcrossAwaits,
-  sendAll,
-  serving,
-} from './helpers.js';
+import { type Serving, bpfSees, readAcrossAwaits, sendAll, serving } from './helpers.js';
 
 const support = bpfSupport();
 
@@ -64,9 +55,9 @@ describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route 
   });
 
   it('48 interleaved requests (GET, POST with a JSON body, a nested router): every reading is its own request', async () => {
-    await expectBurstReadsOwnValues(base);
+    await rig.expectBurstReadsOwnValues(base);
     // Between requests BPF reads the thread's own values.
-    expect(bpfSees(rig.reader)).toEqual(IDLE);
+    rig.expectIdle();
   });
 
   it('a route declared with several paths shows them all; a request no route matches shows the unmatched route', async () => {
@@ -79,7 +70,7 @@ describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route 
   });
 
   it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
-    await expectRefusedValueChangesNothing(base, rig.reader);
+    await rig.expectRefusedValueChangesNothing(base);
   });
 
   it("default request ids: this thread's count, with the threadId in the top 16 bits", () => {

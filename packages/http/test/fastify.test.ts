@@ -5,17 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpfSupport } from '@tld/testkit';
 import { tldFastify } from '../src/fastify.js';
-import {
-  IDLE,
-  type Seen,
-  type Serving,
-  bpfSees,
-  expectBurstReadsOwnValues,
-  expectRefusedValueChangesNothing,
-  readAcrossAwaits,
-  sendAll,
-  serving,
-} from './helpers.js';
+import { type Seen, type Serving, bpfSees, readAcrossAwaits, sendAll, serving } from './helpers.js';
 
 const support = bpfSupport();
 
@@ -60,9 +50,9 @@ describe.skipIf(!support.supported)("tldFastify: BPF reads each request's route 
   });
 
   it('48 interleaved requests (GET, POST with a JSON body, a prefixed plugin): every reading is its own request', async () => {
-    const list = await expectBurstReadsOwnValues(base);
+    const list = await rig.expectBurstReadsOwnValues(base);
     for (const p of list) expect(beforeBody.get(p.reqId)).toEqual({ route: p.route, reqId: p.reqId, tenant: p.tenant });
-    expect(bpfSees(rig.reader)).toEqual(IDLE);
+    rig.expectIdle();
   });
 
   it('a request no route matches shows the unmatched route', async () => {
@@ -71,7 +61,7 @@ describe.skipIf(!support.supported)("tldFastify: BPF reads each request's route 
   });
 
   it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
-    await expectRefusedValueChangesNothing(base, rig.reader);
+    await rig.expectRefusedValueChangesNothing(base);
   });
 
   it('bad options throw a coded TypeError when the plugin is registered', async () => {

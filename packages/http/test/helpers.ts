@@ -82,7 +82,7 @@ export async function sendAll(base: string, list: readonly Probe[]): Promise<unk
 }
 
 /** What BPF reads on the server's thread between requests: the thread's own values, set by serving(). */
-export const IDLE: Seen = { route: 'idle', reqId: '0', tenant: 'none' };
+const IDLE: Seen = { route: 'idle', reqId: '0', tenant: 'none' };
 
 /** What a framework test serves with: a private map, its reader, a TaskLocalData on it and the tenant key. */
 export interface Serving {
@@ -91,6 +91,16 @@ export interface Serving {
   readonly tenant: StringKey;
   /** Creates route and req_id (as the adapters do) and sets the IDLE values: once the app is set up. */
   idle(): void;
+  /** Checks that BPF reads the IDLE values on this thread. */
+  expectIdle(): void;
+  /**
+   * 48 interleaved requests to the routes every framework test declares (/api/users/:id, POST
+   * /api/orders/:id/items, /health): checks that every reading of every handler is its own request's, and returns
+   * the probes for the framework's own checks.
+   */
+  expectBurstReadsOwnValues(base: string): Promise<Probe[]>;
+  /** A tenant longer than its key fails that request with 500; the next request and the idle values are intact. */
+  expectRefusedValueChangesNothing(base: string): Promise<void>;
   close(): void;
 }
 
@@ -98,6 +108,7 @@ export function serving(): Serving {
   const reader = loadReader({ map: 'private' });
   const tld = TaskLocalData.open({ mapFd: reader.mapFd });
   const tenant = tld.string('tenant', 16);
+  const expectIdle = (): void => expect(bpfSees(reader)).toEqual(IDLE);
   return {
     reader,
     tld,
@@ -107,42 +118,37 @@ export function serving(): Serving {
       tld.u64('req_id').set(0n);
       tenant.set('none');
     },
+    expectIdle,
+    async expectBurstReadsOwnValues(base) {
+      const list = probes([
+        { method: 'GET', path: (i) => `/api/users/${i}`, route: '/api/users/:id' },
+        { method: 'POST', path: (i) => `/api/orders/${i}/items`, route: '/api/orders/:id/items' },
+        { method: 'GET', path: () => '/health', route: '/health' },
+        { method: 'GET', path: (i) => `/api/users/${i}?q=${i}`, route: '/api/users/:id' },
+      ]);
+      const bodies = await sendAll(base, list);
+      bodies.forEach((body, i) => {
+        const p = list[i];
+        const want: Seen = { route: p?.route, reqId: p?.reqId, tenant: p?.tenant };
+        expect(body).toEqual([want, want, want]);
+      });
+      return list;
+    },
+    async expectRefusedValueChangesNothing(base) {
+      const res = await fetch(`${base}/health`, {
+        headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' },
+      });
+      expect(res.status).toBe(500);
+      const [ok] = await sendAll(base, [
+        { method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' },
+      ]);
+      const want: Seen = { route: '/health', reqId: '10', tenant: 't' };
+      expect(ok).toEqual([want, want, want]);
+      expectIdle();
+    },
     close() {
       tld.close();
       reader.close();
     },
   };
-}
-
-/**
- * 48 interleaved requests to the routes every framework test declares (/api/users/:id, POST
- * /api/orders/:id/items, /health); checks that every reading of every handler is its own request's. Returns the
- * probes for checks of the framework's own.
- */
-export async function expectBurstReadsOwnValues(base: string): Promise<Probe[]> {
-  const list = probes([
-    { method: 'GET', path: (i) => `/api/users/${i}`, route: '/api/users/:id' },
-    { method: 'POST', path: (i) => `/api/orders/${i}/items`, route: '/api/orders/:id/items' },
-    { method: 'GET', path: () => '/health', route: '/health' },
-    { method: 'GET', path: (i) => `/api/users/${i}?q=${i}`, route: '/api/users/:id' },
-  ]);
-  const bodies = await sendAll(base, list);
-  bodies.forEach((body, i) => {
-    const p = list[i];
-    const want: Seen = { route: p?.route, reqId: p?.reqId, tenant: p?.tenant };
-    expect(body).toEqual([want, want, want]);
-  });
-  return list;
-}
-
-/** A tenant longer than its key fails that request with 500; the next request and the idle values are intact. */
-export async function expectRefusedValueChangesNothing(base: string, reader: Reader): Promise<void> {
-  const res = await fetch(`${base}/health`, {
-    headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' },
-  });
-  expect(res.status).toBe(500);
-  const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
-  const want: Seen = { route: '/health', reqId: '10', tenant: 't' };
-  expect(ok).toEqual([want, want, want]);
-  expect(bpfSees(reader)).toEqual(IDLE);
 }
