@@ -32,6 +32,6 @@ export { mapPage, unmapPage, unmapPages, pagesWith, register, unregister, addKey
 export type { OwnPage, OwnPages, KeySpec } from './own-pages.js';
 export { readmeExample } from './readme.js';
 export { compileBpf } from './clang.js';
-export { installedNode, installedNodes, nodeCacheDir, runNodeScript } from './nodes.js';
+export { installedNode, installedNodes, nodeCacheDir, printWalkReport, runNodeScript } from './nodes.js';
 export type { InstalledNode, WalkChildReport } from './nodes.js';
 export { NotSupportedError } from '@tld/protocol';

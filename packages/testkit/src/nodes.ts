@@ -60,3 +60,22 @@ export interface WalkChildReport {
 export function installedNode(major: number): string | undefined {
   return installedNodes(major).find((node) => node.major === major)?.bin;
 }
+
+/**
+ * What a walk child prints as its last line of stdout: a WalkChildReport (the first five mismatches, and how many)
+ * with `extra`, the child's own findings.
+ */
+export function printWalkReport(
+  asyncContext: string,
+  readings: number,
+  mismatches: readonly unknown[],
+  extra: Record<string, unknown>,
+): void {
+  const report: WalkChildReport = {
+    asyncContext,
+    readings,
+    mismatches: mismatches.slice(0, 5),
+    mismatchCount: mismatches.length,
+  };
+  console.log(JSON.stringify({ ...report, ...extra }));
+}
