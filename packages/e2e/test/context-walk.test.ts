@@ -104,6 +104,35 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     both(expectRun);
   });
 
+  /** Heap offset of word `word` of entry `i` of the image's table (2 buckets). */
+  const entry = (i: number, word: number): number =>
+    image.AT.table + V8.bucketsOff + 8 * 2 + 8 * (V8.entryWords * i + word);
+
+  // The walk of the current task copies 640 bytes around the frame and 320 of the record, and takes every word it
+  // can from those copies. In this image the table lies inside the frame's copy, the stores outside it: the reads
+  // are the slot, the frame's copy, the two keys' hash words, the store's record word and the record's copy (the
+  // value comes from that copy). Counted by one more walk of tld_read_context (ContextResult.walkReads).
+  it('the walk takes the table and the value from its copies: 6 reads of user memory', () => {
+    expect(reader.read().walkReads).toBe(6);
+  });
+
+  it('a store just before its frame, as V8 allocates a run: its record word comes from the copy, 5 reads', () => {
+    const near = image.AT.frame - 0x80;
+    image.heapWord(near + V8.storeRecordOff, image.recordAddress);
+    image.heapWord(entry(1, V8.entryValue), image.tagged(near));
+    expect(reader.read().walkReads).toBe(5);
+    both(expectRun);
+  });
+
+  it("a table outside the frame's copy is copied on its own: 7 reads, the same values", () => {
+    const far = 0x900;
+    image.heap.bytes.copyWithin(far, image.AT.table, image.AT.table + 0x100);
+    image.heapWord(image.AT.frame + V8.frameTableOff, image.tagged(far));
+    image.heap.bytes.fill(0xee, image.AT.table, image.AT.table + 0x100); // the old table would give no value
+    expect(reader.read().walkReads).toBe(7);
+    both(expectRun);
+  });
+
   it('a key whose presence bit is clear is read from the page, the others from the record', () => {
     image.present(off['route'] ?? -1, false);
     both((r) => {
@@ -195,8 +224,6 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
 
   // One corruption at a time; each must give no value for every key (the destination zeroed), never a value.
   const w = (at: number): number => at; // heap offsets, for readability below
-  const entry = (i: number, word: number): number =>
-    image.AT.table + V8.bucketsOff + 8 * 2 + 8 * (V8.entryWords * i + word);
   const corruptions: Array<[string, number, () => void]> = [
     [
       'the slot is not a tagged pointer',
