@@ -440,6 +440,7 @@ static __always_inline long tld_find_key(struct tld_object *obj, struct tld_name
 #define TLD_CTX_FRAME_WINDOW  640
 #define TLD_CTX_TABLE_WINDOW 112
 #define TLD_CTX_RECORD_WINDOW 320
+#define TLD_CTX_ATTEMPTS      3 /* walks of the current task before a lost copy gives -EAGAIN */
 
 /*
  * The copies of the current task's walk, per CPU: they do not fit the BPF stack beside a caller's. A program that
@@ -518,8 +519,8 @@ static __always_inline long __tld_copy_word(__u64 *copy, const __u32 room, __u64
 /*
  * Walks from the task's CPED slot to the record of the innermost run() (struct tld_walk `w` from the task's page).
  * `s` is this CPU's scratch for the current task (remote == 0), NULL for another task. Returns TLD_FROM_CONTEXT
- * with *loc filled; TLD_FROM_PAGE when no walk is published (version != 1), the slot holds no frame, or our
- * AsyncLocalStorage is not in the frame (outside any run); -EFAULT when user memory could not be read; -EINVAL when
+ * with *loc filled; TLD_FROM_PAGE when no walk is published (version != TLD_WALK_VERSION), the slot holds no frame, or
+ * our AsyncLocalStorage is not in the frame (outside any run); -EFAULT when user memory could not be read; -EINVAL when
  * a word is not what the layout says (tag, Smi, bucket count, bounds, chain too long, record alignment, magic,
  * self); -ESTALE when the record's run has ended; -EAGAIN when the record is being changed.
  */
@@ -536,7 +537,7 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	const __u32 room = remote ? TLD_CTX_TABLE_WINDOW : TLD_CTX_FRAME_WINDOW;
 	struct __tld_record_head *head = remote ? &u.head : (struct __tld_record_head *)s->record;
 	const __u32 record_room = remote ? sizeof(u.head) : TLD_CTX_RECORD_WINDOW;
-	__u64 frame, table, nb, ne, nd, word, key, hashword, store = 0, rec, magic, entries, entry, lo;
+	__u64 frame, table, nb, ne, nd, word, key, hashword, store = 0, rec, magic, entries, entry, lo, als;
 	__u64 base = 0, len = 0; /* the copy at `copy`: user memory [base, base + len) */
 	__s64 nbuckets, nelements, ndeleted, idx;
 	__u32 hash, ew, ek, ev, ec;
@@ -553,6 +554,7 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	ev = w->entry_value;
 	ec = w->entry_chain;
 	magic = w->record_magic;
+	als = *(volatile __u64 *)&w->als_address;
 	if (ew == 0 || ew > TLD_CTX_MAX_ENTRY_WORDS || ek >= ew || ev >= ew || ec >= ew || magic == 0)
 		return -EINVAL;
 
@@ -613,12 +615,17 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 		entry = entries + (__u64)idx * ew * 8;
 		if (__TLD_WORD(entry + 8 * ek, &key))
 			return -EFAULT;
-		/* A deleted entry's key is the hole: a heap object whose hash word does not match. */
+		/*
+		 * Our AsyncLocalStorage is the key at the address the writer published after the last GC (0 while one
+		 * runs), else the key whose hash word matches. A deleted entry's key is the hole: neither.
+		 */
 		if (__TLD_V8_HEAP_OBJECT(key)) {
-			if (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task, remote,
-					    &loc->reads))
-				return -EFAULT;
-			if (hashword == (__u64)hash << 32) {
+			if (key != als) {
+				if (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task,
+						    remote, &loc->reads))
+					return -EFAULT;
+			}
+			if (key == als || hashword == (__u64)hash << 32) {
 				if (__TLD_WORD(entry + 8 * ev, &store))
 					return -EFAULT;
 				if (!store)
@@ -631,9 +638,17 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	}
 	if (!store)
 		return -EINVAL; /* a chain longer than any real frame's */
-	/* Node leaves a run by a frame that maps our AsyncLocalStorage to undefined: outside our runs. */
-	if (store == w->no_frame)
+	/*
+	 * Node leaves a run by a frame that maps our AsyncLocalStorage to undefined: outside our runs. Matched by
+	 * address, the key's hash word must agree first: no record check follows to catch a stale address.
+	 */
+	if (store == w->no_frame) {
+		if (key == als && (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task, remote,
+						   &loc->reads) ||
+				   hashword != (__u64)hash << 32))
+			return -EINVAL;
 		return TLD_FROM_PAGE;
+	}
 	if (!__TLD_V8_HEAP_OBJECT(store))
 		return -EINVAL;
 	if (__TLD_WORD(store - 1 + w->store_record_off, &rec))
@@ -684,19 +699,24 @@ __attribute__((weak, noinline)) int __tld_ctx_locate_current(struct tld_walk *w,
 {
 	struct __tld_ctx_scratch *s;
 	__u32 zero = 0;
-	int r;
+	int r, attempt;
 
 	if (!w || !loc)
 		return -EINVAL;
 	s = bpf_map_lookup_elem(&tld_ctx_scratch, &zero);
 	if (!s)
 		return -EFAULT;
-	loc->ticket = __sync_add_and_fetch(&s->ticket, 1);
-	r = __tld_ctx_locate(w, NULL, 0, loc, s);
-	/* Another walk on this CPU took the copies meanwhile: what this one decided from them may be theirs. */
-	if (*(volatile __u64 *)&s->ticket != loc->ticket)
-		return -EAGAIN;
-	return r;
+	/*
+	 * Another walk on this CPU that took the copies meanwhile (a sampler interrupting this program) makes what this
+	 * one decided from them untrustworthy: walk again, a few times, rather than give no value.
+	 */
+	for (attempt = 0; attempt < TLD_CTX_ATTEMPTS; attempt++) {
+		loc->ticket = __sync_add_and_fetch(&s->ticket, 1);
+		r = __tld_ctx_locate(w, NULL, 0, loc, s);
+		if (*(volatile __u64 *)&s->ticket == loc->ticket)
+			return r;
+	}
+	return -EAGAIN;
 }
 
 static __noinline __attribute__((unused)) int __tld_ctx_locate_task(struct tld_walk *w, struct task_struct *task,
