@@ -100,6 +100,16 @@ describe('pnpm bench --quick', () => {
         expect(row.ratio).toBeGreaterThan(0);
       }
     }
+    // The HTTP rows that alternate phases in one server report their pairs: the median ratio within its interval.
+    for (const name of ['http set per request', 'http run per request', 'profile overhead']) {
+      const row = /** @type {Row & { pairs: number | null, ratioCiLow: number, ratioCiHigh: number }} */ (
+        byName.get(name)
+      );
+      expect(row.pairs, name).toBeGreaterThanOrEqual(1);
+      expect(row.ratioCiLow, name).toBeLessThanOrEqual(/** @type {number} */ (row.ratio));
+      expect(row.ratio, name).toBeLessThanOrEqual(row.ratioCiHigh);
+    }
+    expect(r.stdout).toMatch(/`http run per request` ÷ `http als per request`: [\d.]+× \(95% CI [\d.]+–[\d.]+; IQR/);
     // The table and the chart come from the same rows.
     expect(r.stdout).toContain('`bpf cached read`');
     const svg = readFileSync(join(out, 'bench-results.svg'), 'utf8');

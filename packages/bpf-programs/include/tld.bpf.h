@@ -427,18 +427,38 @@ static __always_inline long tld_find_key(struct tld_object *obj, struct tld_name
 #define __TLD_V8_SMI_VALUE(w) ((__s64)(w) >> 32)
 
 /*
- * bpf_probe_read_user() costs about 70 ns a call on the machines we measured, so the walk reads in few, larger
- * pieces: one window of the table (its counts, buckets and first three entries: a frame of up to 3 stores), and the
- * record's header with the first word of its presence bitmap. The window lies inside the table object: V8's
- * smallest OrderedHashMap (2 buckets, 4 entries) is 152 bytes. Words past it (a frame of more stores) are read one
- * by one.
+ * bpf_probe_read_user() costs about 70 ns a call on the machines we measured whatever it copies (8 or 640 bytes), so
+ * the walk reads in few, larger pieces. The walk of the current task copies 640 bytes around the frame: V8
+ * bump-allocates a run's store, then its frame (a JS Map), then the frame's table, so one copy usually holds the
+ * frame's table pointer, the table's counts, buckets and first entries, and the store's record pointer. Then 320
+ * bytes of the record: its header, the first word of its presence bitmap and the first values. Every word is
+ * taken from a copy only when the copy holds it; any other word is read on its own, so a copy that misses (objects
+ * a GC moved apart, a frame of many stores) costs reads, never correctness. The reader of another task copies 112
+ * bytes of the table (counts, buckets, first three entries) and the record's header with its first bitmap word.
  */
+#define TLD_CTX_FRAME_BEFORE  256
+#define TLD_CTX_FRAME_WINDOW  640
 #define TLD_CTX_TABLE_WINDOW 112
+#define TLD_CTX_RECORD_WINDOW 320
+#define TLD_CTX_ATTEMPTS      3 /* walks of the current task before a lost copy gives -EAGAIN */
 
-struct __tld_table_window {
-	__u64 base; /* user address of w[0] */
-	__u64 w[TLD_CTX_TABLE_WINDOW / 8];
+/*
+ * The copies of the current task's walk, per CPU: they do not fit the BPF stack beside a caller's. A program that
+ * interrupts another on the same CPU (or runs while it is preempted) may walk through the same copies, so each walk
+ * draws a ticket first and trusts what it took from the copies only while the ticket is still the latest.
+ */
+struct __tld_ctx_scratch {
+	__u64 ticket;
+	__u64 window[TLD_CTX_FRAME_WINDOW / 8];
+	__u64 record[TLD_CTX_RECORD_WINDOW / 8];
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct __tld_ctx_scratch);
+} tld_ctx_scratch SEC(".maps") __attribute__((weak));
 
 /* Where a located record is, and its seqlock word and first bitmap word as read with its header. */
 struct tld_ctx_loc {
@@ -446,9 +466,13 @@ struct tld_ctx_loc {
 	__u64 values;  /* record + values_off */
 	__u64 present; /* record + present_off: one bit per 8-byte word of the values area */
 	__u64 bits0;   /* the bitmap's first word (words 0-63 of the values area), when bits0_ok */
+	__u64 ticket;  /* current task: the walk's ticket on this CPU's tld_ctx_scratch */
 	__u32 bits0_ok;
 	__u32 values_size;
 	__u32 seq;
+	__u32 record_bytes; /* current task: bytes of the record in this CPU's copy */
+	__u32 reads;	    /* user memory reads the walk and the copy made */
+	__u32 __pad;
 };
 
 /* The record header and the bitmap word after it, read at once. */
@@ -459,54 +483,68 @@ struct __tld_record_head {
 
 /*
  * Reads user memory of the current task (remote == 0: bpf_probe_read_user, any tracing program) or of `task`
- * (remote == 1: bpf_copy_from_user_task, sleepable programs only). `remote` is a constant at every call, so the
- * helper the program may not call is compiled out.
+ * (remote == 1: bpf_copy_from_user_task, sleepable programs only), and counts the read in *reads (the reads are
+ * what the walk costs; tests check how many it makes). `remote` is a constant at every call, so the helper the
+ * program may not call is compiled out.
  */
 static __always_inline long __tld_user_read(void *dst, __u32 size, __u64 src, struct task_struct *task,
-					    const int remote)
+					    const int remote, __u32 *reads)
 {
+	*reads += 1;
 	if (remote)
 		return bpf_copy_from_user_task(dst, size, (const void *)src, task, 0);
 	return bpf_probe_read_user(dst, size, (const void *)src);
 }
 
-/* The table word at user address `addr`: from the window when it holds it, else read. */
-static __always_inline long __tld_table_word(struct __tld_table_window *tw, __u64 addr, __u64 *out,
-					     struct task_struct *task, const int remote)
+/*
+ * The word at user address `addr`: from `copy` (`room` bytes, holding `len` bytes copied from `base`) when it holds
+ * the word, else read.
+ */
+static __always_inline long __tld_copy_word(__u64 *copy, const __u32 room, __u64 base, __u64 len, __u64 addr,
+					    __u64 *out, struct task_struct *task, const int remote, __u32 *reads)
 {
-	__u64 d = addr - tw->base;
+	__u64 d = addr - base;
 
-	if (addr >= tw->base && !(d & 7) && d < TLD_CTX_TABLE_WINDOW) {
+	if (addr >= base && !(d & 7) && d < len) {
 		d /= 8;
 		barrier_var(d);
-		if (d < TLD_CTX_TABLE_WINDOW / 8) {
-			*out = tw->w[d];
+		if (d < room / 8) {
+			*out = copy[d];
 			return 0;
 		}
 	}
-	return __tld_user_read(out, sizeof(*out), addr, task, remote);
+	return __tld_user_read(out, sizeof(*out), addr, task, remote, reads);
 }
 
 /*
  * Walks from the task's CPED slot to the record of the innermost run() (struct tld_walk `w` from the task's page).
- * Returns TLD_FROM_CONTEXT with *loc filled; TLD_FROM_PAGE when no walk is published (version != 1), the slot holds
- * no frame, or our AsyncLocalStorage is not in the frame (outside any run); -EFAULT when user memory could not be
- * read; -EINVAL when a word is not what the layout says (tag, Smi, bucket count, bounds, chain too long, record
- * alignment, magic, self); -ESTALE when the record's run has ended; -EAGAIN when the record is being changed.
+ * `s` is this CPU's scratch for the current task (remote == 0), NULL for another task. Returns TLD_FROM_CONTEXT
+ * with *loc filled; TLD_FROM_PAGE when no walk is published (version != TLD_WALK_VERSION), the slot holds no frame, or
+ * our AsyncLocalStorage is not in the frame (outside any run); -EFAULT when user memory could not be read; -EINVAL when
+ * a word is not what the layout says (tag, Smi, bucket count, bounds, chain too long, record alignment, magic,
+ * self); -ESTALE when the record's run has ended; -EAGAIN when the record is being changed.
  */
 static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_struct *task, const int remote,
-					    struct tld_ctx_loc *loc)
+					    struct tld_ctx_loc *loc, struct __tld_ctx_scratch *s)
 {
-	/* The table window is done with before the record's head is read: they share the stack. */
+	/* Another task's copies, on the stack: the table's is done with before the record's head is read. */
 	union {
-		struct __tld_table_window tw;
+		__u64 table[TLD_CTX_TABLE_WINDOW / 8];
 		struct __tld_record_head head;
 	} u;
-		__u64 frame, table, nb, ne, nd, word, key, hashword, store = 0, rec, magic, entries, entry, lo;
+	/* Which copies this walk uses: `remote` is a constant, so each build of the walk sees one kind of memory. */
+	__u64 *copy = remote ? u.table : s->window;
+	const __u32 room = remote ? TLD_CTX_TABLE_WINDOW : TLD_CTX_FRAME_WINDOW;
+	struct __tld_record_head *head = remote ? &u.head : (struct __tld_record_head *)s->record;
+	const __u32 record_room = remote ? sizeof(u.head) : TLD_CTX_RECORD_WINDOW;
+	__u64 frame, table, nb, ne, nd, word, key, hashword, store = 0, rec, magic, entries, entry, lo, als;
+	__u64 base = 0, len = 0; /* the copy at `copy`: user memory [base, base + len) */
 	__s64 nbuckets, nelements, ndeleted, idx;
 	__u32 hash, ew, ek, ev, ec;
 	int step;
 
+	loc->reads = 0;
+#define __TLD_WORD(addr, out) __tld_copy_word(copy, room, base, len, (addr), (out), task, remote, &loc->reads)
 	if (*(volatile __u32 *)&w->version != TLD_WALK_VERSION)
 		return TLD_FROM_PAGE;
 	barrier(); /* the version is written last: the facts are read after it */
@@ -516,32 +554,41 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	ev = w->entry_value;
 	ec = w->entry_chain;
 	magic = w->record_magic;
+	als = *(volatile __u64 *)&w->als_address;
 	if (ew == 0 || ew > TLD_CTX_MAX_ENTRY_WORDS || ek >= ew || ev >= ew || ec >= ew || magic == 0)
 		return -EINVAL;
 
-	if (__tld_user_read(&frame, sizeof(frame), w->cped_slot, task, remote))
+	if (__tld_user_read(&frame, sizeof(frame), w->cped_slot, task, remote, &loc->reads))
 		return -EFAULT;
 	if (frame == w->no_frame)
 		return TLD_FROM_PAGE;
 	if (!__TLD_V8_HEAP_OBJECT(frame))
 		return -EINVAL;
-	if (__tld_user_read(&table, sizeof(table), frame - 1 + w->frame_table_off, task, remote))
+	if (!remote) {
+		/* A copy that faults (the frame near the edge of a mapping) is no copy: every word is then read. */
+		base = frame - 1 - TLD_CTX_FRAME_BEFORE;
+		if (!__tld_user_read(copy, TLD_CTX_FRAME_WINDOW, base, task, remote, &loc->reads))
+			len = TLD_CTX_FRAME_WINDOW;
+	}
+	if (__TLD_WORD(frame - 1 + w->frame_table_off, &table))
 		return -EFAULT;
 	if (!__TLD_V8_HEAP_OBJECT(table))
 		return -EINVAL;
 	table -= 1;
-	/* The window starts at the first of the three counts; the buckets and entries follow them in V8's layout. */
+	/* The table's copy starts at the first of its counts; the buckets and entries follow them in V8's layout. */
 	lo = w->table_nelements_off;
 	if (w->table_ndeleted_off < lo)
 		lo = w->table_ndeleted_off;
 	if (w->table_nbuckets_off < lo)
 		lo = w->table_nbuckets_off;
-	u.tw.base = table + lo;
-	if (__tld_user_read(u.tw.w, sizeof(u.tw.w), u.tw.base, task, remote))
-		return -EFAULT;
-	if (__tld_table_word(&u.tw, table + w->table_nbuckets_off, &nb, task, remote) ||
-	    __tld_table_word(&u.tw, table + w->table_nelements_off, &ne, task, remote) ||
-	    __tld_table_word(&u.tw, table + w->table_ndeleted_off, &nd, task, remote))
+	if (table + lo < base || table + lo + TLD_CTX_TABLE_WINDOW > base + len) {
+		base = table + lo;
+		len = TLD_CTX_TABLE_WINDOW;
+		if (__tld_user_read(copy, TLD_CTX_TABLE_WINDOW, base, task, remote, &loc->reads))
+			return -EFAULT;
+	}
+	if (__TLD_WORD(table + w->table_nbuckets_off, &nb) || __TLD_WORD(table + w->table_nelements_off, &ne) ||
+	    __TLD_WORD(table + w->table_ndeleted_off, &nd))
 		return -EFAULT;
 	if (!__TLD_V8_IS_SMI(nb) || !__TLD_V8_IS_SMI(ne) || !__TLD_V8_IS_SMI(nd))
 		return -EINVAL;
@@ -552,7 +599,7 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 	if (nbuckets < 1 || nbuckets > TLD_CTX_MAX_BUCKETS || (nbuckets & (nbuckets - 1)) || nelements < 0 ||
 	    ndeleted < 0 || nelements + ndeleted > 2 * nbuckets)
 		return -EINVAL;
-	if (__tld_table_word(&u.tw, table + w->table_buckets_off + 8 * (hash & (nbuckets - 1)), &word, task, remote))
+	if (__TLD_WORD(table + w->table_buckets_off + 8 * (hash & (nbuckets - 1)), &word))
 		return -EFAULT;
 	entries = table + w->table_buckets_off + 8 * nbuckets;
 
@@ -566,75 +613,116 @@ static __always_inline int __tld_ctx_locate(struct tld_walk *w, struct task_stru
 		if (idx < 0 || idx >= nelements + ndeleted)
 			return -EINVAL;
 		entry = entries + (__u64)idx * ew * 8;
-		if (__tld_table_word(&u.tw, entry + 8 * ek, &key, task, remote))
+		if (__TLD_WORD(entry + 8 * ek, &key))
 			return -EFAULT;
-		/* A deleted entry's key is the hole: a heap object whose hash word does not match. */
+		/*
+		 * Our AsyncLocalStorage is the key at the address the writer published after the last GC (0 while one
+		 * runs), else the key whose hash word matches. A deleted entry's key is the hole: neither.
+		 */
 		if (__TLD_V8_HEAP_OBJECT(key)) {
-			if (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task, remote))
-				return -EFAULT;
-			if (hashword == (__u64)hash << 32) {
-				if (__tld_table_word(&u.tw, entry + 8 * ev, &store, task, remote))
+			if (key != als) {
+				if (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task,
+						    remote, &loc->reads))
+					return -EFAULT;
+			}
+			if (key == als || hashword == (__u64)hash << 32) {
+				if (__TLD_WORD(entry + 8 * ev, &store))
 					return -EFAULT;
 				if (!store)
 					return -EINVAL;
 				break;
 			}
 		}
-		if (__tld_table_word(&u.tw, entry + 8 * ec, &word, task, remote))
+		if (__TLD_WORD(entry + 8 * ec, &word))
 			return -EFAULT;
 	}
 	if (!store)
 		return -EINVAL; /* a chain longer than any real frame's */
-	/* Node leaves a run by a frame that maps our AsyncLocalStorage to undefined: outside our runs. */
-	if (store == w->no_frame)
+	/*
+	 * Node leaves a run by a frame that maps our AsyncLocalStorage to undefined: outside our runs. Matched by
+	 * address, the key's hash word must agree first: no record check follows to catch a stale address.
+	 */
+	if (store == w->no_frame) {
+		if (key == als && (__tld_user_read(&hashword, sizeof(hashword), key - 1 + w->key_hash_off, task, remote,
+						   &loc->reads) ||
+				   hashword != (__u64)hash << 32))
+			return -EINVAL;
 		return TLD_FROM_PAGE;
+	}
 	if (!__TLD_V8_HEAP_OBJECT(store))
 		return -EINVAL;
-	if (__tld_user_read(&rec, sizeof(rec), store - 1 + w->store_record_off, task, remote))
+	if (__TLD_WORD(store - 1 + w->store_record_off, &rec))
 		return -EFAULT;
+#undef __TLD_WORD
 	if (rec == 0 || (rec & 7))
 		return -EINVAL;
-	loc->bits0_ok = !__tld_user_read(&u.head, sizeof(u.head), rec, task, remote);
-	if (!loc->bits0_ok && __tld_user_read(&u.head.hdr, sizeof(u.head.hdr), rec, task, remote))
+	/* The whole copy, else the head with its bitmap word, else the header alone (the record at a mapping's end). */
+	loc->record_bytes = record_room;
+	if (__tld_user_read(head, record_room, rec, task, remote, &loc->reads)) {
+		loc->record_bytes = 0;
+		if (record_room > sizeof(*head) &&
+		    !__tld_user_read(head, sizeof(*head), rec, task, remote, &loc->reads))
+			loc->record_bytes = sizeof(*head);
+	}
+	if (loc->record_bytes < sizeof(*head) &&
+	    __tld_user_read(&head->hdr, sizeof(head->hdr), rec, task, remote, &loc->reads))
 		return -EFAULT;
 	/* A pointer that lands on a copy of a record, or on anything else, fails one of these. */
-	if (u.head.hdr.magic != magic || u.head.hdr.self != rec)
+	if (head->hdr.magic != magic || head->hdr.self != rec)
 		return -EINVAL;
-	if (u.head.hdr.valid != 1)
+	if (head->hdr.valid != 1)
 		return -ESTALE;
-	if (u.head.hdr.seq & 1)
+	if (head->hdr.seq & 1)
 		return -EAGAIN;
-	if (u.head.hdr.values_size > TLD_CTX_RECORD_MAX_VALUES || u.head.hdr.values_off < sizeof(u.head.hdr) ||
-	    u.head.hdr.present_off < sizeof(u.head.hdr))
+	if (head->hdr.values_size > TLD_CTX_RECORD_MAX_VALUES || head->hdr.values_off < sizeof(head->hdr) ||
+	    head->hdr.present_off < sizeof(head->hdr))
 		return -EINVAL;
 	/* The word after the header is the bitmap's first only where the bitmap starts there. */
-	loc->bits0_ok = loc->bits0_ok && u.head.hdr.present_off == sizeof(u.head.hdr) && u.head.hdr.values_size;
-	loc->bits0 = u.head.bits0;
+	loc->bits0_ok = loc->record_bytes >= sizeof(*head) && head->hdr.present_off == sizeof(head->hdr) &&
+			head->hdr.values_size;
+	loc->bits0 = head->bits0;
 	loc->record = rec;
-	loc->values = rec + u.head.hdr.values_off;
-	loc->present = rec + u.head.hdr.present_off;
-	loc->values_size = u.head.hdr.values_size;
-	loc->seq = u.head.hdr.seq;
+	loc->values = rec + head->hdr.values_off;
+	loc->present = rec + head->hdr.present_off;
+	loc->values_size = head->hdr.values_size;
+	loc->seq = head->hdr.seq;
 	return TLD_FROM_CONTEXT;
 }
 
 /*
- * The walk as a BPF subprogram: its stack (the table window, the record head) is its own, not repeated in the
- * caller's frame for every key the caller reads. The current-task walk is a global function, which the verifier
- * checks once for the program whatever calls it (a static one is checked again at every call, with every result
- * it can return); weak, so that several units including this header link into one object.
+ * The walk as a BPF subprogram: its state is its own, not repeated in the caller's frame for every key the caller
+ * reads. The current-task walk is a global function, which the verifier checks once for the program whatever calls
+ * it (a static one is checked again at every call, with every result it can return); weak, so that several units
+ * including this header link into one object.
  */
 __attribute__((weak, noinline)) int __tld_ctx_locate_current(struct tld_walk *w, struct tld_ctx_loc *loc)
 {
+	struct __tld_ctx_scratch *s;
+	__u32 zero = 0;
+	int r, attempt;
+
 	if (!w || !loc)
 		return -EINVAL;
-	return __tld_ctx_locate(w, NULL, 0, loc);
+	s = bpf_map_lookup_elem(&tld_ctx_scratch, &zero);
+	if (!s)
+		return -EFAULT;
+	/*
+	 * Another walk on this CPU that took the copies meanwhile (a sampler interrupting this program) makes what this
+	 * one decided from them untrustworthy: walk again, a few times, rather than give no value.
+	 */
+	for (attempt = 0; attempt < TLD_CTX_ATTEMPTS; attempt++) {
+		loc->ticket = __sync_add_and_fetch(&s->ticket, 1);
+		r = __tld_ctx_locate(w, NULL, 0, loc, s);
+		if (*(volatile __u64 *)&s->ticket == loc->ticket)
+			return r;
+	}
+	return -EAGAIN;
 }
 
 static __noinline __attribute__((unused)) int __tld_ctx_locate_task(struct tld_walk *w, struct task_struct *task,
 								   struct tld_ctx_loc *loc)
 {
-	return __tld_ctx_locate(w, task, 1, loc);
+	return __tld_ctx_locate(w, task, 1, loc, NULL);
 }
 
 /*
@@ -645,6 +733,7 @@ static __noinline __attribute__((unused)) int __tld_ctx_locate_task(struct tld_w
 static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, void *dst, __u32 size,
 					  struct task_struct *task, const int remote)
 {
+	__u64 at;
 	__u32 seq;
 	__u8 bits;
 
@@ -654,12 +743,22 @@ static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, voi
 		if (!((loc->bits0 >> (off >> 3)) & 1))
 			return TLD_FROM_PAGE;
 	} else {
-		if (__tld_user_read(&bits, sizeof(bits), loc->present + (off >> 6), task, remote))
+		if (__tld_user_read(&bits, sizeof(bits), loc->present + (off >> 6), task, remote, &loc->reads))
 			return -EFAULT;
 		if (!((bits >> ((off >> 3) & 7)) & 1))
 			return TLD_FROM_PAGE;
 	}
-	if (__tld_user_read(dst, size, loc->values + off, task, remote))
+	/* The current task's value from this CPU's copy of the record, while no other walk has taken the copy since. */
+	at = loc->values - loc->record + off;
+	if (!remote && at + size <= loc->record_bytes) {
+		__u32 zero = 0;
+		struct __tld_ctx_scratch *s = bpf_map_lookup_elem(&tld_ctx_scratch, &zero);
+
+		if (s && !bpf_probe_read_kernel(dst, size, (char *)s->record + at) &&
+		    *(volatile __u64 *)&s->ticket == loc->ticket)
+			return TLD_FROM_CONTEXT;
+	}
+	if (__tld_user_read(dst, size, loc->values + off, task, remote, &loc->reads))
 		return -EFAULT;
 	/*
 	 * Only the thread that runs a run's code writes its record. Reading the current task, that thread is stopped
@@ -670,7 +769,7 @@ static __always_inline int __tld_ctx_copy(struct tld_ctx_loc *loc, long off, voi
 	if (!remote)
 		return TLD_FROM_CONTEXT;
 	if (__tld_user_read(&seq, sizeof(seq), loc->record + __builtin_offsetof(struct tld_ctx_record, seq), task,
-			    remote))
+			    remote, &loc->reads))
 		return -EFAULT;
 	if (seq != loc->seq)
 		return -EAGAIN;

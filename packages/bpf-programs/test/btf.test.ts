@@ -59,7 +59,13 @@ describe('two compilation units including tld.bpf.h link into one object (bpftoo
 
   it('keeps one of each map and of tld_uptr_dummy, and every program', () => {
     const types = btf(linked);
-    expect(sectionVars(types, '.maps')).toEqual(['events', 'tld_data_map', 'tld_key_map', 'tld_key_owner']);
+    expect(sectionVars(types, '.maps')).toEqual([
+      'events',
+      'tld_ctx_scratch',
+      'tld_data_map',
+      'tld_key_map',
+      'tld_key_owner',
+    ]);
     expect(sectionVars(types, '.data')).toEqual(['tld_uptr_dummy']);
     const funcs = [...types.values()].filter((t) => t.kind === 'FUNC' && t.linkage === 'global').map((t) => t.name);
     // tld.bpf.h's walk to the current async context is a weak global function: one copy survives the link.

@@ -3,7 +3,15 @@
 // the stores, our run record and a decoy record with other values, laid out with the V8 offsets the facts
 // publish, in pages mapped at known addresses; and the facts themselves as key `tld.walk` of a registered page.
 // Every word can be changed afterwards, so a test can corrupt one thing at a time.
-import { CTX_RECORD, type WalkFacts, ctxRecordLayout, encodeWalk, initCtxRecord, presentBit } from '@tld/protocol';
+import {
+  CTX_RECORD,
+  WALK_VERSION,
+  type WalkFacts,
+  ctxRecordLayout,
+  encodeWalk,
+  initCtxRecord,
+  presentBit,
+} from '@tld/protocol';
 import { mapPage, unmapPage, type OwnPage } from '@tld/testkit';
 
 /** V8 layout facts of official 64-bit Node.js builds (no pointer compression); the reader takes them from `tld.walk`. */
@@ -124,7 +132,7 @@ export function buildImage(): ContextImage {
 
   const facts = (overrides: Partial<Facts> = {}): Uint8Array => {
     const { version, ...f }: Facts = {
-      version: 1,
+      version: WALK_VERSION,
       cpedSlot: heap.address + BigInt(AT.slot),
       noFrame: tagged(AT.undefined),
       alsHash: ALS_HASH,
@@ -140,6 +148,7 @@ export function buildImage(): ContextImage {
       entryValue: V8.entryValue,
       entryChain: V8.entryChain,
       storeRecordOff: V8.storeRecordOff,
+      alsAddress: tagged(AT.alsKey), // as the writer's GC callbacks keep it
       ...overrides,
     };
     return encodeWalk(f, version);

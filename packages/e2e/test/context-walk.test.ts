@@ -104,6 +104,70 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
     both(expectRun);
   });
 
+  /** Heap offset of word `word` of entry `i` of the image's table (2 buckets). */
+  const entry = (i: number, word: number): number =>
+    image.AT.table + V8.bucketsOff + 8 * 2 + 8 * (V8.entryWords * i + word);
+
+  // The walk of the current task copies 640 bytes around the frame and 320 of the record, and takes every word it
+  // can from those copies; our AsyncLocalStorage's key is recognised by the published address, with no read. In
+  // this image the table lies inside the frame's copy, the stores outside it: the reads are the slot, the frame's
+  // copy, the decoy key's hash word (first in the chain, not at the address), the store's record word and the
+  // record's copy (the value comes from that copy). Counted by one more walk of tld_read_context (walkReads).
+  it('the walk takes the table and the value from its copies and our key by address: 5 reads of user memory', () => {
+    expect(reader.read().walkReads).toBe(5);
+  });
+
+  it('a store just before its frame, as V8 allocates a run: its record word comes from the copy, 4 reads', () => {
+    const near = image.AT.frame - 0x80;
+    image.heapWord(near + V8.storeRecordOff, image.recordAddress);
+    image.heapWord(entry(1, V8.entryValue), image.tagged(near));
+    expect(reader.read().walkReads).toBe(4);
+    both(expectRun);
+  });
+
+  it("a table outside the frame's copy is copied on its own: 6 reads, the same values", () => {
+    const far = 0x900;
+    image.heap.bytes.copyWithin(far, image.AT.table, image.AT.table + 0x100);
+    image.heapWord(image.AT.frame + V8.frameTableOff, image.tagged(far));
+    image.heap.bytes.fill(0xee, image.AT.table, image.AT.table + 0x100); // the old table would give no value
+    expect(reader.read().walkReads).toBe(6);
+    both(expectRun);
+  });
+
+  it('no address published (a GC is moving objects): the hash words decide, one read more, the same values', () => {
+    publish({ alsAddress: 0n });
+    expect(reader.read().walkReads).toBe(6);
+    both(expectRun);
+  });
+
+  it('an address that is no key of the frame (stale): the hash words decide, the same values', () => {
+    publish({ alsAddress: image.tagged(0x700) });
+    both(expectRun);
+  });
+
+  it("a stale address on another AsyncLocalStorage's key, whose store is no record of ours: no value", () => {
+    publish({ alsAddress: image.tagged(image.AT.decoyKey) });
+    image.recordWord(image.RECORD.decoy + CTX_RECORD.MAGIC, 0x1234n);
+    both((r) => {
+      expect(Object.values(r.keys).map((k) => k.ret)).toEqual([-EINVAL, -EINVAL, -EINVAL, -EINVAL]);
+      expect([r.req_id, r.route, r.weight, r.mark]).toEqual([undefined, undefined, undefined, undefined]);
+    });
+  });
+
+  it("a stale address on a key that maps to undefined: its hash word must agree, else no value (not the page's)", () => {
+    publish({ alsAddress: image.tagged(image.AT.decoyKey) });
+    image.heapWord(entry(0, V8.entryValue), image.tagged(image.AT.undefined));
+    both((r) => {
+      expect(Object.values(r.keys).map((k) => k.ret)).toEqual([-EINVAL, -EINVAL, -EINVAL, -EINVAL]);
+      expect([r.req_id, r.route, r.weight, r.mark]).toEqual([undefined, undefined, undefined, undefined]);
+    });
+  });
+
+  it("our key by address mapping to undefined (a run ended), its hash word agreeing: the page's values", () => {
+    image.heapWord(entry(1, V8.entryValue), image.tagged(image.AT.undefined));
+    both(expectPage);
+  });
+
   it('a key whose presence bit is clear is read from the page, the others from the record', () => {
     image.present(off['route'] ?? -1, false);
     both((r) => {
@@ -118,12 +182,17 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
   });
 
   it("a frame without our AsyncLocalStorage (its chain ends): the page's values", () => {
-    publish({ alsHash: (ALS_HASH ^ 0x0ff0_0000) >>> 0 });
+    publish({ alsHash: (ALS_HASH ^ 0x0ff0_0000) >>> 0, alsAddress: image.tagged(0x700) });
     both(expectPage);
   });
 
   it("no walk published (version 0): the page's values", () => {
     publish({ version: 0 });
+    both(expectPage);
+  });
+
+  it("facts of version 1 (a writer without als_address): no walk, the page's values", () => {
+    publish({ version: 1 });
     both(expectPage);
   });
 
@@ -195,8 +264,6 @@ describe.skipIf(!support.supported)('tld_get_context_data() over a synthetic V8 
 
   // One corruption at a time; each must give no value for every key (the destination zeroed), never a value.
   const w = (at: number): number => at; // heap offsets, for readability below
-  const entry = (i: number, word: number): number =>
-    image.AT.table + V8.bucketsOff + 8 * 2 + 8 * (V8.entryWords * i + word);
   const corruptions: Array<[string, number, () => void]> = [
     [
       'the slot is not a tagged pointer',

@@ -80,7 +80,7 @@ struct tld_map_value_v2 {
  * sizeof(struct tld_walk) bytes. V8 offsets are from the untagged object start (tagged pointer - 1).
  */
 #define TLD_WALK_KEY_NAME "tld.walk"
-#define TLD_WALK_VERSION 1
+#define TLD_WALK_VERSION 2
 struct tld_walk {
 	__u32 version;           /* @0: WALK_VERSION, stored last; 0 = no walk on this thread (use the page) */
 	__u32 als_hash;          /* @4: identity hash of the writer's AsyncLocalStorage (the frame's key) */
@@ -99,6 +99,7 @@ struct tld_walk {
 	__u16 entry_chain;       /* @50: word index of the chain (Smi next entry or -1) in an entry */
 	__u16 store_record_off;  /* @52: offset in the store object of the record's address */
 	__u16 reserved;          /* @54: zero */
+	__u64 als_address;       /* @56: the AsyncLocalStorage's tagged address since the last GC; 0 while a GC may move it */
 };
 
 /*
@@ -175,7 +176,9 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, store_record_off) == 52, "
 TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->store_record_off) == 2, "sizeof(((struct tld_walk *)0)->store_record_off) == 2");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, reserved) == 54, "__builtin_offsetof(struct tld_walk, reserved) == 54");
 TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->reserved) == 2, "sizeof(((struct tld_walk *)0)->reserved) == 2");
-TLD_STATIC_ASSERT(sizeof(struct tld_walk) == 56, "sizeof(struct tld_walk) == 56");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_walk, als_address) == 56, "__builtin_offsetof(struct tld_walk, als_address) == 56");
+TLD_STATIC_ASSERT(sizeof(((struct tld_walk *)0)->als_address) == 8, "sizeof(((struct tld_walk *)0)->als_address) == 8");
+TLD_STATIC_ASSERT(sizeof(struct tld_walk) == 64, "sizeof(struct tld_walk) == 64");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, trace_id) == 0, "__builtin_offsetof(struct tld_ctx_record, trace_id) == 0");
 TLD_STATIC_ASSERT(sizeof(((struct tld_ctx_record *)0)->trace_id) == 16, "sizeof(((struct tld_ctx_record *)0)->trace_id) == 16");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_ctx_record, span_id) == 16, "__builtin_offsetof(struct tld_ctx_record, span_id) == 16");

@@ -33,6 +33,7 @@ const walkOffsets: Record<string, [number, number]> = {
   entry_chain: [50, 2],
   store_record_off: [52, 2],
   reserved: [54, 2],
+  als_address: [56, 8],
 };
 
 const recordOffsets: Record<string, [number, number]> = {
@@ -72,22 +73,24 @@ const facts: WalkFacts = {
   entryValue: 1,
   entryChain: 2,
   storeRecordOff: 48,
+  alsAddress: 0x7f00_1234_5679n,
 };
 
 describe('PROTOCOL.md §8 struct tld_walk', () => {
-  it('has the documented fields at the documented offsets, 56 bytes, under the key tld.walk', () => {
+  it('has the documented fields at the documented offsets, 64 bytes, under the key tld.walk', () => {
     expect(sizes(WALK_STRUCT)).toEqual(walkOffsets);
-    expect(WALK_SIZE).toBe(56);
+    expect(WALK_SIZE).toBe(64);
     expect(WALK_KEY_NAME).toBe('tld.walk');
   });
 
-  it('encodes and decodes every fact, version 1 at offset 0', () => {
+  it('encodes and decodes every fact, version 2 at offset 0', () => {
     const bytes = encodeWalk(facts);
     const view = new DataView(bytes.buffer);
-    expect(view.getUint32(0, true)).toBe(1);
+    expect(view.getUint32(0, true)).toBe(2);
     expect(view.getBigUint64(8, true)).toBe(facts.cpedSlot);
     expect(view.getUint16(52, true)).toBe(48);
-    expect(decodeWalk(bytes)).toEqual({ ...facts, version: 1 });
+    expect(view.getBigUint64(56, true)).toBe(facts.alsAddress);
+    expect(decodeWalk(bytes)).toEqual({ ...facts, version: 2 });
     expect(decodeWalk(encodeWalk(facts, 0)).version).toBe(0);
   });
 });

@@ -59,14 +59,14 @@ function defineStruct(
 
 /** Key name of the published walk facts (a bytes key of WALK_STRUCT.size bytes in each thread's data page). */
 export const WALK_KEY_NAME = 'tld.walk';
-/** `version` of the facts this protocol describes; 0 = not (yet) valid. */
-export const WALK_VERSION = 1;
+/** `version` of the facts this protocol describes (2: `als_address` added); 0 = not (yet) valid. */
+export const WALK_VERSION = 2;
 
 /**
  * struct tld_walk. V8 offsets are byte offsets from the untagged object start (tagged pointer − 1); official Node
  * builds: no pointer compression, 8-byte tagged words, heap objects have the low bit set, a Smi is value << 32.
  */
-export const WALK_STRUCT: StructTable = defineStruct('tld_walk', 56, [
+export const WALK_STRUCT: StructTable = defineStruct('tld_walk', 64, [
   {
     name: 'version',
     type: 'u32',
@@ -104,6 +104,12 @@ export const WALK_STRUCT: StructTable = defineStruct('tld_walk', 56, [
   { name: 'entry_chain', type: 'u16', offset: 50, doc: 'word index of the chain (Smi next entry or -1) in an entry' },
   { name: 'store_record_off', type: 'u16', offset: 52, doc: "offset in the store object of the record's address" },
   { name: 'reserved', type: 'u16', offset: 54, doc: 'zero' },
+  {
+    name: 'als_address',
+    type: 'u64',
+    offset: 56,
+    doc: "the AsyncLocalStorage's tagged address since the last GC; 0 while a GC may move it",
+  },
 ]);
 
 /** Bytes of the published facts: the size of the `tld.walk` key. */
@@ -186,6 +192,8 @@ export interface WalkFacts {
   readonly entryValue: number;
   readonly entryChain: number;
   readonly storeRecordOff: number;
+  /** Kept current by the writer's GC callbacks (0 while a GC runs); readers compare keys with it. */
+  readonly alsAddress: bigint;
 }
 
 /** Fields of WALK_STRUCT that are not facts: the version (stored last, on its own) and the reserved padding. */
@@ -229,7 +237,7 @@ function get(view: DataView, at: number, field: StructField): number | bigint {
   }
 }
 
-/** The 56 bytes of `tld.walk` for these facts, `version` included (callers that write in place store it last). */
+/** The 64 bytes of `tld.walk` for these facts, `version` included (callers that write in place store it last). */
 export function encodeWalk(facts: WalkFacts, version = WALK_VERSION): Uint8Array {
   const bytes = new Uint8Array(WALK_SIZE);
   const view = new DataView(bytes.buffer);

@@ -59,6 +59,31 @@ static __always_inline void read_keys(struct tld_object *obj, struct tld_context
 	}
 }
 
+/*
+ * The user memory reads one walk of the current task to req_id makes, through tld.bpf.h's internals: tests check
+ * that the walk takes from its copies what they hold. 0 when the walk gives no value from the run's record.
+ */
+static __always_inline __u32 walk_reads(struct tld_object *obj)
+{
+	struct tld_data_u *data = obj->data_map->data;
+	struct tld_ctx_loc loc = {};
+	struct tld_walk *w;
+	long pos, start;
+	__u64 v;
+
+	if (!obj->owner || !data)
+		return 0;
+	w = __tld_get_data(obj, &obj->owner->walk.off, TLD_WALK_KEY_NAME, sizeof(struct tld_walk));
+	if (!w || !__tld_get_data(obj, &obj->key_map->req_id.off, "req_id", sizeof(v)))
+		return 0;
+	pos = *(volatile __s16 *)&obj->key_map->req_id.off;
+	start = __tld_data_start(data);
+	if (__tld_ctx_locate_current(w, &loc) != TLD_FROM_CONTEXT ||
+	    __tld_ctx_copy(&loc, pos - start, &v, sizeof(v), NULL, 0) != TLD_FROM_CONTEXT)
+		return 0;
+	return loc.reads;
+}
+
 /* Both programs: the calling thread's four keys, read one way or the other. */
 static __always_inline int read_context(struct tld_context_ctx *ctx, const int remote)
 {
@@ -74,6 +99,7 @@ static __always_inline int read_context(struct tld_context_ctx *ctx, const int r
 		return 0;
 	read_keys(&obj, &out, task, remote);
 	__builtin_memcpy(&ctx->read, &out, sizeof(out));
+	ctx->walk_reads = remote ? 0 : walk_reads(&obj);
 	return 0;
 }
 

@@ -88,11 +88,15 @@ struct tld_context_ctx {
 	__s32 init_err;                         /* out: tld_object_init() result */
 	__u32 tid;                              /* out: task->pid */
 	struct tld_context_values read;         /* out */
+	__u32 walk_reads;                       /* out: user memory reads of one more walk to req_id (tld_read_context only; 0 when it gave no value) */
+	__u32 __pad;
 };
-TLD_STATIC_ASSERT(sizeof(struct tld_context_ctx) == 80, "sizeof(struct tld_context_ctx)");
+TLD_STATIC_ASSERT(sizeof(struct tld_context_ctx) == 88, "sizeof(struct tld_context_ctx)");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, init_err) == 0, "tld_context_ctx.init_err");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, tid) == 4, "tld_context_ctx.tid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, read) == 8, "tld_context_ctx.read");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, walk_reads) == 80, "tld_context_ctx.walk_reads");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_ctx, __pad) == 84, "tld_context_ctx.__pad");
 
 struct tld_context_sample {
 	__u64 ns;                               /* bpf_ktime_get_ns() (CLOCK_MONOTONIC, as process.hrtime) */

@@ -75,6 +75,11 @@ export interface ContextResult extends ContextReading {
   /** tld_object_init(): 0, or -ENODATA (-61) for a thread that never registered (the keys are then unread). */
   readonly initErr: number;
   readonly tid: number;
+  /**
+   * User memory reads of one more walk to req_id on this thread (tld_read_context only): how many of the walk's
+   * words its copies held. 0 when that walk gave no value from the run's record.
+   */
+  readonly walkReads: number;
 }
 
 /**
@@ -90,6 +95,7 @@ export function readContextOnThisThread(progFd: number): ContextResult {
     ...decodeValues(ctx, L.readOffset),
     initErr: view.getInt32(L.initErrOffset, true),
     tid: view.getUint32(L.tidOffset, true),
+    walkReads: view.getUint32(L.walkReadsOffset, true),
   };
 }
 

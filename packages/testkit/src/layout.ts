@@ -121,6 +121,12 @@ const contextCtx = struct(
     { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
     { name: 'tid', type: '__u32', comment: 'out: task->pid' },
     { name: 'read', type: contextValues, comment: 'out' },
+    {
+      name: 'walk_reads',
+      type: '__u32',
+      comment: 'out: user memory reads of one more walk to req_id (tld_read_context only; 0 when it gave no value)',
+    },
+    { name: '__pad', type: '__u32' },
   ],
   defines,
 );
@@ -167,6 +173,7 @@ export const ContextLayout = Object.freeze({
   initErrOffset: at(contextCtx, 'init_err'),
   tidOffset: at(contextCtx, 'tid'),
   readOffset: at(contextCtx, 'read'),
+  walkReadsOffset: at(contextCtx, 'walk_reads'),
   sample: Object.freeze({
     size: contextSample.size,
     nsOffset: at(contextSample, 'ns'),

@@ -7,6 +7,7 @@ import {
   type CtxRecordLayout,
   WALK_KEY_NAME,
   WALK_SIZE,
+  WALK_STRUCT,
   ctxRecordLayout,
   encodeWalk,
   roundUpValueSize,
@@ -133,16 +134,20 @@ export function noteKeyExtent(offset: number, size: number): void {
   if (end > state.extent) state.extent = end;
 }
 
+const ALS_ADDRESS = WALK_STRUCT.at('als_address').offset;
+
 /**
  * Writes `tld.walk` into this thread's data page at `byteOffset` (the key's value), once per page: every fact,
- * then `version` last, so a reader never takes half of them.
+ * then `version` last, so a reader never takes half of them. `als_address` starts at 0 (readers match by hash
+ * words) and the addon's GC callbacks keep it at the AsyncLocalStorage's address from then on.
  */
 export function publishWalk(walk: Ready, page: ArrayBuffer, byteOffset: number): void {
   if (state.published === page) return;
-  const bytes = encodeWalk({ ...walk.facts, recordMagic: state.magic });
+  const bytes = encodeWalk({ ...walk.facts, recordMagic: state.magic, alsAddress: 0n });
   const target = new Uint8Array(page, byteOffset, WALK_SIZE);
   target.set(bytes.subarray(4), 4);
   Atomics.store(new Uint32Array(page, byteOffset, 1), 0, new DataView(bytes.buffer).getUint32(0, true));
+  walk.addon.trackAls(walk.als, page, byteOffset + ALS_ADDRESS);
   state.published = page;
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { WalkFacts } from '@tld/protocol';
 
 /** What the addon finds; `cpedOffset` (the slot's offset in the Isolate) is for reports only. */
-export interface DiscoveredFacts extends Omit<WalkFacts, 'recordMagic'> {
+export interface DiscoveredFacts extends Omit<WalkFacts, 'recordMagic' | 'alsAddress'> {
   readonly cpedOffset: number;
 }
 
@@ -25,6 +25,11 @@ interface WalkAddon {
   /** Address of an ArrayBuffer's data. */
   dataAddress(buffer: ArrayBuffer): bigint;
   walk(facts: Uint8Array): bigint;
+  /**
+   * Keeps the 8 bytes at `byteOffset` of `page` equal to `als`'s tagged address (0 while a GC runs) until the
+   * thread's environment ends; false for bad arguments.
+   */
+  trackAls(als: object, page: ArrayBuffer, byteOffset: number): boolean;
 }
 
 /**

@@ -11,10 +11,11 @@ import { createRequire } from 'node:module';
 import { setImmediate as immediate, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { CTX_RECORD, WALK_KEY_NAME, WALK_SIZE, decodeWalk } from '@tld/protocol';
+import { CTX_RECORD, WALK_KEY_NAME, WALK_SIZE, WALK_STRUCT, decodeWalk } from '@tld/protocol';
 import { loadAddon } from './addon.mjs';
 
 const require = createRequire(import.meta.url);
+const ALS_ADDRESS = WALK_STRUCT.at('als_address').offset;
 /** @type {unknown} */
 const loaded = require('node-gyp-build');
 const nodeGypBuild = /** @type {(dir: string) => { walk(facts: Uint8Array): bigint }} */ (loaded);
@@ -85,6 +86,7 @@ if (tld.asyncContext !== 'walk') {
     cpedSlot: String(facts.cpedSlot),
     noFrame: String(facts.noFrame),
     recordMagic: String(facts.recordMagic),
+    alsAddress: String(facts.alsAddress),
   };
   report['pageThreadValues'] = [
     peek(pageAddress + start + BigInt(/** @type {number} */ (offsets['req_id'])), 8)
@@ -222,11 +224,28 @@ if (tld.asyncContext !== 'walk') {
       const view = new DataView(bad.buffer);
       if (at === 4) view.setUint32(at, view.getUint32(at, true) + delta, true);
       else view.setUint16(at, view.getUint16(at, true) + delta, true);
+      view.setBigUint64(ALS_ADDRESS, 0n, true); // no address: the hash words decide, as while a GC runs
       corrupted.push(read(bad).kind);
     }
     corrupted.push(read(good).kind);
   });
   report['corrupted'] = corrupted;
+  // The published address follows the AsyncLocalStorage through GCs (the addon's GC callbacks): with its hash word
+  // made useless (a bit above every bucket index flipped), only the address can find our entry.
+  /** @type {string[]} */
+  const byAddress = [];
+  await tld.run({ req_id: 12n }, async () => {
+    for (let round = 0; round < 3; round++) {
+      globalThis.gc?.({ type: 'minor' });
+      globalThis.gc?.();
+      await Promise.resolve();
+      const bytes = factBytes();
+      const view = new DataView(bytes.buffer);
+      view.setUint32(4, view.getUint32(4, true) ^ (1 << 20), true);
+      byAddress.push(view.getBigUint64(ALS_ADDRESS, true) === 0n ? 'no address' : read(bytes).kind);
+    }
+  });
+  report['byAddress'] = byAddress;
   if (isMainThread) {
     // A worker has its own Isolate: it finds and publishes its own facts on its own page.
     report['worker'] = await new Promise((resolve, reject) => {

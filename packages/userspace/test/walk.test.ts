@@ -30,6 +30,7 @@ interface Report {
   endedValid?: number[];
   syncValidAfter?: number;
   corrupted?: string[];
+  byAddress?: string[];
   worker?: Report;
   asyncHooks?: number;
   promiseHooks?: number;
@@ -44,7 +45,7 @@ afterAll(() => maps?.remove());
 function child(bin: string, flags: string[], mode: string): Report {
   const result = spawnSync(
     bin,
-    ['--expose-internals', '--no-warnings', ...flags, join(packageDir, 'test', 'walk-child.mjs')],
+    ['--expose-internals', '--expose-gc', '--no-warnings', ...flags, join(packageDir, 'test', 'walk-child.mjs')],
     {
       env: { ...process.env, PIN: maps.pin('tld_data_map'), ASYNC_CONTEXT: mode, NODE_OPTIONS: '' },
       encoding: 'utf8',
@@ -70,10 +71,19 @@ const PAGE_CONFIGS = [
 function expectWalkReport(report: Report, where: string): void {
   expect(report.asyncContext, where).toBe('walk');
   const facts = report.facts as Record<string, number | string>;
-  expect(facts['version']).toBe(1);
+  expect(facts['version']).toBe(2);
+  expect(facts['alsAddress'], `${where}: the GC callbacks published the AsyncLocalStorage's address`).not.toBe('0');
   // The layout every official 64-bit Node build has had so far; found and verified at run time, not assumed.
-  expect({ ...facts, cpedSlot: 0, noFrame: 0, alsHash: 0, recordMagic: 0, storeRecordOff: 0 }).toEqual({
-    version: 1,
+  expect({
+    ...facts,
+    cpedSlot: 0,
+    noFrame: 0,
+    alsHash: 0,
+    recordMagic: 0,
+    storeRecordOff: 0,
+    alsAddress: 0,
+  }).toEqual({
+    version: 2,
     cpedSlot: 0,
     noFrame: 0,
     alsHash: 0,
@@ -89,6 +99,7 @@ function expectWalkReport(report: Report, where: string): void {
     entryValue: 1,
     entryChain: 2,
     storeRecordOff: 0,
+    alsAddress: 0,
   });
   expect(report.outside, `${where}: before any run the reader uses the page`).toBe('page');
   // 64 interleaved runs × 10 checkpoints, each read by the walk and checked against the run's values.
@@ -109,6 +120,11 @@ function expectWalkReport(report: Report, where: string): void {
     JSON.stringify(report.corrupted),
   ).toBe(true);
   expect(report.corrupted?.[5], 'the untouched facts still reach the record').toBe('record');
+  expect(report.byAddress, `${where}: after GCs the published address alone finds our entry`).toEqual([
+    'record',
+    'record',
+    'record',
+  ]);
 }
 
 describe('run() by the async-context walk, on Node.js with AsyncContextFrame', () => {

@@ -1,81 +1,78 @@
-// What `tld profile` costs the service it profiles: the loopback HTTP server of cases-http.ts (set() per request)
+// What `tld profile` costs the service it profiles: the bench HTTP server (http-server.ts, set() per request)
 // under the same load, its CPU per request with the profiler sampling at 99 Hz on every CPU (CPU-clock perf events,
-// user and kernel stacks, the route read by name at each sample: what `tld profile` attaches) ÷ without, phases
-// alternating in one server process.
+// user and kernel stacks, the route read by name at each sample: what `tld profile` attaches) ÷ without, pairs of
+// phases of a fixed request count in one server process, order drawn per pair.
 import { loadReader, unpin } from '@tld/bpf-programs';
-import { loadProfiler } from '@tld/profiler';
-import { Totals, forkScript, load, message } from './cases-http.js';
+import { type Profiler, loadProfiler } from '@tld/profiler';
+import { BenchServer, type PhasePair, type PhaseSize, cpuPerRequest, pairedRows, phaseSize } from './http-phases.js';
+import type { PhaseResult } from './http-shared.js';
 import type { BenchCase, Measurement, TrialOptions } from './types.js';
 
+/** One phase of set() per request, with the profiler sampling the server or not. */
+async function phase(
+  server: BenchServer,
+  size: PhaseSize,
+  profiler: Profiler,
+  profiled: boolean,
+): Promise<PhaseResult> {
+  if (profiled) profiler.attachSampler();
+  try {
+    return (await server.run([{ wrapper: 'set', ...size }]))[0] as PhaseResult;
+  } finally {
+    if (profiled) profiler.detach();
+  }
+}
+
 async function measure(options: TrialOptions): Promise<Measurement[]> {
-  const ms = options.quick ? 100 : Math.max(1000, options.timeMs * 10);
-  const warmMs = options.quick ? 50 : 1500; // the first phase must not pay for JIT warm-up
+  const size = phaseSize(options);
   const pin = `/sys/fs/bpf/tld-bench-profile-${process.pid}`;
   // The server's map, pinned so the profiler (here) reads what the server (a child) publishes.
   const owner = loadReader({ map: { pinPath: pin } });
-  const server = forkScript('./http-server.js', ['tld', pin]);
-  const off = new Totals();
-  const on = new Totals();
+  const pairs: PhasePair[] = [];
   let samples = 0;
   try {
-    const { port } = await message<{ port: number }>(server, 'listening');
-    const profiler = loadProfiler({
-      labels: [{ name: 'route', size: 32 }],
-      requestKey: 'req_id',
-      pids: [server.pid!],
-      map: { pinPath: pin },
-      stacks: true,
-      sampleHz: 99,
-    });
+    const server = await BenchServer.start({ tld: 'page', wrappers: ['set'], pin });
     try {
-      server.send({ type: 'mark', phase: 'set' });
-      await message(server, 'marked');
-      await load(port, warmMs);
-      const pairs = options.quick ? 1 : 4;
-      for (let i = 0; i < 2 * pairs; i++) {
-        const profiled = i % 4 === 1 || i % 4 === 2; // off, on, on, off, ...
-        if (profiled) profiler.attachSampler();
-        server.send({ type: 'mark', phase: 'set' });
-        await message(server, 'marked');
-        const measured = await load(port, ms);
-        server.send({ type: 'usage' });
-        const usage = await message<{ cpuUs: number; requests: number }>(server, 'usage');
-        if (profiled) profiler.detach();
-        const t = profiled ? on : off;
-        t.requests += measured.requests;
-        t.ms += measured.ms;
-        t.cpuUs += usage.cpuUs;
-        t.served += usage.requests;
+      const profiler = loadProfiler({
+        labels: [{ name: 'route', size: 32 }],
+        requestKey: 'req_id',
+        pids: [server.pid],
+        map: { pinPath: pin },
+        stacks: true,
+        sampleHz: 99,
+      });
+      try {
+        // The first phase must not pay for JIT warm-up. Each phase is a load of its own (the profiler attaches
+        // between loads), in pairs whose order is drawn.
+        await server.run([{ wrapper: 'set', warmup: size.warmup * 6, requests: size.requests }]);
+        for (let i = 0; i < (options.quick ? 1 : 6); i++) {
+          const onFirst = Math.random() < 0.5;
+          const first = await phase(server, size, profiler, onFirst);
+          const second = await phase(server, size, profiler, !onFirst);
+          pairs.push(onFirst ? { baseline: second, candidate: first } : { baseline: first, candidate: second });
+        }
+        samples = profiler.read().buckets.reduce((a, b) => a + b.samples, 0);
+      } finally {
+        profiler.close();
       }
-      samples = profiler.read().buckets.reduce((a, b) => a + b.samples, 0);
     } finally {
-      profiler.close();
+      await server.stop();
     }
   } finally {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    if (server.connected) server.send({ type: 'stop' });
-    else server.kill();
-    await exited;
     owner.close();
     unpin(pin);
   }
   if (samples === 0) throw new Error('profile overhead: the profiler took no sample of the server');
-  return [
-    {
-      name: 'profile off',
-      unit: 'µs CPU/request',
-      value: off.cpu(),
-      baseline: null,
-      description: 'server CPU, set() per request, not profiled',
-    },
+  return pairedRows(
+    pairs,
+    cpuPerRequest,
+    { name: 'profile off', unit: 'µs CPU/request', description: 'server CPU, set() per request, not profiled' },
     {
       name: 'profile overhead',
       unit: 'µs CPU/request',
-      value: on.cpu(),
-      baseline: 'profile off',
       description: 'server CPU, set() per request, while tld profile samples it at 99 Hz per CPU with stacks',
     },
-  ];
+  );
 }
 
 export const CASES: BenchCase[] = [

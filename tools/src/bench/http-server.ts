@@ -1,121 +1,138 @@
-// The loopback HTTP server of the service benchmark (cases-http.ts). Each request awaits twice before it answers.
-// Server `tld` opens task local data and switches between phases on request of its parent: in phase `none` the
-// handler leaves it alone, in phase `set` it sets req_id and route per request, so the two are compared in one
-// process (same JIT state, same heap). The other servers run every handler through one per-request wrapper
-// (http-shared.ts Wrapper), each in processes of its own: run() installs its async hooks for good.
-// Usage (from cases-http.ts, with an IPC channel): node http-server.js <tld|none|run|als|hooks> [pin]
-// With a pin, the map is the one pinned there (a profiler in another process reads it); else a private one.
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The one loopback HTTP server of the benchmarks (cases-http.ts, cases-context.ts, cases-profile.ts). Each request
+// awaits twice before it answers, under one of the process's wrappers (http-wrappers.ts). The server itself
+// switches wrappers by counting requests through a schedule of phases (http-shared.ts PhaseSpec), so a phase
+// boundary costs no message and every phase of a kind serves the same number of requests; CPU time and wall time
+// are read only at the boundaries.
+// Usage (forked by http-phases.ts, with an IPC channel): node http-server.js '<ServerConfig as JSON>'
 import { decodeString, decodeU64 } from '@tld/protocol';
-import { type Reader, loadReader } from '@tld/bpf-programs';
+import { loadReader, threadCpuTimeNs } from '@tld/bpf-programs';
+import { loadContextReader } from '@tld/testkit';
 import { TaskLocalData } from '@tld/userspace';
 import { listenLoopback } from '../http/listen.js';
-import { type Phase, ROUTES, type ServerCheck, type ServerKind, WRAPPERS, type Wrapper } from './http-shared.js';
+import type { PhaseResult, PhaseSpec, ServerCheck, ServerConfig, Wrapper } from './http-shared.js';
+import { ROUTES } from './http-shared.js';
+import { type Handle, setUpWrappers } from './http-wrappers.js';
 
-function isKind(arg: string | undefined): arg is ServerKind {
-  return arg === 'tld' || WRAPPERS.some((w) => w === arg);
+const config = JSON.parse(process.argv[2] ?? 'null') as ServerConfig | null;
+if (config === null || !process.send) throw new Error("usage: http-server.js '<ServerConfig JSON>' (forked)");
+
+/** What BPF reads on this thread now: req_id and route, by the mechanism's reader. */
+type Read = () => ServerCheck['seen'];
+const map = config.pin === undefined ? ('private' as const) : { pinPath: config.pin };
+let tld: TaskLocalData | undefined;
+let read: Read = () => ({ reqId: null, route: null });
+let closeReader = (): void => undefined;
+if (config.tld === 'page') {
+  const reader = loadReader({ map });
+  tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
+  read = () => {
+    const { values } = reader.read(['req_id', 'route']);
+    const reqId = values['req_id'];
+    const route = values['route'];
+    return { reqId: reqId ? String(decodeU64(reqId)) : null, route: route ? decodeString(route) : null };
+  };
+  closeReader = () => reader.close();
+} else if (config.tld === 'walk') {
+  // The walk's reader (tld_get_context_data()), so the check sees what a run publishes by the walk.
+  const reader = loadContextReader({ map });
+  tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'walk' });
+  if (tld.asyncContext !== 'walk') throw new Error(`http server: run() uses ${tld.asyncContext}, not the walk`);
+  read = () => {
+    const seen = reader.read();
+    return { reqId: seen.req_id === undefined ? null : String(seen.req_id), route: seen.route ?? null };
+  };
+  closeReader = () => reader.close();
 }
-const kind = process.argv[2];
-const pin = process.argv[3];
-if (!isKind(kind) || !process.send) throw new Error(`usage: http-server.js <tld|${WRAPPERS.join('|')}> (forked)`);
+const handles = setUpWrappers(config.wrappers, tld);
+const handleOf = (wrapper: Wrapper): Handle => {
+  const handle = handles.get(wrapper);
+  if (handle === undefined)
+    throw new Error(`http server: wrapper ${wrapper} is not one of ${config.wrappers.join(', ')}`);
+  return handle;
+};
 
 const routeOf = (url: string | undefined): string => ROUTES[(url ?? '/').split('/')[1] ?? ''] ?? '/';
-let requests = 0;
-let phase: Phase = 'none';
 
-async function answer(res: ServerResponse): Promise<void> {
+/** Where the server is in its schedule; between schedules it keeps the last phase's wrapper. */
+let handle: Handle = handleOf(config.wrappers[0] ?? 'none');
+let schedule: readonly PhaseSpec[] = [];
+let phase = 0;
+let counted = 0;
+const results: PhaseResult[] = [];
+let mark = { cpuUs: 0, threadNs: 0, wallMs: 0 };
+
+function markNow(): void {
+  const cpu = process.cpuUsage();
+  mark = { cpuUs: cpu.user + cpu.system, threadNs: threadCpuTimeNs(), wallMs: performance.now() };
+}
+
+function enterPhase(index: number): void {
+  phase = index;
+  counted = 0;
+  const spec = schedule[index];
+  if (spec === undefined) return;
+  handle = handleOf(spec.wrapper);
+  if (spec.warmup === 0) markNow();
+}
+
+/** Counts one arriving request against the schedule: marks the end of the warm-up, ends the phase. */
+function tick(): void {
+  const spec = schedule[phase];
+  if (spec === undefined) return;
+  counted++;
+  if (counted === spec.warmup) markNow();
+  if (counted < spec.warmup + spec.requests) return;
+  const cpu = process.cpuUsage();
+  results.push({
+    wrapper: spec.wrapper,
+    requests: spec.requests,
+    cpuUs: cpu.user + cpu.system - mark.cpuUs,
+    threadCpuUs: (threadCpuTimeNs() - mark.threadNs) / 1000,
+    wallUs: (performance.now() - mark.wallMs) * 1000,
+  });
+  enterPhase(phase + 1);
+}
+
+async function answer(res: { end(body: string): void }): Promise<void> {
   await Promise.resolve(); // stands for the awaits of real work (a cache, a database)
   await Promise.resolve();
   res.end('ok');
 }
 
-/** The values a request publishes. */
-type RequestValues = Readonly<{ req_id: bigint; route: string }>;
-type Handle = (values: RequestValues, answer: () => Promise<void>) => void;
+let requests = 0;
+const server = await listenLoopback((req, res) => {
+  requests++;
+  const current = handle; // this request is the phase's, even when it ends the phase
+  tick();
+  current({ req_id: BigInt(requests), route: routeOf(req.url) }, () => answer(res));
+});
+process.send({ type: 'listening', port: server.port, asyncContext: tld?.asyncContext ?? null });
 
-let reader: Reader | undefined;
-let tld: TaskLocalData | undefined;
-/** Opens task local data with the two keys (servers tld, run, hooks). */
-function openTld(): TaskLocalData {
-  reader = loadReader({ map: pin ? { pinPath: pin } : 'private' });
-  // The page mechanism: the check below reads the page (the walk is measured by cases-context.ts).
-  tld = TaskLocalData.open({ mapFd: reader.mapFd, asyncContext: 'page' });
-  return tld;
+/** One more request's values under `wrapper`, and what BPF reads while its handler runs. */
+function check(wrapper: Wrapper): Promise<ServerCheck> {
+  const values = { req_id: BigInt(requests + 1), route: routeOf('/users/1') };
+  return new Promise((resolve) => {
+    handleOf(wrapper)(values, () => {
+      resolve({ wrapper, sent: { reqId: String(values.req_id), route: values.route }, seen: read() });
+      return Promise.resolve();
+    });
+  });
 }
 
-/** How each Wrapper runs a request's handler. */
-const WRAPPER_HANDLES: Record<Wrapper, () => Handle> = {
-  none: () => (_values, answer) => void answer(),
-  run: () => {
-    const session = openTld();
-    session.u64('req_id');
-    session.string('route', 32, { truncate: true });
-    return (values, answer) => void session.run(values, answer);
-  },
-  als: () => {
-    const als = new AsyncLocalStorage<RequestValues>();
-    return (values, answer) => void als.run(values, answer);
-  },
-  hooks: () => {
-    const session = openTld();
-    session.u64('req_id');
-    session.run({ req_id: 0n }, () => undefined); // installs run()'s hooks for good
-    return (_values, answer) => void answer();
-  },
-};
-
-let handler: (req: IncomingMessage, res: ServerResponse) => void;
-if (kind === 'tld') {
-  const session = openTld();
-  const reqId = session.u64('req_id');
-  const route = session.string('route', 32, { truncate: true });
-  handler = (req, res) => {
-    requests++;
-    if (phase === 'set') {
-      reqId.set(BigInt(requests));
-      route.set(routeOf(req.url));
-    }
-    void answer(res);
-  };
-} else {
-  const handle = WRAPPER_HANDLES[kind]();
-  handler = (req, res) => {
-    requests++;
-    handle({ req_id: BigInt(requests), route: routeOf(req.url) }, () => answer(res));
-  };
-}
-
-const server = await listenLoopback(handler);
-process.send({ type: 'listening', port: server.port });
-let cpuMark = process.cpuUsage();
-let requestsMark = 0;
-process.on('message', (m: { type: string; phase?: Phase }) => {
-  if (m.type === 'mark') {
-    // A measured load starts: the phase changes, and CPU time and requests count from here.
-    phase = m.phase ?? 'none';
-    cpuMark = process.cpuUsage();
-    requestsMark = requests;
-    process.send?.({ type: 'marked' });
-  } else if (m.type === 'usage') {
-    const cpu = process.cpuUsage(cpuMark);
-    process.send?.({ type: 'usage', cpuUs: cpu.user + cpu.system, requests: requests - requestsMark });
+process.on('message', (m: { type: string; phases?: PhaseSpec[]; wrapper?: Wrapper }) => {
+  if (m.type === 'schedule') {
+    schedule = m.phases ?? [];
+    results.length = 0;
+    enterPhase(0);
+    process.send?.({ type: 'scheduled' });
+  } else if (m.type === 'report') {
+    process.send?.({ type: 'report', results });
   } else if (m.type === 'check') {
-    // Server `tld` keeps the last request's values in the page. Server `run` holds the thread's own values between
-    // requests, so BPF reads there from inside a run() of one more request's values.
-    const read = () => reader?.read(['req_id', 'route']);
-    const seen =
-      kind === 'run' && tld ? tld.run({ req_id: BigInt(requests + 1), route: routeOf('/users/1') }, read) : read();
-    const check: ServerCheck = {
-      reqId: seen?.values['req_id'] ? String(decodeU64(seen.values['req_id'])) : null,
-      route: seen?.values['route'] ? decodeString(seen.values['route']) : null,
-      requests,
-    };
-    process.send?.({ type: 'check', check });
+    void check(m.wrapper ?? 'none').then((result) => process.send?.({ type: 'check', check: result }));
   } else if (m.type === 'stop') {
     void server.close().then(() => {
       tld?.close();
-      reader?.close();
+      closeReader();
       process.disconnect();
     });
   }

@@ -25,6 +25,11 @@ export interface Measurement {
    * case), so it is not reported under this name.
    */
   readonly report?: boolean;
+  /**
+   * Measured in pairs of phases with its baseline: each pair's value ÷ the baseline's. The row's ratio is then the
+   * median over every pair of every trial, with a confidence interval (report.ts).
+   */
+  readonly pairRatios?: readonly number[];
 }
 
 /** A benchmark case: each trial runs it in a fresh process (trial.ts). */
@@ -50,10 +55,21 @@ export interface ResultRow {
   readonly min: number;
   readonly max: number;
   readonly baseline: string | null;
-  /** Median over trials of value / baseline value (each pair from one trial); null without a baseline. */
+  /**
+   * Median over trials of value / baseline value (each pair from one trial); for rows measured in pairs of
+   * phases, the median of every pair's ratio. null without a baseline.
+   */
   readonly ratio: number | null;
   readonly ratioMin: number | null;
   readonly ratioMax: number | null;
+  /** Rows measured in pairs of phases (Measurement.pairRatios): how many pairs, over all trials; else null. */
+  readonly pairs: number | null;
+  /** 95% bootstrap confidence interval of `ratio` (trials resampled, then pairs within them); null without pairs. */
+  readonly ratioCiLow: number | null;
+  readonly ratioCiHigh: number | null;
+  /** Quartiles of the single pairs' ratios (their spread, not the median's); null without pairs. */
+  readonly ratioQ1: number | null;
+  readonly ratioQ3: number | null;
   readonly trials: number;
   /** The case that measured it. */
   readonly case: string;

@@ -1,7 +1,6 @@
 // The profiling demo: load the route profiler for this process, start the server (main thread + workers, or the
 // main thread alone), attach, drive load from a child process, then compare what the app measured with what the
 // BPF programs charged. Everything is detached and closed on the way out, on Ctrl-C (SIGINT) and SIGTERM too.
-import { fork } from 'node:child_process';
 import { availableParallelism, release } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type RouteProfile, loadRouteProfile } from '@tld/profiler';
@@ -9,6 +8,7 @@ import { TaskLocalData } from '@tld/userspace';
 import type { DemoOptions } from './args.js';
 import { writeChart } from './chart.js';
 import type { LoadConfig, LoadProgress } from '../http/load.js';
+import { startLoad } from '../http/start-load.js';
 import { Progress } from './progress.js';
 import { BUCKET_NAMES, buildReport, renderBars, renderTable, toJson } from './report.js';
 import { type RequestRunner, contextRunner, createKeys, stepRunner } from './request-scope.js';
@@ -154,24 +154,19 @@ export async function runProfile(opts: DemoOptions): Promise<number> {
       concurrency: opts.concurrency,
       seed: 2025,
     };
-    const load = fork(new URL('../http/load.js', import.meta.url), [JSON.stringify(config)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    let latest: LoadProgress = { type: 'progress', done: 0, errors: 0 };
+    const { child: load, finished: loaded } = startLoad(config, {
+      stdout: 'inherit',
+      onProgress: (m) => (latest = m),
     });
     cleanup.add('stopping the load generator', () => load.exitCode === null && load.kill());
     say(
       `3. Load: ${opts.concurrency} requests in flight for ${opts.durationS} s (at most ${opts.maxRequests}) from pid ${load.pid}`,
     );
 
-    let latest: LoadProgress = { type: 'progress', done: 0, errors: 0 };
     const progress = new Progress(process.stderr);
-    const finished = new Promise<LoadProgress>((resolve, reject) => {
-      load.on('message', (m: LoadProgress) => {
-        latest = m;
-        if (m.type === 'done') resolve(m);
-      });
-      load.once('exit', (code) =>
-        code === 0 ? resolve(latest) : reject(new DemoError(`the load generator exited with status ${code}`)),
-      );
+    const finished = loaded.catch((error: Error) => {
+      throw new DemoError(error.message);
     });
     const ticker = setInterval(() => {
       if (opts.json) return;
