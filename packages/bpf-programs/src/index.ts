@@ -1,4 +1,4 @@
-export { objectPaths, names } from './objects.js';
+export { objectPaths, names, iterObjectPath } from './objects.js';
 export { includeDirs, headerPath } from './headers.js';
 export { ReaderLayout, ReaderStatus, CachedLayout, CachedFound } from './reader-layout.js';
 export { ContextFrom, IterRecordLayout } from './iter-layout.js';

@@ -6,7 +6,6 @@ import { closeSync } from 'node:fs';
 import {
   BpfSyscallError,
   DEFAULT_PIN_PATH,
-  MAP_VALUE_SIZE_V2,
   ProtocolErrorCode,
   TldError,
   TypedArrayMemory,
@@ -14,12 +13,13 @@ import {
   listKeys,
   type KeyInfo,
   type MapValueSize,
+  mapValueRevision,
 } from '@tld/protocol';
 import { ContextFrom, IterRecordLayout } from './iter-layout.js';
 import { ReaderStatus } from './reader-layout.js';
 import { mapInfo, objGet } from './inspect.js';
 import { type LoadedBpfObject, type MapPlacement, loadObject } from './loader.js';
-import { names, objectPaths } from './objects.js';
+import { iterObjectPath, names } from './objects.js';
 
 /** Where the walk to a task's current async context took a key's value from (tld_get_context_data()). */
 export type ContextSource = 'context' | 'page' | 'none';
@@ -103,6 +103,8 @@ function decodeKeys(meta: Uint8Array, data: Uint8Array, start: number, record: R
  */
 export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 16): RegisteredTask[] {
   checkMapValueSize(valueSize);
+  // Where the map value carries `start`, the iterator copied it into the record.
+  const carriesStart = mapValueRevision(valueSize)?.startOffset !== undefined;
   const L = IterRecordLayout;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tasks: RegisteredTask[] = [];
@@ -125,7 +127,7 @@ export function decodeTaskRecords(bytes: Uint8Array, valueSize: MapValueSize = 1
       present: bytes.slice(at + L.ctxPresentOffset, at + L.ctxPresentOffset + L.presentBytes),
     };
     const start = view.getBigUint64(at + L.startOffset, true);
-    const valueStart = valueSize === MAP_VALUE_SIZE_V2 ? view.getUint32(at + L.valueStartOffset, true) : undefined;
+    const valueStart = carriesStart ? view.getUint32(at + L.valueStartOffset, true) : undefined;
     const dataStart = valueStart ?? Number(start);
     tasks.push({
       tid: view.getUint32(at + L.tidOffset, true),
@@ -219,7 +221,7 @@ export function loadTaskIterator(options: { map?: MapPlacement; valueSize?: MapV
   } else {
     valueSize = options.valueSize ?? 16;
   }
-  const path = valueSize === MAP_VALUE_SIZE_V2 ? objectPaths.iterV2 : objectPaths.iter;
+  const path = iterObjectPath(valueSize);
   let loaded: LoadedBpfObject;
   try {
     loaded = loadObject(path, { [names.dataMap]: placement });

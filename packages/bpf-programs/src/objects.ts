@@ -1,6 +1,6 @@
 // Where this package's compiled BPF objects are, and the names of the programs and maps inside them.
 import { fileURLToPath } from 'node:url';
-import { MAP_NAME } from '@tld/protocol';
+import { MAP_NAME, type MapValueSize, mapValueRevision } from '@tld/protocol';
 
 /** The objects ship in dist/bpf/ (`../dist` also resolves from src/, where the tests import this module). */
 function built(name: string): string {
@@ -19,7 +19,7 @@ export const objectPaths = Object.freeze({
    */
   iter: built('tld_iter.bpf.o'),
   /** The same program for a tld_data_map with the 24-byte value. */
-  iterV2: built('tld_iter_v2.bpf.o'),
+  iterV2: built('tld_iter_v2.bpf.o'), // iterObjectPath(24)
   /** The README example (examples/req_trace.bpf.c): tp_btf/sys_enter program `on_sys_enter`. */
   example: built('examples/req_trace.bpf.o'),
   /** The bpftool example (examples/sock_req_id.bpf.c): cgroup/sock_create program `sock_req_id`, map `req_ids`. */
@@ -27,6 +27,16 @@ export const objectPaths = Object.freeze({
   /** The README example of tld_get_context_data() (examples/route_sample.bpf.c): perf_event program `on_sample`. */
   routeSample: built('examples/route_sample.bpf.o'),
 });
+
+/**
+ * The build of tld_iter for a map whose value is `valueSize` bytes: tld_iter.bpf.o for revision 1 of the map value,
+ * tld_iter_v<n>.bpf.o (bpf/tld_iter_v<n>.bpf.c) for revision n of @tld/protocol's MAP_VALUE_REVISIONS.
+ */
+export function iterObjectPath(valueSize: MapValueSize): string {
+  const revision = mapValueRevision(valueSize)?.revision;
+  if (revision === undefined) throw new RangeError(`no map value revision is ${valueSize} bytes`);
+  return built(revision === 1 ? 'tld_iter.bpf.o' : `tld_iter_v${revision}.bpf.o`);
+}
 
 /** Names of programs and maps inside the objects. */
 export const names = Object.freeze({

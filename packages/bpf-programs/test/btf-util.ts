@@ -1,4 +1,5 @@
-// Reads a BPF object's BTF through bpftool (-j), a reader that shares no code with this package.
+// Reads a BPF object's BTF through bpftool (-j), a reader that shares no code with this package; and compiles the
+// BPF C files whose BTF the tests read.
 import { execFileSync } from 'node:child_process';
 
 export interface BtfMember {
@@ -49,4 +50,12 @@ export function arrayLength(types: Map<number, BtfType>, s: BtfType, member: str
   while (t && t.kind === 'TYPEDEF') t = types.get(t.type_id!);
   if (t?.kind !== 'ARRAY' || t.nr_elems === undefined) throw new Error(`${s.name}.${member} is not an array`);
   return t.nr_elems;
+}
+
+/** The BPF flags of the package's Makefile. testkit's compileBpf() is the same for the other packages' tests. */
+const BPF_FLAGS = ['-target', 'bpf', '-O2', '-g', '-Wall', '-Werror', '-D__TARGET_ARCH_x86'];
+
+/** Compiles one BPF C file with clang-19, `-I` for each of `includes`; throws with clang's output on failure. */
+export function compileBpf(source: string, output: string, includes: readonly string[]): void {
+  execFileSync('clang-19', [...BPF_FLAGS, ...includes.flatMap((d) => ['-I', d]), '-c', source, '-o', output]);
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { includeDirs, objectPaths } from '../src/index.js';
-import { btf, struct, type BtfType } from './btf-util.js';
+import { btf, compileBpf, struct, type BtfType } from './btf-util.js';
 
 function uptrPointees(types: Map<number, BtfType>) {
   const value = struct(types, 'tld_map_value');
@@ -99,22 +99,7 @@ int other_prog(void *ctx)
 EOF`,
     ]);
     const pkg = fileURLToPath(new URL('..', import.meta.url));
-    execFileSync('clang-19', [
-      '-target',
-      'bpf',
-      '-O2',
-      '-g',
-      '-Wall',
-      '-Werror',
-      '-D__TARGET_ARCH_x86',
-      '-I',
-      join(pkg, 'build'),
-      ...includeDirs.flatMap((d) => ['-I', d]),
-      '-c',
-      src,
-      '-o',
-      obj,
-    ]);
+    compileBpf(src, obj, [join(pkg, 'build'), ...includeDirs]);
     expect(() =>
       execFileSync('bpftool', ['gen', 'object', join(dir, 'bad.o'), objectPaths.cached, obj], { stdio: 'pipe' }),
     ).toThrow(/tld_key_map.*value_size mismatch/s);

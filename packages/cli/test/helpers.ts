@@ -1,12 +1,10 @@
 // Running tld and a consumer application as child processes, the way people and CI run them.
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { workspaceRoot } from './packing.js';
+import { installedNode, nodeCacheDir } from '@tld/testkit';
 
 export const binPath = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 export const consumerPath = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
@@ -137,10 +135,8 @@ export async function startBurnService(
 
 /** The Node.js binary of major version `major` that tools/setup installs under .cache/node; throws without it. */
 export function nodeBinary(major: number): string {
-  const base = join(workspaceRoot, '.cache', 'node');
-  const version = existsSync(base) ? readdirSync(base).find((v) => v.startsWith(`v${major}.`)) : undefined;
-  const bin = version && join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
-  if (!bin || !existsSync(bin)) throw new Error(`no Node.js ${major} under ${base}: run tools/setup`);
+  const bin = installedNode(major);
+  if (bin === undefined) throw new Error(`no Node.js ${major} under ${nodeCacheDir()}: run tools/setup`);
   return bin;
 }
 

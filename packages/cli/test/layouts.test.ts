@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadObject, mapInfo, names, testRun } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
-import { bpfSupport, uniquePinPath } from '@tld/testkit';
+import { bpfSupport, compileBpf, uniquePinPath } from '@tld/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json, run } from './helpers.js';
 
@@ -47,20 +47,8 @@ describe.skipIf(!bpf.supported)('both map layouts', () => {
     const multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
     for (const size of [16, 24] as const) {
       objects[size] = join(work, `upstream-${size}.bpf.o`);
-      execFileSync('clang-19', [
-        '-target',
-        'bpf',
-        '-O2',
-        '-g',
-        '-Wall',
-        '-Werror',
-        `-I/usr/include/${multiarch}`,
-        ...(size === 24 ? ['-DREVISION_START_IN_VALUE'] : []),
-        '-c',
-        source,
-        '-o',
-        objects[size],
-      ]);
+      const revision = size === 24 ? ['-DREVISION_START_IN_VALUE'] : [];
+      compileBpf(source, objects[size], [`/usr/include/${multiarch}`], revision);
     }
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));

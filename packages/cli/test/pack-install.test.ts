@@ -68,6 +68,7 @@ function project(name: string): string {
     JSON.stringify({ name: `tld-${name}`, version: '1.0.0', private: true, type: 'module' }),
   );
   copyFileSync(consumerPath, join(dir, 'consumer.mjs'));
+  copyFileSync(new URL('./fixtures/two-threads.mjs', import.meta.url), join(dir, 'two-threads.mjs'));
   return dir;
 }
 

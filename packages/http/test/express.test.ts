@@ -5,23 +5,19 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskLocalData } from '@tld/userspace';
-import { type Reader, loadReader } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
 import { nextRequestId, tldExpress } from '../src/express.js';
-import { type Seen, bpfSees, probes, readAcrossAwaits, sendAll } from './helpers.js';
+import { type Serving, bpfSees, readAcrossAwaits, sendAll, serving } from './helpers.js';
 
 const support = bpfSupport();
 
 describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route pattern", () => {
-  let reader: Reader;
-  let tld: TaskLocalData;
+  let rig: Serving;
   let server: Server;
   let base: string;
   beforeAll(async () => {
-    reader = loadReader({ map: 'private' });
-    tld = TaskLocalData.open({ mapFd: reader.mapFd });
-    const tenant = tld.string('tenant', 16);
+    rig = serving();
+    const { reader, tld, tenant } = rig;
     const app = express();
     app.use(
       tldExpress(tld, {
@@ -51,31 +47,17 @@ describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route 
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    tld.string('route', 64, { truncate: true }).set('idle');
-    tld.u64('req_id').set(0n);
-    tenant.set('none');
+    rig.idle();
   });
   afterAll(async () => {
     await new Promise((resolve) => server?.close(resolve));
-    tld?.close();
-    reader?.close();
+    rig?.close();
   });
 
   it('48 interleaved requests (GET, POST with a JSON body, a nested router): every reading is its own request', async () => {
-    const list = probes([
-      { method: 'GET', path: (i) => `/api/users/${i}`, route: '/api/users/:id' },
-      { method: 'POST', path: (i) => `/api/orders/${i}/items`, route: '/api/orders/:id/items' },
-      { method: 'GET', path: () => '/health', route: '/health' },
-      { method: 'GET', path: (i) => `/api/users/${i}?q=${i}`, route: '/api/users/:id' },
-    ]);
-    const bodies = await sendAll(base, list);
-    bodies.forEach((body, i) => {
-      const p = list[i];
-      const want: Seen = { route: p?.route, reqId: p?.reqId, tenant: p?.tenant };
-      expect(body).toEqual([want, want, want]);
-    });
+    await rig.expectBurstReadsOwnValues(base);
     // Between requests BPF reads the thread's own values.
-    expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
+    rig.expectIdle();
   });
 
   it('a route declared with several paths shows them all; a request no route matches shows the unmatched route', async () => {
@@ -88,17 +70,7 @@ describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route 
   });
 
   it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
-    const res = await fetch(`${base}/health`, {
-      headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' },
-    });
-    expect(res.status).toBe(500);
-    const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
-    expect(ok).toEqual([
-      { route: '/health', reqId: '10', tenant: 't' },
-      { route: '/health', reqId: '10', tenant: 't' },
-      { route: '/health', reqId: '10', tenant: 't' },
-    ]);
-    expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
+    await rig.expectRefusedValueChangesNothing(base);
   });
 
   it("default request ids: this thread's count, with the threadId in the top 16 bits", () => {
@@ -109,7 +81,7 @@ describe.skipIf(!support.supported)("tldExpress: BPF reads each request's route 
   });
 
   it('bad options throw a coded TypeError when the middleware is made', () => {
-    expect(() => tldExpress(tld, { reqId: 42 as never })).toThrow(
+    expect(() => tldExpress(rig.tld, { reqId: 42 as never })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
     );
     expect(() => tldExpress({} as never)).toThrow(/tld must be a TaskLocalData/);

@@ -3,24 +3,20 @@
 // that request's route pattern, id and tenant; a hook before the body is read sees them too.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskLocalData } from '@tld/userspace';
-import { type Reader, loadReader } from '@tld/bpf-programs';
 import { bpfSupport } from '@tld/testkit';
 import { tldFastify } from '../src/fastify.js';
-import { type Seen, bpfSees, probes, readAcrossAwaits, sendAll } from './helpers.js';
+import { type Seen, type Serving, bpfSees, readAcrossAwaits, sendAll, serving } from './helpers.js';
 
 const support = bpfSupport();
 
 describe.skipIf(!support.supported)("tldFastify: BPF reads each request's route pattern", () => {
-  let reader: Reader;
-  let tld: TaskLocalData;
+  let rig: Serving;
   let app: FastifyInstance;
   let base: string;
   const beforeBody = new Map<string, Seen>();
   beforeAll(async () => {
-    reader = loadReader({ map: 'private' });
-    tld = TaskLocalData.open({ mapFd: reader.mapFd });
-    const tenant = tld.string('tenant', 16);
+    rig = serving();
+    const { reader, tld, tenant } = rig;
     app = Fastify();
     const header = (req: FastifyRequest, name: string): string => String(req.headers[name] ?? '');
     await app.register(tldFastify, {
@@ -46,31 +42,17 @@ describe.skipIf(!support.supported)("tldFastify: BPF reads each request's route 
       void reply.code(404).send([bpfSees(reader)]);
     });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
-    tld.string('route', 64, { truncate: true }).set('idle');
-    tld.u64('req_id').set(0n);
-    tenant.set('none');
+    rig.idle();
   });
   afterAll(async () => {
     await app?.close();
-    tld?.close();
-    reader?.close();
+    rig?.close();
   });
 
   it('48 interleaved requests (GET, POST with a JSON body, a prefixed plugin): every reading is its own request', async () => {
-    const list = probes([
-      { method: 'GET', path: (i) => `/api/users/${i}`, route: '/api/users/:id' },
-      { method: 'POST', path: (i) => `/api/orders/${i}/items`, route: '/api/orders/:id/items' },
-      { method: 'GET', path: () => '/health', route: '/health' },
-      { method: 'GET', path: (i) => `/api/users/${i}?q=${i}`, route: '/api/users/:id' },
-    ]);
-    const bodies = await sendAll(base, list);
-    bodies.forEach((body, i) => {
-      const p = list[i];
-      const want: Seen = { route: p?.route, reqId: p?.reqId, tenant: p?.tenant };
-      expect(body).toEqual([want, want, want]);
-      expect(beforeBody.get(p?.reqId ?? '')).toEqual(want);
-    });
-    expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
+    const list = await rig.expectBurstReadsOwnValues(base);
+    for (const p of list) expect(beforeBody.get(p.reqId)).toEqual({ route: p.route, reqId: p.reqId, tenant: p.tenant });
+    rig.expectIdle();
   });
 
   it('a request no route matches shows the unmatched route', async () => {
@@ -79,22 +61,12 @@ describe.skipIf(!support.supported)("tldFastify: BPF reads each request's route 
   });
 
   it('a value its key refuses fails that request through the framework (500) and changes nothing', async () => {
-    const res = await fetch(`${base}/health`, {
-      headers: { 'x-tenant': 'a tenant name longer than 15 bytes', 'x-request-id': '9' },
-    });
-    expect(res.status).toBe(500);
-    const [ok] = await sendAll(base, [{ method: 'GET', path: '/health', route: '/health', tenant: 't', reqId: '10' }]);
-    expect(ok).toEqual([
-      { route: '/health', reqId: '10', tenant: 't' },
-      { route: '/health', reqId: '10', tenant: 't' },
-      { route: '/health', reqId: '10', tenant: 't' },
-    ]);
-    expect(bpfSees(reader)).toEqual({ route: 'idle', reqId: '0', tenant: 'none' });
+    await rig.expectRefusedValueChangesNothing(base);
   });
 
   it('bad options throw a coded TypeError when the plugin is registered', async () => {
     const other = Fastify();
-    void other.register(tldFastify, { tld, values: 'tenant' as never });
+    void other.register(tldFastify, { tld: rig.tld, values: 'tenant' as never });
     await expect(other.ready()).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
 });

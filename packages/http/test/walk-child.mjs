@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import Fastify from 'fastify';
 import { TaskLocalData } from '@tld/userspace';
-import { loadContextReader } from '@tld/testkit';
+import { loadContextReader, printWalkReport } from '@tld/testkit';
 import { tldExpress } from '../dist/express.js';
 import { tldFastify } from '../dist/fastify.js';
 
@@ -70,15 +70,9 @@ await Promise.all(
   }),
 );
 const after = reader.read();
-console.log(
-  JSON.stringify({
-    asyncContext: tld.asyncContext,
-    readings,
-    mismatches: mismatches.slice(0, 5),
-    mismatchCount: mismatches.length,
-    between: { route: after.route, reqId: String(after.req_id), from: after.keys.route.from },
-  }),
-);
+printWalkReport(tld.asyncContext, readings, mismatches, {
+  between: { route: after.route, reqId: String(after.req_id), from: after.keys.route.from },
+});
 server.close();
 await fastify.close();
 tld.close();

@@ -8,6 +8,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { loadTaskIterator } from '@tld/bpf-programs';
 import { TaskLocalData } from '@tld/userspace';
+import { printWalkReport } from '@tld/testkit';
 import { TldContextManager } from '../dist/index.js';
 
 const iter = loadTaskIterator({ map: 'private' });
@@ -54,15 +55,7 @@ await Promise.all(
     }),
   ),
 );
-console.log(
-  JSON.stringify({
-    asyncContext: tld.asyncContext,
-    readings,
-    mismatches: mismatches.slice(0, 5),
-    mismatchCount: mismatches.length,
-    outside: seen(),
-  }),
-);
+printWalkReport(tld.asyncContext, readings, mismatches, { outside: seen() });
 context.disable();
 tld.close();
 iter.close();

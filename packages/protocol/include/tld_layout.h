@@ -67,7 +67,7 @@ struct tld_map_value {
 	struct tld_meta_u __uptr *meta;
 };
 
-/* Value of the later upstream revision (value_size 24): start repeats tld_data_u.start. */
+/* Value of upstream revision 2 (value_size 24): start repeats tld_data_u.start. */
 struct tld_map_value_v2 {
 	struct tld_data_u __uptr *data;
 	struct tld_meta_u __uptr *meta;

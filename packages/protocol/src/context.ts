@@ -196,24 +196,16 @@ export interface WalkFacts {
   readonly alsAddress: bigint;
 }
 
-const WALK_FACT_FIELDS: Array<[keyof WalkFacts, string]> = [
-  ['cpedSlot', 'cped_slot'],
-  ['noFrame', 'no_frame'],
-  ['alsHash', 'als_hash'],
-  ['recordMagic', 'record_magic'],
-  ['keyHashOff', 'key_hash_off'],
-  ['frameTableOff', 'frame_table_off'],
-  ['tableNelementsOff', 'table_nelements_off'],
-  ['tableNdeletedOff', 'table_ndeleted_off'],
-  ['tableNbucketsOff', 'table_nbuckets_off'],
-  ['tableBucketsOff', 'table_buckets_off'],
-  ['entryWords', 'entry_words'],
-  ['entryKey', 'entry_key'],
-  ['entryValue', 'entry_value'],
-  ['entryChain', 'entry_chain'],
-  ['storeRecordOff', 'store_record_off'],
-  ['alsAddress', 'als_address'],
-];
+/** Fields of WALK_STRUCT that are not facts: the version (stored last, on its own) and the reserved padding. */
+const NOT_FACTS = new Set(['version', 'reserved']);
+
+/** Each fact with its field of WALK_STRUCT: cped_slot is cpedSlot, and so on. */
+const WALK_FACT_FIELDS = WALK_STRUCT.fields
+  .filter((field) => !NOT_FACTS.has(field.name))
+  .map((field): [keyof WalkFacts, StructField] => [
+    field.name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) as keyof WalkFacts,
+    field,
+  ]);
 
 function put(view: DataView, at: number, field: StructField, value: number | bigint): void {
   switch (field.type) {
@@ -249,7 +241,7 @@ function get(view: DataView, at: number, field: StructField): number | bigint {
 export function encodeWalk(facts: WalkFacts, version = WALK_VERSION): Uint8Array {
   const bytes = new Uint8Array(WALK_SIZE);
   const view = new DataView(bytes.buffer);
-  for (const [prop, name] of WALK_FACT_FIELDS) put(view, 0, WALK_STRUCT.at(name), facts[prop]);
+  for (const [prop, field] of WALK_FACT_FIELDS) put(view, 0, field, facts[prop]);
   put(view, 0, WALK_STRUCT.at('version'), version);
   return bytes;
 }
@@ -259,7 +251,7 @@ export function decodeWalk(bytes: Uint8Array): WalkFacts & { readonly version: n
   if (bytes.length < WALK_SIZE) throw new RangeError(`tld.walk needs ${WALK_SIZE} bytes, got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: Record<string, number | bigint> = { version: get(view, 0, WALK_STRUCT.at('version')) };
-  for (const [prop, name] of WALK_FACT_FIELDS) out[prop] = get(view, 0, WALK_STRUCT.at(name));
+  for (const [prop, field] of WALK_FACT_FIELDS) out[prop] = get(view, 0, field);
   return out as unknown as WalkFacts & { readonly version: number };
 }
 

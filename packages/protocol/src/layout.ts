@@ -19,14 +19,54 @@ export const DEFAULT_PIN_PATH = `/sys/fs/bpf/${MAP_NAME}`;
 export const MAP_VALUE_DATA_OFFSET = 0;
 /** `meta`: user address of the process's metadata page. */
 export const MAP_VALUE_META_OFFSET = 8;
-/** `start` (u16) of the later 24-byte revision of the map value. */
-export const MAP_VALUE_START_OFFSET = 16;
+
+/** One upstream revision of struct tld_map_value: its size, and where it carries `start` (a u16), if it does. */
+export interface MapValueRevision {
+  /** 1 for the value Linux 6.18 ships; the C struct of revision n > 1 is `tld_map_value_v<n>`. */
+  readonly revision: number;
+  readonly struct: string;
+  /** Stable name for tools' JSON output. */
+  readonly name: string;
+  /** For people: the fields, and which header declares it. */
+  readonly description: string;
+  /** value_size of a map of this revision. */
+  readonly size: number;
+  /** Offset of the `start` field repeating tld_data_u.start; undefined when the value has none. */
+  readonly startOffset: number | undefined;
+}
+
+/**
+ * Every map value the protocol accepts, oldest first: a new upstream revision is a row here (and the BPF side).
+ * The accepted value sizes, their encoding, the generated structs and the choice of iterator build follow it.
+ */
+export const MAP_VALUE_REVISIONS = Object.freeze([
+  Object.freeze({
+    revision: 1,
+    struct: 'tld_map_value',
+    name: 'selftests-6.18',
+    description: '16-byte value { data, meta }: the Linux 6.18 selftest revision (start in the data page)',
+    size: 16,
+    startOffset: undefined,
+  }),
+  Object.freeze({
+    revision: 2,
+    struct: 'tld_map_value_v2',
+    name: 'start-in-value',
+    description: '24-byte value { data, meta, start }: the later upstream revision (start in the value)',
+    size: 24,
+    startOffset: 16,
+  }),
+] as const satisfies readonly MapValueRevision[]);
+
 /** value_size of the map value as Linux 6.18 ships it. */
-export const MAP_VALUE_SIZE_V1 = 16;
+export const MAP_VALUE_SIZE_V1 = MAP_VALUE_REVISIONS[0].size;
 /** value_size of the later upstream revision with a trailing `u16 start` (+ 6 bytes of padding). */
-export const MAP_VALUE_SIZE_V2 = 24;
-export const MAP_VALUE_SIZES = [MAP_VALUE_SIZE_V1, MAP_VALUE_SIZE_V2] as const;
-export type MapValueSize = (typeof MAP_VALUE_SIZES)[number];
+export const MAP_VALUE_SIZE_V2 = MAP_VALUE_REVISIONS[1].size;
+/** `start` (u16) of the later 24-byte revision of the map value. */
+export const MAP_VALUE_START_OFFSET = MAP_VALUE_REVISIONS[1].startOffset;
+/** Every accepted value_size, oldest revision first. */
+export const MAP_VALUE_SIZES: readonly MapValueSize[] = Object.freeze(MAP_VALUE_REVISIONS.map((r) => r.size));
+export type MapValueSize = (typeof MAP_VALUE_REVISIONS)[number]['size'];
 
 // ---- metadata page: struct tld_meta_u (PROTOCOL.md §2, "Metadata page") ----
 /** `cnt` (u16, atomic): number of claimed slots. */
@@ -85,6 +125,11 @@ export function layoutFor(pageSize: number = DEFAULT_PAGE_SIZE): Layout {
   });
   layouts.set(pageSize, layout);
   return layout;
+}
+
+/** The revision of a map value of `size` bytes; undefined for a size no revision has. */
+export function mapValueRevision(size: number): MapValueRevision | undefined {
+  return MAP_VALUE_REVISIONS.find((r) => r.size === size);
 }
 
 /** Offset of slot i in the metadata page. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TypedArrayMemory } from './atomic-memory.js';
 import { ProtocolErrorCode, TldError } from './errors.js';
 import { createKey } from './keys.js';
-import { layoutFor } from './layout.js';
+import { MAP_VALUE_REVISIONS, layoutFor } from './layout.js';
 import {
   checkMapValueSize,
   decodeMapValue,
@@ -71,6 +71,14 @@ describe('map value', () => {
     expectBadLayout(() => checkMapValueSize(size));
     expectBadLayout(() => encodeMapValue({ data: DATA_ADDR, meta: META_ADDR }, size));
     expectBadLayout(() => decodeMapValue(new Uint8Array(size)));
+  });
+
+  it.each(MAP_VALUE_REVISIONS)('revision $revision ($size bytes): start where its row says, round-trips', (row) => {
+    const bytes = encodeMapValue({ data: DATA_ADDR, meta: META_ADDR, start: 40 }, row.size);
+    expect(bytes.length).toBe(row.size);
+    if (row.startOffset !== undefined) expect(view(bytes).getUint16(row.startOffset, true)).toBe(40);
+    const start = row.startOffset === undefined ? {} : { start: 40 };
+    expect(decodeMapValue(bytes)).toEqual({ data: DATA_ADDR, meta: META_ADDR, ...start });
   });
 
   it('accepts exactly 16 and 24', () => {

@@ -8,13 +8,13 @@ import {
   MAP_VALUE_DATA_OFFSET,
   MAP_VALUE_META_OFFSET,
   MAP_VALUE_SIZE_V1,
-  MAP_VALUE_SIZE_V2,
   MAP_VALUE_SIZES,
-  MAP_VALUE_START_OFFSET,
+  type MapValueRevision,
   type MapValueSize,
   META_CNT_OFFSET,
   META_SIZE_OFFSET,
   layoutFor,
+  mapValueRevision,
 } from './layout.js';
 import { type KeyInfo, listKeys } from './keys.js';
 
@@ -48,44 +48,49 @@ export function readDataStart(page: Uint8Array): number {
   );
 }
 
-/** The fields of a map value; `start` exists only in the 24-byte revision. */
+/** The fields of a map value; `start` exists only in revisions that carry it (the 24-byte one). */
 export interface MapValue {
   readonly data: bigint;
   readonly meta: bigint;
   readonly start?: number;
 }
 
-/** Throws TldError(BAD_LAYOUT) unless valueSize is one the protocol knows (16 or 24). */
-export function checkMapValueSize(valueSize: number): asserts valueSize is MapValueSize {
-  if (!(MAP_VALUE_SIZES as readonly number[]).includes(valueSize)) {
+/** The revision of a map value of `valueSize` bytes; throws TldError(BAD_LAYOUT) for a size no revision has. */
+function revisionOf(valueSize: number): MapValueRevision {
+  const revision = mapValueRevision(valueSize);
+  if (revision === undefined) {
     throw new TldError(
       ProtocolErrorCode.BAD_LAYOUT,
       `map value size ${valueSize} is not a task-local-data map value (expected ${MAP_VALUE_SIZES.join(' or ')} bytes): ` +
         'the map was not created from the task-local-data header',
     );
   }
+  return revision;
 }
 
-/** Encode a map value of `valueSize` bytes. The 24-byte revision gets `start` (default DATA_START). */
+/** Throws TldError(BAD_LAYOUT) unless valueSize is one the protocol knows (MAP_VALUE_SIZES: 16 or 24). */
+export function checkMapValueSize(valueSize: number): asserts valueSize is MapValueSize {
+  revisionOf(valueSize);
+}
+
+/** Encode a map value of `valueSize` bytes; a revision with `start` gets value.start (default DATA_START). */
 export function encodeMapValue(value: MapValue, valueSize: number = MAP_VALUE_SIZE_V1): Uint8Array {
-  checkMapValueSize(valueSize);
+  const { startOffset } = revisionOf(valueSize);
   const bytes = new Uint8Array(valueSize);
   const view = new DataView(bytes.buffer);
   view.setBigUint64(MAP_VALUE_DATA_OFFSET, value.data, true);
   view.setBigUint64(MAP_VALUE_META_OFFSET, value.meta, true);
-  if (valueSize === MAP_VALUE_SIZE_V2) view.setUint16(MAP_VALUE_START_OFFSET, value.start ?? DATA_START, true);
+  if (startOffset !== undefined) view.setUint16(startOffset, value.start ?? DATA_START, true);
   return bytes;
 }
 
-/** Decode a 16- or 24-byte map value. */
+/** Decode a map value of any revision (16 or 24 bytes). */
 export function decodeMapValue(bytes: Uint8Array): MapValue {
-  checkMapValueSize(bytes.length);
+  const { startOffset } = revisionOf(bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const data = view.getBigUint64(MAP_VALUE_DATA_OFFSET, true);
   const meta = view.getBigUint64(MAP_VALUE_META_OFFSET, true);
-  return bytes.length === MAP_VALUE_SIZE_V2
-    ? { data, meta, start: view.getUint16(MAP_VALUE_START_OFFSET, true) }
-    : { data, meta };
+  return startOffset === undefined ? { data, meta } : { data, meta, start: view.getUint16(startOffset, true) };
 }
 
 /** One key with the bytes of its value in one thread's data page. */

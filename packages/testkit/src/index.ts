@@ -31,4 +31,7 @@ export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 export { mapPage, unmapPage, unmapPages, pagesWith, register, unregister, addKey } from './own-pages.js';
 export type { OwnPage, OwnPages, KeySpec } from './own-pages.js';
 export { readmeExample } from './readme.js';
+export { compileBpf } from './clang.js';
+export { installedNode, installedNodes, nodeCacheDir, printWalkReport, runNodeScript } from './nodes.js';
+export type { InstalledNode, WalkChildReport } from './nodes.js';
 export { NotSupportedError } from '@tld/protocol';

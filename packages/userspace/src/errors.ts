@@ -117,6 +117,11 @@ export function syscallError(error: unknown, context?: string): unknown {
   });
 }
 
+/** What a bad argument was, for messages: its type, with null and arrays told apart from objects. */
+export function describeValue(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
 /** The error for use after close(). */
 export function closedError(what: string): TldError<typeof UserspaceErrorCode.CLOSED> {
   return new TldError(

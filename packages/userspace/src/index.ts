@@ -1,9 +1,9 @@
 export { TaskLocalData } from './task-local-data.js';
-export type { OpenOptions, KeyDescription, RunValues, StringKeyOptions, AsyncContextMode } from './task-local-data.js';
+export type { OpenOptions, KeyDescription, RunValues, AsyncContextMode } from './task-local-data.js';
 export { asyncContextMechanism } from './async-context.js';
 export type { AsyncContextMechanism } from './async-context.js';
-export { Key, U64Key, I64Key, U32Key, F64Key, StringKey, BytesKey } from './keys.js';
-export type { StringSetOptions } from './keys.js';
+// Every key class and its options: a new value type's class is exported with the others.
+export * from './keys.js';
 export { inspectPinnedMap } from './map.js';
 export { defaultPinPath, PIN_ENV } from './config.js';
 export type { PinnedMap } from './map.js';

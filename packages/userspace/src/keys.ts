@@ -13,115 +13,28 @@
 // async-context.ts) set() first makes the key part of the running context; outside any run it is the plain store.
 import { type KeyInfo, roundUpValueSize } from '@tld/protocol';
 import { claimForContext, current } from './async-context.js';
-import { type RecordMemory, liveRecord, readInRecord, viewInRecord, writeInRecord } from './context-walk.js';
-import { closedError, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
-import { checkBytes, checkF64, checkI64, checkU32, checkU64, f64Bits, f64Scratch, wordsOf } from './key-values.js';
+import { type RecordMemory, liveRecord, viewInRecord } from './context-walk.js';
+import { describeValue, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+import { CLOSED, Key, ScalarKey, type Session, VIEW } from './key.js';
+import { checkBytes, checkF64, checkI64, checkU32, checkU64, f64Bits, f64Scratch } from './key-values.js';
 
-/** State shared by a TaskLocalData and its keys. */
-export interface Session {
-  closed: boolean;
-}
-
-/**
- * Where a key keeps its typed-array view of the page, and whether its TaskLocalData was closed. Symbol-keyed
- * properties instead of #private fields: V8 (Node 20) loads a symbol-keyed property as a plain field, a private
- * field with an extra check, and set() is a handful of instructions (see the README's performance notes).
- */
-const VIEW: unique symbol = Symbol('view');
-const CLOSED: unique symbol = Symbol('closed');
+export { Key } from './key.js';
 
 const utf8 = new TextEncoder();
 /** Longest string StringKey.set() checks and copies in JavaScript; longer ones go through TextEncoder. */
 const ASCII_PATH_MAX = 16;
 const utf8Decoder = new TextDecoder();
 
-/** What every key exposes: its name, its value's size and its offset in data[]. */
-export abstract class Key {
-  readonly name: string;
-  /** Value size in bytes. */
-  readonly size: number;
-  /** Offset of the value in data[] (the same in every thread). */
-  readonly offset: number;
-  /** @internal Index of the value's first 8-byte word in this thread's data page (values are 8-aligned). */
-  readonly pageWord: number;
-  protected readonly session: Session;
-  /**
-   * A copy of session.closed that TaskLocalData.close() sets (closeKey): set() checks a field of the key itself,
-   * one load, instead of two dependent loads through the shared session.
-   */
-  [CLOSED] = false;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, byteOffset: number) {
-    this.session = session;
-    this.name = info.name;
-    this.size = info.size;
-    this.offset = info.offset;
-    this.pageWord = byteOffset / 8;
-  }
-
-  /**
-   * @internal For run(): `value` checked exactly as set() checks it (same errors), as the bytes set() would store,
-   * zero-padded to the key's room in data[] (size rounded up to 8), as 8-byte little-endian words (a word ≥ 2^63
-   * is stored as its two's complement by a BigInt64Array). Writes nothing.
-   */
-  abstract encode(value: unknown): bigint[];
-
-  /**
-   * @internal Walk mechanism: the value as the run the current async context belongs to holds it, decoded; undefined
-   * outside a live run or when the run does not set this key (the page's value applies).
-   */
-  abstract decode(bytes: Uint8Array): unknown;
-
-  /**
-   * @internal Walk mechanism: checks `value` as set() does (same errors) and writes it into a record at byte `at`
-   * (8-aligned; the key's room, size rounded up to 8, is all written). Writes nothing when the check fails.
-   */
-  abstract writeRun(value: unknown, memory: RecordMemory, at: number, truncate?: boolean): void;
-
-  protected checkOpen(): void {
-    if (this[CLOSED]) this.throwClosed();
-  }
-
-  /** Walk mechanism: set() inside a live run stores into the run's record (checked as set() checks). */
-  protected setInRun(value: unknown, truncate?: boolean): boolean {
-    const record = liveRecord();
-    return record !== undefined && writeInRecord(record, this, value, truncate);
-  }
-
-  /** Walk mechanism: the run's bytes of this key, or undefined. */
-  protected readInRun(): Uint8Array | undefined {
-    const record = liveRecord();
-    return record === undefined ? undefined : readInRecord(record, this.offset, this.size);
-  }
-
-  protected throwClosed(): never {
-    throw closedError(`key ${JSON.stringify(this.name)}`);
-  }
-
-  /** The words of `bytes[0, length)` in the key's room. */
-  protected wordsOf(bytes: Uint8Array, length: number): bigint[] {
-    return wordsOf(bytes, length, roundUpValueSize(this.size));
-  }
-}
-
-/** @internal Called by TaskLocalData.close() for every key it handed out: they throw ERR_TLD_CLOSED from then on. */
-export function closeKey(key: Key): void {
-  key[CLOSED] = true;
-}
-
 // Each set() checks the closed flag inline (`if (this[CLOSED]) this.throwClosed()`): a check shared through a
 // base-class method would be one call site for six classes, which V8 makes megamorphic.
 
 /** An unsigned 64-bit integer key (bigint). */
-export class U64Key extends Key {
+export class U64Key extends ScalarKey<bigint> {
+  /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's u64() makes it. */
+  static readonly valueType = 'u64';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = BigUint64Array;
   declare readonly [VIEW]: BigUint64Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new BigUint64Array(page, byteOffset, 1);
-  }
 
   /**
    * Stores `value` (0 .. 2^64−1) in this thread's page (inside a run(): the running context's value). Throws
@@ -142,36 +55,19 @@ export class U64Key extends Key {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): bigint {
-    return new BigUint64Array(bytes.slice(0, 8).buffer)[0] as bigint;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkU64(this.name, value);
     return [value];
   }
-
-  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
-  get(): bigint {
-    this.checkOpen();
-    if (current.walk) {
-      const bytes = this.readInRun();
-      if (bytes !== undefined) return this.decode(bytes);
-    }
-    return this[VIEW][0] as bigint;
-  }
 }
 
 /** A signed 64-bit integer key (bigint). */
-export class I64Key extends Key {
+export class I64Key extends ScalarKey<bigint> {
+  /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's i64() makes it. */
+  static readonly valueType = 'i64';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = BigInt64Array;
   declare readonly [VIEW]: BigInt64Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new BigInt64Array(page, byteOffset, 1);
-  }
 
   /** Stores `value` (−2^63 .. 2^63−1). Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: bigint): void {
@@ -189,36 +85,19 @@ export class I64Key extends Key {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): bigint {
-    return new BigInt64Array(bytes.slice(0, 8).buffer)[0] as bigint;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkI64(this.name, value);
     return [value];
   }
-
-  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
-  get(): bigint {
-    this.checkOpen();
-    if (current.walk) {
-      const bytes = this.readInRun();
-      if (bytes !== undefined) return this.decode(bytes);
-    }
-    return this[VIEW][0] as bigint;
-  }
 }
 
 /** An unsigned 32-bit integer key (number). */
-export class U32Key extends Key {
+export class U32Key extends ScalarKey<number> {
+  /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's u32() makes it. */
+  static readonly valueType = 'u32';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = Uint32Array;
   declare readonly [VIEW]: Uint32Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new Uint32Array(page, byteOffset, 1);
-  }
 
   /** Stores `value`, an integer in 0 .. 2^32−1. Throws TypeError, RangeError or ERR_TLD_CLOSED. */
   set(value: number): void {
@@ -237,36 +116,19 @@ export class U32Key extends Key {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): number {
-    return new Uint32Array(bytes.slice(0, 4).buffer)[0] as number;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkU32(this.name, value);
     return [BigInt(value)]; // the low 4 bytes (little-endian); the room's other 4 are padding
   }
-
-  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
-  get(): number {
-    this.checkOpen();
-    if (current.walk) {
-      const bytes = this.readInRun();
-      if (bytes !== undefined) return this.decode(bytes);
-    }
-    return this[VIEW][0] as number;
-  }
 }
 
 /** A 64-bit IEEE-754 float key (number). */
-export class F64Key extends Key {
+export class F64Key extends ScalarKey<number> {
+  /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's f64() makes it. */
+  static readonly valueType = 'f64';
+  /** @internal The typed array of the value (ScalarKey). */
+  static readonly View = Float64Array;
   declare readonly [VIEW]: Float64Array;
-
-  /** @internal */
-  constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number) {
-    super(session, info, byteOffset);
-    this[VIEW] = new Float64Array(page, byteOffset, 1);
-  }
 
   /** Stores `value` (any number, NaN and ±Infinity included). Throws TypeError or ERR_TLD_CLOSED. */
   set(value: number): void {
@@ -284,26 +146,16 @@ export class F64Key extends Key {
   }
 
   /** @internal */
-  decode(bytes: Uint8Array): number {
-    return new Float64Array(bytes.slice(0, 8).buffer)[0] as number;
-  }
-
-  /** @internal */
   encode(value: unknown): bigint[] {
     checkF64(this.name, value);
     f64Scratch[0] = value;
     return [f64Bits[0] as bigint];
   }
+}
 
-  /** This thread's value (inside a run(): the run's). Throws ERR_TLD_CLOSED after close(). */
-  get(): number {
-    this.checkOpen();
-    if (current.walk) {
-      const bytes = this.readInRun();
-      if (bytes !== undefined) return this.decode(bytes);
-    }
-    return this[VIEW][0] as number;
-  }
+export interface StringKeyOptions {
+  /** set() cuts too-long values on a UTF-8 character boundary instead of throwing RangeError. */
+  readonly truncate?: boolean;
 }
 
 export interface StringSetOptions {
@@ -313,6 +165,8 @@ export interface StringSetOptions {
 
 /** A UTF-8 string key: NUL-padded, at most `size − 1` bytes so BPF always finds a terminating NUL. */
 export class StringKey extends Key {
+  /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's string() makes it. */
+  static readonly valueType = 'string';
   declare readonly [VIEW]: Uint8Array;
   /** The value's whole 4-byte words in the page (values are 8-byte aligned, PROTOCOL.md §2). */
   readonly #words: Int32Array;
@@ -322,6 +176,22 @@ export class StringKey extends Key {
   /** The first size − 1 bytes of #scratch: what encodeInto may fill, so a NUL always ends the value. */
   readonly #encodeTarget: Uint8Array;
   readonly #truncate: boolean;
+
+  /**
+   * @internal string()'s options, checked before the key is created (a refused one creates nothing): whether set()
+   * truncates.
+   */
+  static parseOptions(options?: StringKeyOptions): boolean {
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw invalidArgType(
+        `string key options must be an object like { truncate: true }, got ${describeValue(options)}`,
+      );
+    }
+    const truncate: unknown = options?.truncate ?? false;
+    if (typeof truncate !== 'boolean')
+      throw invalidArgType(`string key options: truncate must be a boolean, got ${describeValue(truncate)}`);
+    return truncate;
+  }
 
   /** @internal */
   constructor(session: Session, info: KeyInfo, page: ArrayBuffer, byteOffset: number, truncate: boolean) {
@@ -439,6 +309,8 @@ export class StringKey extends Key {
 
 /** A raw bytes key. */
 export class BytesKey extends Key {
+  /** @internal The row of @tld/protocol's VALUE_TYPES this class serves: TaskLocalData's bytes() makes it. */
+  static readonly valueType = 'bytes';
   declare readonly [VIEW]: Uint8Array;
 
   /** @internal */

@@ -2,7 +2,7 @@
 // every refusal is a typed error that names the cause and the fix. A pin path is resolved by pin-path.ts (no link
 // an untrusted user controls is followed), and BPF_OBJ_GET opens the very pin it checked, through its descriptor.
 import { readlinkSync } from 'node:fs';
-import { TldError, checkMapValueSize } from '@tld/protocol';
+import { MAP_VALUE_SIZES, TldError, checkMapValueSize } from '@tld/protocol';
 import { defaultPinPath } from './config.js';
 import { UserspaceErrorCode, isErrno, syscallError } from './errors.js';
 import { type MapInfo, native } from './native.js';
@@ -166,7 +166,8 @@ export function checkMap(fd: number, source: string): MapInfo {
     throw new TldError(
       UserspaceErrorCode.VALUE_SIZE,
       `${source} (map ${JSON.stringify(info.name)}, id ${info.id}) has value_size ${info.valueSize}; a task-local-data ` +
-        'map value is 16 or 24 bytes (struct tld_map_value): create the map from the generated tld_layout.h',
+        `map value is ${MAP_VALUE_SIZES.join(' or ')} bytes (struct tld_map_value): create the map from the generated ` +
+        'tld_layout.h',
       { cause: error },
     );
   }

@@ -2,44 +2,38 @@
 // and returns a view whose run(), set() and get() TypeScript checks against the declaration (a misspelt name or a
 // value of the wrong type does not compile). The dynamic API (tld.u64(name), tld.run(values)) stays as it is; the
 // view is built on it and checks the same things at run time for JavaScript callers.
-import { TldError } from '@tld/protocol';
-import { UserspaceErrorCode, invalidArgType, invalidArgValue } from './errors.js';
-import type { BytesKey, F64Key, I64Key, Key, StringKey, U32Key, U64Key } from './keys.js';
+import { TldError, VALUE_TYPES, type ValueTypeName } from '@tld/protocol';
+import { UserspaceErrorCode, describeValue, invalidArgType, invalidArgValue } from './errors.js';
+import type { Key } from './key.js';
+import type { FixedType, KeyOf, OptionsOf, SizedType, ValueOf } from './key-classes.js';
 import type { TaskLocalData } from './task-local-data.js';
 
-/** How one key is declared: a number type by name, or a string/bytes key with its size. */
-export type KeySpec =
-  | 'u64'
-  | 'i64'
-  | 'u32'
-  | 'f64'
-  | { readonly type: 'string'; readonly size: number; readonly truncate?: boolean }
-  | { readonly type: 'bytes'; readonly size: number };
+/** A declaration of a value type whose size each key chooses: the type, the size, and the type's options. */
+type SizedSpec<T extends SizedType> = { readonly type: T; readonly size: number } & ([OptionsOf<T>] extends [never]
+  ? unknown
+  : NonNullable<OptionsOf<T>>);
+
+/**
+ * How one key is declared: a value type of one size by name ('u64', ...), or a type whose keys choose their size
+ * with the size (and that type's options): `{ type: 'string', size: 32, truncate: true }`.
+ */
+export type KeySpec = FixedType | { [T in SizedType]: SizedSpec<T> }[SizedType];
 
 /** Key names to their declarations. */
 export type Schema = Readonly<Record<string, KeySpec>>;
 
+/** The value type a declaration names. */
+type TypeOf<S extends KeySpec> = S extends FixedType
+  ? S
+  : S extends { readonly type: infer T extends SizedType }
+    ? T
+    : never;
+
 /** The key class a declaration makes. */
-export type KeyFor<S extends KeySpec> = S extends 'u64'
-  ? U64Key
-  : S extends 'i64'
-    ? I64Key
-    : S extends 'u32'
-      ? U32Key
-      : S extends 'f64'
-        ? F64Key
-        : S extends { readonly type: 'string' }
-          ? StringKey
-          : BytesKey;
+export type KeyFor<S extends KeySpec> = KeyOf<TypeOf<S>>;
 
 /** The value type of a declaration: what set() and run() take for it. */
-export type ValueFor<S extends KeySpec> = S extends 'u64' | 'i64'
-  ? bigint
-  : S extends 'u32' | 'f64'
-    ? number
-    : S extends { readonly type: 'string' }
-      ? string
-      : Uint8Array;
+export type ValueFor<S extends KeySpec> = ValueOf<TypeOf<S>>;
 
 /** Values for some of a schema's keys (run(), set()). */
 export type SchemaValues<S extends Schema> = { readonly [K in keyof S]?: ValueFor<S[K]> };
@@ -61,35 +55,37 @@ export interface TypedTaskLocalData<S extends Schema> {
   get(): { -readonly [K in keyof S]: ValueFor<S[K]> };
 }
 
-const NUMBER_TYPES = new Set(['u64', 'i64', 'u32', 'f64']);
+const TYPES = Object.keys(VALUE_TYPES) as ValueTypeName[];
+const isSized = (type: ValueTypeName): boolean => VALUE_TYPES[type].size === undefined;
 
-function describe(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+/** The forms of declaration, for messages: 'u64', ..., { type: 'string', size } or { type: 'bytes', size }. */
+const FORMS = TYPES.map((type) => (isSized(type) ? `{ type: '${type}', size }` : `'${type}'`));
+const FORMS_TEXT = `${FORMS.slice(0, -1).join(', ')} or ${FORMS.at(-1)}`;
+
+function isType(value: unknown): value is ValueTypeName {
+  return typeof value === 'string' && Object.hasOwn(VALUE_TYPES, value);
+}
+
+/** A type's key method, called as TaskLocalData's own: (name) or (name, size, options). */
+function methodOf(tld: TaskLocalData, type: ValueTypeName): (name: string, ...args: unknown[]) => Key {
+  return (tld[type] as (name: string, ...args: unknown[]) => Key).bind(tld);
 }
 
 function makeKey(tld: TaskLocalData, name: string, spec: unknown): Key {
-  if (typeof spec === 'string' && NUMBER_TYPES.has(spec)) return tld[spec as 'u64' | 'i64' | 'u32' | 'f64'](name);
+  if (isType(spec) && !isSized(spec)) return methodOf(tld, spec)(name);
   if (spec !== null && typeof spec === 'object') {
-    const { type, size, truncate } = spec as Record<string, unknown>;
-    if (type === 'string' && typeof size === 'number') {
-      return truncate === undefined
-        ? tld.string(name, size)
-        : tld.string(name, size, { truncate: truncate as boolean });
-    }
-    if (type === 'bytes' && typeof size === 'number') return tld.bytes(name, size);
+    const { type, size, ...options } = spec as Record<string, unknown>;
+    if (isType(type) && isSized(type) && typeof size === 'number') return methodOf(tld, type)(name, size, options);
   }
-  const got = typeof spec === 'string' ? JSON.stringify(spec) : describe(spec);
-  throw invalidArgValue(
-    `define(schema): key ${JSON.stringify(name)} must be declared as 'u64', 'i64', 'u32', 'f64', ` +
-      `{ type: 'string', size } or { type: 'bytes', size }, got ${got}`,
-  );
+  const got = typeof spec === 'string' ? JSON.stringify(spec) : describeValue(spec);
+  throw invalidArgValue(`define(schema): key ${JSON.stringify(name)} must be declared as ${FORMS_TEXT}, got ${got}`);
 }
 
 /** @internal TaskLocalData.define(): creates every key (get-or-create), then returns the typed view. */
 export function defineSchema<S extends Schema>(tld: TaskLocalData, schema: S): TypedTaskLocalData<S> {
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
     throw invalidArgType(
-      `define(schema): schema must be an object from key names to declarations, like { req_id: 'u64' }, got ${describe(schema)}`,
+      `define(schema): schema must be an object from key names to declarations, like { req_id: 'u64' }, got ${describeValue(schema)}`,
     );
   }
   const keys: Record<string, Key> = {};
@@ -111,7 +107,9 @@ export function defineSchema<S extends Schema>(tld: TaskLocalData, schema: S): T
     run: <R>(values: SchemaValues<S>, fn: () => R): R => tld.run(values as Parameters<TaskLocalData['run']>[0], fn),
     set(values: SchemaValues<S>): void {
       if (values === null || typeof values !== 'object' || Array.isArray(values)) {
-        throw invalidArgType(`set(values): values must be an object from key names to values, got ${describe(values)}`);
+        throw invalidArgType(
+          `set(values): values must be an object from key names to values, got ${describeValue(values)}`,
+        );
       }
       const entries = Object.entries(values as Record<string, unknown>).map(
         ([name, value]) => [keyOf(name), value] as const,

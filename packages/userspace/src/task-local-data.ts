@@ -10,15 +10,25 @@ import {
   dataPageOffset,
   layoutFor,
   listKeys,
+  VALUE_TYPES,
   type ValueTypeName,
 } from '@tld/protocol';
 import { type Entry, current, noteWalkRun, runWithValues } from './async-context.js';
 import { defaultPinPath } from './config.js';
 import { WALK_KEY, noteKeyExtent, publishWalk, runInRecord, useWalk } from './context-walk.js';
 import { nameWorkerThread } from './thread-name.js';
-import { closedError, invalidArgType, invalidArgValue, noWalkError, unknownKeyError, unknownOption } from './errors.js';
+import {
+  closedError,
+  describeValue,
+  invalidArgType,
+  invalidArgValue,
+  noWalkError,
+  unknownKeyError,
+  unknownOption,
+} from './errors.js';
 import { threadWalk } from './v8-walk.js';
-import { BytesKey, F64Key, I64Key, type Key, type Session, StringKey, U32Key, U64Key, closeKey } from './keys.js';
+import { type Key, type Session, closeKey } from './key.js';
+import { KEY_CLASSES, type KeyClass, type KeyMethods } from './key-classes.js';
 import { checkMap, checkMapFd, openPinned } from './map.js';
 import { MetaPageMemory } from './meta-memory.js';
 import { native } from './native.js';
@@ -59,15 +69,6 @@ export interface KeyDescription {
   readonly size: number;
   /** Offset of the value in data[]. */
   readonly offset: number;
-}
-
-export interface StringKeyOptions {
-  /** set() cuts too-long values on a UTF-8 character boundary instead of throwing RangeError. */
-  readonly truncate?: boolean;
-}
-
-function describe(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
 /** Every option open() knows: any other property is refused (a misspelt `pinpath` would open the default map). */
@@ -121,33 +122,33 @@ function validateOptions(options: unknown): OpenOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') {
     throw invalidArgType(
-      `TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describe(options)}`,
+      `TaskLocalData.open(options): options must be an object like { pinPath } or { mapFd }, got ${describeValue(options)}`,
     );
   }
   checkKnownOptions(options);
   const { pinPath, mapFd, ifUnavailable, asyncContext } = options as Record<string, unknown>;
   if (asyncContext !== undefined && asyncContext !== 'auto' && asyncContext !== 'walk' && asyncContext !== 'page') {
-    const got = typeof asyncContext === 'string' ? JSON.stringify(asyncContext) : describe(asyncContext);
+    const got = typeof asyncContext === 'string' ? JSON.stringify(asyncContext) : describeValue(asyncContext);
     throw invalidArgValue(`TaskLocalData.open(): asyncContext must be 'auto', 'walk' or 'page', got ${got}`);
   }
   if (pinPath !== undefined && mapFd !== undefined) {
     throw invalidArgValue('TaskLocalData.open(): give either pinPath or mapFd, not both');
   }
   if (pinPath !== undefined && typeof pinPath !== 'string') {
-    throw invalidArgType(`TaskLocalData.open(): pinPath must be a string, got ${describe(pinPath)}`);
+    throw invalidArgType(`TaskLocalData.open(): pinPath must be a string, got ${describeValue(pinPath)}`);
   }
   if (typeof pinPath === 'string' && (pinPath.length === 0 || pinPath.includes('\0'))) {
     throw invalidArgValue('TaskLocalData.open(): pinPath must be a non-empty path without NUL');
   }
   if (mapFd !== undefined && typeof mapFd !== 'number') {
-    throw invalidArgType(`TaskLocalData.open(): mapFd must be a number, got ${describe(mapFd)}`);
+    throw invalidArgType(`TaskLocalData.open(): mapFd must be a number, got ${describeValue(mapFd)}`);
   }
   if (typeof mapFd === 'number' && (!Number.isInteger(mapFd) || mapFd < 0 || mapFd > 0x7fff_ffff)) {
     throw invalidArgValue(`TaskLocalData.open(): mapFd must be a non-negative integer file descriptor, got ${mapFd}`);
   }
   if (ifUnavailable !== undefined && ifUnavailable !== 'throw' && ifUnavailable !== 'noop') {
     // String() of an object without a prototype throws an uncoded TypeError: name only the type of a non-string.
-    const got = typeof ifUnavailable === 'string' ? ifUnavailable : describe(ifUnavailable);
+    const got = typeof ifUnavailable === 'string' ? ifUnavailable : describeValue(ifUnavailable);
     throw invalidArgValue(`TaskLocalData.open(): ifUnavailable must be 'throw' or 'noop', got ${got}`);
   }
   return options;
@@ -172,13 +173,15 @@ interface Backing {
 /** Values for run(): names of keys this TaskLocalData created, to values of each key's type. */
 export type RunValues = Readonly<Record<string, bigint | number | string | Uint8Array>>;
 
-/** The kinds of keys: @tld/protocol's table of value types (a new type needs a Key class and a method below). */
-type KeyKind = ValueTypeName;
+/** TaskLocalData's key methods (u64(), string(), ...), one per value type: installed from KEY_CLASSES below. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging -- the methods' types, merged into the class
+export interface TaskLocalData extends KeyMethods {}
 
 /**
  * Task-local data of the calling thread: typed keys whose values BPF programs read from this thread's page.
  * Each thread (main or worker) opens its own; keys of the same name share one slot and offset process-wide.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface above
 export class TaskLocalData {
   /** Id of the map this thread is registered in (0 when unavailable). */
   readonly mapId: number;
@@ -195,6 +198,24 @@ export class TaskLocalData {
   readonly #keys = new Map<string, Key>();
   /** The first key handed out under each name: it decides how run() checks and encodes that name's value. */
   readonly #byName = new Map<string, Key>();
+
+  static {
+    // One method per row of @tld/protocol's VALUE_TYPES, named after it: a size argument where the row has no size,
+    // then the options the class checks (before the key is created, so refused options create nothing).
+    for (const [type, KeyClass] of Object.entries(KEY_CLASSES) as [ValueTypeName, KeyClass][]) {
+      const fixedSize = VALUE_TYPES[type].size;
+      const method = {
+        [type](this: TaskLocalData, name: string, ...args: unknown[]): Key {
+          const size = fixedSize ?? args[0];
+          const options = KeyClass.parseOptions?.(args[fixedSize === undefined ? 1 : 0]);
+          return this.#key(type, name, size as number, (info, page, at) => {
+            return new KeyClass(this.#session, info, page, at, options as never);
+          });
+        },
+      }[type];
+      Object.defineProperty(TaskLocalData.prototype, type, { value: method, writable: true, configurable: true });
+    }
+  }
 
   private constructor(backing: Backing, asyncContext: 'auto' | 'walk' | 'page') {
     this.mapId = backing.mapId;
@@ -280,45 +301,6 @@ export class TaskLocalData {
     return this.#session.closed;
   }
 
-  /** Get or create an unsigned 64-bit key (8 bytes). Throws the TldErrors of createKey, or ERR_TLD_CLOSED. */
-  u64(name: string): U64Key {
-    return this.#key('u64', name, 8, (info, page, at) => new U64Key(this.#session, info, page, at));
-  }
-
-  /** Get or create a signed 64-bit key (8 bytes). */
-  i64(name: string): I64Key {
-    return this.#key('i64', name, 8, (info, page, at) => new I64Key(this.#session, info, page, at));
-  }
-
-  /** Get or create an unsigned 32-bit key (4 bytes). */
-  u32(name: string): U32Key {
-    return this.#key('u32', name, 4, (info, page, at) => new U32Key(this.#session, info, page, at));
-  }
-
-  /** Get or create a float64 key (8 bytes). */
-  f64(name: string): F64Key {
-    return this.#key('f64', name, 8, (info, page, at) => new F64Key(this.#session, info, page, at));
-  }
-
-  /**
-   * Get or create a UTF-8 string key of `size` bytes (values up to size − 1 bytes, NUL-terminated).
-   * `{ truncate: true }` makes set() cut too-long values instead of throwing.
-   */
-  string(name: string, size: number, options?: StringKeyOptions): StringKey {
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw invalidArgType(`string key options must be an object like { truncate: true }, got ${describe(options)}`);
-    }
-    const truncate = options?.truncate ?? false;
-    if (typeof truncate !== 'boolean')
-      throw invalidArgType(`string key options: truncate must be a boolean, got ${describe(truncate)}`);
-    return this.#key('string', name, size, (info, page, at) => new StringKey(this.#session, info, page, at, truncate));
-  }
-
-  /** Get or create a raw bytes key of `size` bytes. */
-  bytes(name: string, size: number): BytesKey {
-    return this.#key('bytes', name, size, (info, page, at) => new BytesKey(this.#session, info, page, at));
-  }
-
   /**
    * Declares keys once and returns a typed view of them: `tld.define({ req_id: 'u64', route: { type: 'string',
    * size: 32 } })`. Its `run()`, `set()` and `keys` are checked by TypeScript against the declaration; this
@@ -393,14 +375,14 @@ export class TaskLocalData {
   }
 
   #key<K extends Key>(
-    kind: KeyKind,
+    kind: ValueTypeName,
     name: string,
     size: number,
     make: (info: KeyInfo, page: ArrayBuffer, byteOffset: number) => K,
   ): K {
     this.#checkOpen();
-    if (typeof name !== 'string') throw invalidArgType(`key name must be a string, got ${describe(name)}`);
-    if (typeof size !== 'number') throw invalidArgType(`key size must be a number, got ${describe(size)}`);
+    if (typeof name !== 'string') throw invalidArgType(`key name must be a string, got ${describeValue(name)}`);
+    if (typeof size !== 'number') throw invalidArgType(`key size must be a number, got ${describeValue(size)}`);
     const cacheKey = `${kind}:${size}:${name}`;
     const cached = this.#keys.get(cacheKey);
     if (cached) return cached as K;

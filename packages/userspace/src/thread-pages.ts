@@ -5,7 +5,6 @@ import {
   type AtomicMemory,
   DATA_START,
   type Layout,
-  MAP_VALUE_SIZE_V1,
   META_SIZE_OFFSET,
   type MapValue,
   ProtocolErrorCode,
@@ -13,6 +12,7 @@ import {
   TypedArrayMemory,
   initDataPage,
   initMetaPage,
+  mapValueRevision,
   readDataStart,
   readMetaHeader,
   roundUpValueSize,
@@ -116,7 +116,8 @@ function foreignBlock(data: ArrayBuffer, address: bigint, layout: Layout, valueS
         `${offset + DATA_START} to ${P - 8} (PROTOCOL.md §2). Fix the library that installed it`,
     );
   }
-  if (valueSize === MAP_VALUE_SIZE_V1 && (offset !== 0 || raw === 0)) {
+  // A value without `start` (the 16-byte one) leaves readers to take it from the page the value names.
+  if (mapValueRevision(valueSize)?.startOffset === undefined && (offset !== 0 || raw === 0)) {
     throw badLayout(
       `${where} cannot be read through a map with the 16-byte value: its readers take start from the first 8 ` +
         `bytes of the page the value names, ${offset !== 0 ? "which are not the block's" : 'where the block leaves 0'}, so ` +

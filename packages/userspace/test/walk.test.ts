@@ -1,32 +1,15 @@
 // run() by the async-context walk, on every Node.js tools/setup installs under .cache/node: each configuration runs
 // test/walk-child.mjs in a fresh process (the walk is per Node ABI, and async_hooks state is per process) and
 // reports what a reader sees. Without those binaries the cross-version cases skip, except under TLD_REQUIRE_BPF=1.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installedNodes } from '@tld/testkit';
 import { TaskLocalData, UserspaceErrorCode } from '../src/index.js';
 import { type PinnedMaps, loadFixtureMaps, packageDir } from './fixture.js';
 
-const root = join(packageDir, '..', '..');
-
 /** Node.js binaries under .cache/node (or $TLD_NODE_CACHE, laid out the same way), by major version. */
-function installedNodes(): Map<number, string> {
-  const found = new Map<number, string>();
-  const base = process.env['TLD_NODE_CACHE'] ?? join(root, '.cache', 'node');
-  if (!existsSync(base)) return found;
-  for (const version of readdirSync(base)) {
-    const bin = join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
-    if (!existsSync(bin)) continue;
-    found.set(
-      Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()),
-      bin,
-    );
-  }
-  return found;
-}
-
-const nodes = installedNodes();
+const nodes = new Map(installedNodes().map((node) => [node.major, node.bin]));
 const required = process.env['TLD_REQUIRE_BPF'] === '1';
 
 interface Report {

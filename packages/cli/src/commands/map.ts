@@ -92,11 +92,12 @@ async function create(opts: CreateOptions): Promise<ExitCode> {
       try {
         if (!fdOnBpffs(resolved.dirFd)) throw notOnBpffs(resolved.dirPath, pin);
         // libbpf creates tld_data_map from an object's definition and pins it (0600) in the directory that was
-        // checked, through its descriptor: a link planted at the name since makes the pin fail (EEXIST). The reader
-        // declares the 16-byte value (tld.bpf.h), the iterator's second build the 24-byte one.
-        const { loadObject, names, objectPaths } = await import('@tld/bpf-programs');
-        const object = (opts.valueSize ?? DEFAULT_VALUE_SIZE) === 24 ? objectPaths.iterV2 : objectPaths.reader;
-        loadObject(object, { [names.dataMap]: { pinPath: fdPath(resolved.dirFd, resolved.name) } }).close();
+        // checked, through its descriptor: a link planted at the name since makes the pin fail (EEXIST). Each build
+        // of the iterator declares the map value of its revision.
+        const { loadObject, names, iterObjectPath } = await import('@tld/bpf-programs');
+        loadObject(iterObjectPath(opts.valueSize ?? DEFAULT_VALUE_SIZE), {
+          [names.dataMap]: { pinPath: fdPath(resolved.dirFd, resolved.name) },
+        }).close();
       } catch (error) {
         resolved.close();
         resolved = undefined;

@@ -5,16 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption, parsePid, pinOption } from '../options.js';
 import { printable } from './dump.js';
-import {
-  chooseKeys,
-  checkPin,
-  parseBy,
-  parseHz,
-  parseRequest,
-  parseSeconds,
-  progress,
-  sleepOrSignal,
-} from '../profiling.js';
+import { chooseKeys, checkPin, labelOptions, parseSeconds, progress, sleepOrSignal } from '../profiling.js';
 
 const FORMATS = ['pprof', 'folded', 'svg'] as const;
 type Format = (typeof FORMATS)[number];
@@ -146,18 +137,8 @@ export function profileCommand(program: Command, state: RunState): void {
       new Option('--duration <seconds>', 'how long to sample (stops early at Ctrl-C)')
         .default(10)
         .argParser(parseSeconds),
-    )
-    .addOption(
-      new Option('--by <keys>', 'the keys that label each sample, comma-separated (at most 4)')
-        .default(['route'], 'route')
-        .argParser(parseBy),
-    )
-    .addOption(
-      new Option(
-        '--request <key>',
-        "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)",
-      ).argParser(parseRequest),
-    )
+    );
+  labelOptions(cmd, 'the keys that label each sample')
     .addOption(
       new Option(
         '-o, --output <file>',
@@ -169,9 +150,6 @@ export function profileCommand(program: Command, state: RunState): void {
         '--format <format>',
         'pprof (gzipped profile.proto), folded (flamegraph.pl, speedscope) or svg (a flame graph per value)',
       ).argParser(parseFormat),
-    )
-    .addOption(
-      new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz),
     )
     .addHelpText(
       'after',

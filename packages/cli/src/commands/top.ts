@@ -6,16 +6,7 @@ import type { Bucket, Profiler } from '@tld/profiler';
 import { ExitCode, type RunState, action, columns, output } from '../output.js';
 import { jsonOption, parsePid, pinOption } from '../options.js';
 import { printable } from './dump.js';
-import {
-  chooseKeys,
-  checkPin,
-  parseBy,
-  parseHz,
-  parseRequest,
-  parseSeconds,
-  progress,
-  sleepOrSignal,
-} from '../profiling.js';
+import { chooseKeys, checkPin, labelOptions, parseSeconds, progress, sleepOrSignal } from '../profiling.js';
 
 interface TopOptions {
   pin: string;
@@ -156,22 +147,9 @@ export function topCommand(program: Command, state: RunState): void {
         '--pid <pid>',
         'only the threads of this process (repeat for more; default: every registered thread)',
       ).argParser((value: string, previous: number[] | undefined) => [...(previous ?? []), parsePid(value)]),
-    )
-    .addOption(
-      new Option('--by <keys>', 'the keys to group by, comma-separated (at most 4)')
-        .default(['route'], 'route')
-        .argParser(parseBy),
-    )
-    .addOption(
-      new Option(
-        '--request <key>',
-        "u64 key holding the current request, 0 between requests; 'none' for no such key (default: req_id when it exists)",
-      ).argParser(parseRequest),
-    )
+    );
+  labelOptions(cmd, 'the keys to group by')
     .addOption(new Option('--interval <seconds>', 'seconds between refreshes').default(1).argParser(parseSeconds))
-    .addOption(
-      new Option('--frequency <hz>', 'CPU-clock samples per second on each CPU').default(99).argParser(parseHz),
-    )
     .addOption(new Option('--count <n>', 'stop after n refreshes (default: until interrupted)').argParser(parseCount))
     .addHelpText(
       'after',
