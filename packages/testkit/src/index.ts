@@ -12,6 +12,7 @@ export {
   LifecycleLayout,
   ContextLayout,
   ContextSampleKind,
+  OtelHeaderLayout,
   renderTestkitHeader,
   TESTKIT_HEADER_COMMAND,
 } from './layout.js';
@@ -24,6 +25,8 @@ export type {
   ContextResult,
   ContextSample,
 } from './context.js';
+export { loadOtelHeaderReader } from './otel-header.js';
+export type { OtelHeaderReader, OtelHeaderReading } from './otel-header.js';
 export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
 export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';
 export { watchLifecycle } from './lifecycle.js';
