@@ -2,6 +2,7 @@ export { TaskLocalData } from './task-local-data.js';
 export type { OpenOptions, KeyDescription, RunValues, StringKeyOptions, AsyncContextMode } from './task-local-data.js';
 export { asyncContextMechanism } from './async-context.js';
 export type { AsyncContextMechanism } from './async-context.js';
+export { TraceContext } from './trace-context.js';
 export { Key, U64Key, I64Key, U32Key, F64Key, StringKey, BytesKey } from './keys.js';
 export type { StringSetOptions } from './keys.js';
 export { inspectPinnedMap } from './map.js';

@@ -6,6 +6,7 @@ import { TldError } from '@tld/protocol';
 import { UserspaceErrorCode, invalidArgType, invalidArgValue } from './errors.js';
 import type { BytesKey, F64Key, I64Key, Key, StringKey, U32Key, U64Key } from './keys.js';
 import type { TaskLocalData } from './task-local-data.js';
+import type { TraceContext } from './trace-context.js';
 
 /** How one key is declared: a number type by name, or a string/bytes key with its size. */
 export type KeySpec =
@@ -53,8 +54,8 @@ export interface TypedTaskLocalData<S extends Schema> {
   readonly tld: TaskLocalData;
   /** Each declared key, typed by its declaration. */
   readonly keys: SchemaKeys<S>;
-  /** tld.run() with values checked against the schema. */
-  run<R>(values: SchemaValues<S>, fn: () => R): R;
+  /** tld.run() with values checked against the schema (and the same optional trace context). */
+  run<R>(values: SchemaValues<S>, fn: () => R, trace?: TraceContext): R;
   /** Sets several keys: every value is checked first, so a refused one leaves all of them unchanged. */
   set(values: SchemaValues<S>): void;
   /** Every declared key's current value (the running context's inside a run()). */
@@ -108,7 +109,8 @@ export function defineSchema<S extends Schema>(tld: TaskLocalData, schema: S): T
   return Object.freeze({
     tld,
     keys: Object.freeze(keys) as SchemaKeys<S>,
-    run: <R>(values: SchemaValues<S>, fn: () => R): R => tld.run(values as Parameters<TaskLocalData['run']>[0], fn),
+    run: <R>(values: SchemaValues<S>, fn: () => R, trace?: TraceContext): R =>
+      tld.run(values as Parameters<TaskLocalData['run']>[0], fn, trace),
     set(values: SchemaValues<S>): void {
       if (values === null || typeof values !== 'object' || Array.isArray(values)) {
         throw invalidArgType(`set(values): values must be an object from key names to values, got ${describe(values)}`);
