@@ -1,4 +1,4 @@
-// Run by header.test.ts on Node.js 24+ where run() takes the async-context walk: what an OpenTelemetry profiler
+// Run by header.test.ts on each Node.js whose run() takes the async-context walk: what an OpenTelemetry profiler
 // reading OTEP 4947 records sees of this thread. At each checkpoint the BPF program tld_read_otel_header walks from
 // the thread to its current run's record and reads the record's lead-in (trace id, span id, valid, trace flags,
 // attrs-data size). Prints one JSON line: for every checkpoint, what it read and what the active span says.

@@ -1,14 +1,12 @@
-// On Node.js 24 and 26 run() takes the async-context walk, and the run TldContextManager makes for a span carries
-// the span's trace context in its record's header: the OTEP 4947 lead-in an OpenTelemetry profiler reads.
-// header-child.mjs reads that lead-in with BPF (through the walk, tld.bpf.h) at checkpoints of real spans of
-// @opentelemetry/sdk-trace-base; this file judges every reading.
-import { spawnSync } from 'node:child_process';
+// On Node.js 24 and 26 (22 with --experimental-async-context-frame) run() takes the async-context walk, and the
+// run TldContextManager makes for a span carries the span's trace context in its record's header: the OTEP 4947
+// lead-in an OpenTelemetry profiler reads. header-child.mjs reads that lead-in with BPF (through the walk,
+// tld.bpf.h) at checkpoints of real spans of @opentelemetry/sdk-trace-base; this file judges every reading.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bpfRequired, bpfSupport } from '@tld/testkit';
-import { walkNodes } from './walk-nodes.js';
+import { bpfRequired, bpfSupport, runWalkChild, walkConfigs } from '@tld/testkit';
 
-const nodes = walkNodes();
+const nodes = walkConfigs();
 
 /** The checkpoints of one child, by name: what the reader found and what it had to find. */
 type Checks = Record<string, { want: unknown; got: unknown }[]>;
@@ -32,27 +30,22 @@ describe.skipIf(!bpfSupport().supported)('TldContextManager fills the record hea
   });
 
   for (const node of nodes) {
-    const version = node.split('/').find((p) => p.startsWith('v'));
-    it(`${version}: the header holds the active span's ids, none outside spans, invalid once a span ended`, () => {
-      const child = spawnSync(node, [fileURLToPath(new URL('./header-child.mjs', import.meta.url))], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(child.status, child.stderr).toBe(0);
-      const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
-        asyncContext: string;
-        checks: Checks;
-      };
-      expect(result.asyncContext).toBe('walk');
-      expect(Object.fromEntries(Object.entries(result.checks).map(([name, list]) => [name, list.length]))).toEqual(
-        EXPECTED,
+    it(`${node.label}: the header holds the active span's ids, none outside spans, invalid once a span ended`, () => {
+      const { status, stderr, result } = runWalkChild<{ asyncContext: string; checks: Checks }>(
+        node,
+        fileURLToPath(new URL('./header-child.mjs', import.meta.url)),
       );
-      for (const [name, list] of Object.entries(result.checks)) {
+      expect(status, stderr).toBe(0);
+      expect(result.asyncContext).toBe('walk');
+      expect(
+        Object.fromEntries(Object.entries(result.checks ?? {}).map(([name, list]) => [name, list.length])),
+      ).toEqual(EXPECTED);
+      for (const [name, list] of Object.entries(result.checks ?? {})) {
         const wrong = list.filter((c) => JSON.stringify(c.got) !== JSON.stringify(c.want));
         expect(wrong, name).toEqual([]);
       }
       // Every span of the interleaved traces was seen with its own ids: 16 roots and 16 children.
-      const spans = new Set(result.checks['interleaved']?.map((c) => (c.got as { spanId: string }).spanId));
+      const spans = new Set(result.checks?.['interleaved']?.map((c) => (c.got as { spanId: string }).spanId));
       expect(spans.size).toBe(32);
     });
   }

@@ -1,11 +1,9 @@
 // On Node.js 24 and 26, run() takes the async-context walk: the span ids TldContextManager publishes live in the
 // record of the run() it makes, and BPF reaches them by walking from the thread to the running context.
 // walk-child.mjs reads them there (the task iterator behind `tld dump`) at five points of interleaved spans.
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bpfRequired, bpfSupport } from '@tld/testkit';
-import { walkNodes } from './walk-nodes.js';
+import { bpfRequired, bpfSupport, runWalkChild, walkNodes } from '@tld/testkit';
 
 const nodes = walkNodes();
 const ZERO = { trace: '0'.repeat(32), span: '0'.repeat(16), from: 'page' };
@@ -18,18 +16,14 @@ describe.skipIf(!bpfSupport().supported)('TldContextManager with the async-conte
 
   for (const node of nodes) {
     it(`${node.split('/').find((p) => p.startsWith('v'))}: BPF reads the active span's ids from the run's record`, () => {
-      const child = spawnSync(node, [fileURLToPath(new URL('./walk-child.mjs', import.meta.url))], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(child.status, child.stderr).toBe(0);
-      const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      const { status, stderr, result } = runWalkChild<{
         asyncContext: string;
         readings: number;
         mismatches: unknown[];
         mismatchCount: number;
         outside: unknown;
-      };
+      }>(node, fileURLToPath(new URL('./walk-child.mjs', import.meta.url)));
+      expect(status, stderr).toBe(0);
       expect(result.asyncContext).toBe('walk');
       expect(result.readings).toBe(16 * 5);
       expect(result.mismatches).toEqual([]);

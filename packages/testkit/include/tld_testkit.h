@@ -128,8 +128,8 @@ TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, next) == 8, "tld
  * copies the OTEP 4947 lead-in of its header, what an OpenTelemetry profiler reading the record sees. */
 struct tld_otel_header_ctx {
 	__s32 init_err;                         /* out: tld_object_init() result */
-	__s32 walk;                             /* out: TLD_FROM_CONTEXT: a live run, its lead-in below; TLD_FROM_PAGE: no run; < 0: no record */
-	__u8 trace_id[TLD_OTEL_TRACE_ID_BYTES]; /* out: the record's first 28 bytes, as OTEP 4947 names them */
+	__s32 walk;                             /* out: TLD_FROM_CONTEXT (lead-in below), TLD_FROM_PAGE, or < 0 */
+	__u8 trace_id[TLD_OTEL_TRACE_ID_BYTES]; /* out: the record's lead-in */
 	__u8 span_id[TLD_OTEL_SPAN_ID_BYTES];
 	__u8 valid;
 	__u8 trace_flags;

@@ -34,4 +34,6 @@ export type { LifecycleStats, LifecycleWatch } from './lifecycle.js';
 export { mapPage, unmapPage, unmapPages, pagesWith, register, unregister, addKey } from './own-pages.js';
 export type { OwnPage, OwnPages, KeySpec } from './own-pages.js';
 export { readmeExample } from './readme.js';
+export { runWalkChild, walkConfigs, walkNodes } from './walk-nodes.js';
+export type { WalkChild, WalkNode } from './walk-nodes.js';
 export { NotSupportedError } from '@tld/protocol';

@@ -196,17 +196,8 @@ const otelHeaderCtx = struct(
   'tld_otel_header_ctx',
   [
     { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
-    {
-      name: 'walk',
-      type: '__s32',
-      comment: 'out: TLD_FROM_CONTEXT: a live run, its lead-in below; TLD_FROM_PAGE: no run; < 0: no record',
-    },
-    {
-      name: 'trace_id',
-      type: '__u8',
-      count: 'TLD_OTEL_TRACE_ID_BYTES',
-      comment: "out: the record's first 28 bytes, as OTEP 4947 names them",
-    },
+    { name: 'walk', type: '__s32', comment: 'out: TLD_FROM_CONTEXT (lead-in below), TLD_FROM_PAGE, or < 0' },
+    { name: 'trace_id', type: '__u8', count: 'TLD_OTEL_TRACE_ID_BYTES', comment: "out: the record's lead-in" },
     { name: 'span_id', type: '__u8', count: 'TLD_OTEL_SPAN_ID_BYTES' },
     { name: 'valid', type: '__u8' },
     { name: 'trace_flags', type: '__u8' },

@@ -35,6 +35,22 @@ export interface OtelHeaderReader {
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
+/** A struct tld_otel_header_ctx as the program left it. */
+function decodeReading(ctx: Uint8Array): OtelHeaderReading {
+  const L = OtelHeaderLayout;
+  const view = new DataView(ctx.buffer, ctx.byteOffset, ctx.byteLength);
+  const walk = view.getInt32(L.walkOffset, true);
+  return {
+    initErr: view.getInt32(L.initErrOffset, true),
+    walk: walk === ContextFrom.CONTEXT ? 'record' : walk === ContextFrom.PAGE ? 'none' : walk,
+    traceId: hex(ctx.subarray(L.traceIdOffset, L.traceIdOffset + L.traceIdBytes)),
+    spanId: hex(ctx.subarray(L.spanIdOffset, L.spanIdOffset + L.spanIdBytes)),
+    valid: view.getUint8(L.validOffset),
+    traceFlags: view.getUint8(L.traceFlagsOffset),
+    attrsDataSize: view.getUint16(L.attrsDataSizeOffset, true),
+  };
+}
+
 /**
  * Loads tld_otel_header.bpf.o with tld_data_map private (default), pinned at / reused from `{ pinPath }`, or
  * `{ mapFd }`. Throws BpfSyscallError when loading fails.
@@ -42,23 +58,12 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 export function loadOtelHeaderReader(options: { map?: MapPlacement } = {}): OtelHeaderReader {
   const obj = loadObject(objectPaths.otelHeader, { [bpfNames.dataMap]: options.map ?? 'private' });
   const progFd = obj.progFd(names.otelHeaderProgram);
-  const L = OtelHeaderLayout;
   return {
     mapFd: obj.mapFd(bpfNames.dataMap),
     read() {
-      const ctx = new Uint8Array(L.ctxSize);
-      const view = new DataView(ctx.buffer);
+      const ctx = new Uint8Array(OtelHeaderLayout.ctxSize);
       testRun(progFd, ctx, 'BPF_PROG_TEST_RUN(tld_read_otel_header)');
-      const walk = view.getInt32(L.walkOffset, true);
-      return {
-        initErr: view.getInt32(L.initErrOffset, true),
-        walk: walk === ContextFrom.CONTEXT ? 'record' : walk === ContextFrom.PAGE ? 'none' : walk,
-        traceId: hex(ctx.subarray(L.traceIdOffset, L.traceIdOffset + L.traceIdBytes)),
-        spanId: hex(ctx.subarray(L.spanIdOffset, L.spanIdOffset + L.spanIdBytes)),
-        valid: view.getUint8(L.validOffset),
-        traceFlags: view.getUint8(L.traceFlagsOffset),
-        attrsDataSize: view.getUint16(L.attrsDataSizeOffset, true),
-      };
+      return decodeReading(ctx);
     },
     close() {
       obj.dispose();

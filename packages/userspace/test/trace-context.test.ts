@@ -1,11 +1,9 @@
 // TraceContext: the OpenTelemetry trace context run() writes into its record's header by the walk (PROTOCOL.md §8).
 // Its checks, here; run() with one by the page mechanism (checked, not published), here; and by the walk, on each
 // Node.js of .cache/node whose run() takes it, trace-header-child.mjs reads the header with BPF at checkpoints.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bpfRequired, bpfSupport } from '@tld/testkit';
+import { bpfRequired, bpfSupport, runWalkChild, walkConfigs } from '@tld/testkit';
 import { TaskLocalData, TraceContext } from '../src/index.js';
 import { type PinnedMaps, codeOf, loadFixtureMaps, packageDir } from './fixture.js';
 
@@ -79,38 +77,22 @@ describe('run(values, fn, trace) by the page mechanism', () => {
   });
 });
 
-/** Node.js binaries of majors 24+ under .cache/node (or $TLD_NODE_CACHE): their run() takes the walk. */
-function walkNodes(): string[] {
-  const base = process.env['TLD_NODE_CACHE'] ?? join(packageDir, '..', '..', '.cache', 'node');
-  if (!existsSync(base)) return [];
-  return readdirSync(base)
-    .map((version) => join(base, version, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node'))
-    .filter((bin) => existsSync(bin))
-    .filter(
-      (bin) => Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })) >= 24,
-    );
-}
-
 describe.skipIf(!bpfSupport().supported)('run(values, fn, trace) by the walk: the record header', () => {
-  const nodes = walkNodes();
+  const nodes = walkConfigs();
   it('tools/setup installed a Node.js with AsyncContextFrame', () => {
     if (nodes.length === 0 && !bpfRequired()) return;
     expect(nodes.length).toBeGreaterThan(0);
   });
 
   for (const node of nodes) {
-    it(`${node.split('/').find((p) => p.startsWith('v'))}: BPF reads each run's trace context from its header`, () => {
-      const child = spawnSync(node, [join(packageDir, 'test', 'trace-header-child.mjs')], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(child.status, child.stderr).toBe(0);
-      const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    it(`${node.label}: BPF reads each run's trace context from its header`, () => {
+      const { status, stderr, result } = runWalkChild<{
         asyncContext: string;
         checks: { name: string; want: unknown; got: unknown }[];
-      };
+      }>(node, join(packageDir, 'test', 'trace-header-child.mjs'));
+      expect(status, stderr).toBe(0);
       expect(result.asyncContext).toBe('walk');
-      expect(result.checks.map((c) => c.name)).toEqual([
+      expect(result.checks?.map((c) => c.name)).toEqual([
         'outside any run',
         'a run given a trace context',
         'after set() in the run',
@@ -125,7 +107,7 @@ describe.skipIf(!bpfSupport().supported)('run(values, fn, trace) by the walk: th
         'after an await',
         'a timer that fires after its run ended (ESTALE)',
       ]);
-      for (const { name, want, got } of result.checks) expect(got, name).toEqual(want);
+      for (const { name, want, got } of result.checks ?? []) expect(got, name).toEqual(want);
     });
   }
 });
