@@ -23,7 +23,7 @@ export class TraceContext {
   readonly words: HeaderWords;
 
   private constructor(words: HeaderWords) {
-    this.words = words;
+    this.words = Object.freeze(words); // shared by every run given this context: nobody may change it
   }
 
   /**
