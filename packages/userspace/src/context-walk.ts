@@ -181,18 +181,10 @@ function writeTrace(
   parentSlab: Slab | undefined,
   parentAt: number,
 ): void {
-  const u32 = slab.u32;
   if (trace !== undefined) {
-    if (trace === TraceContext.NONE) return; // zeros already
-    const words = trace.words;
-    u32[at + TRACE_ID] = words[0];
-    u32[at + TRACE_ID + 1] = words[1];
-    u32[at + TRACE_ID + 2] = words[2];
-    u32[at + TRACE_ID + 3] = words[3];
-    u32[at + SPAN_ID] = words[4];
-    u32[at + SPAN_ID + 1] = words[5];
-    slab.u8[4 * at + TRACE_FLAGS] = words[6];
+    if (trace !== TraceContext.NONE) trace.writeHeader(slab.i32, slab.u8, at); // NONE: zeros already
   } else if (parentSlab !== undefined) {
+    const u32 = slab.u32;
     const from = parentSlab.u32;
     for (let i = 0; i < 4; i++) u32[at + TRACE_ID + i] = from[parentAt + TRACE_ID + i] as number;
     u32[at + SPAN_ID] = from[parentAt + SPAN_ID] as number;
