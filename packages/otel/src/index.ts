@@ -1,5 +1,6 @@
 // OpenTelemetry → task local data: while a span is active, its trace id and span id are values of the current
-// run(), so a BPF profiler reading the thread can join its samples with traces.
+// run(), so a BPF profiler reading the thread can join its samples with traces. By the async-context walk they are
+// also the run's trace context, the OTEP 4947 lead-in of its record's header, for profilers that read OTEP records.
 //
 // Why a ContextManager: every way a span becomes active (context.with, tracer.startActiveSpan, context.bind of a
 // function) goes through the global context manager's with(), and nothing else sees a span being entered; a
@@ -7,7 +8,7 @@
 // manager wraps the one the application uses (OpenTelemetry's AsyncLocalStorageContextManager or its own) and
 // only adds a run() when the active span changes; the wrapped manager still decides what context is active.
 import { type Context, type ContextManager, type SpanContext, trace } from '@opentelemetry/api';
-import type { BytesKey, TaskLocalData } from '@tld/userspace';
+import { type BytesKey, type TaskLocalData, TraceContext } from '@tld/userspace';
 
 /** Key names and sizes: the W3C trace id (16 bytes) and span id (8 bytes), in their wire (big-endian) order. */
 export const TRACE_ID_KEY = Object.freeze({ name: 'otel.trace_id', size: 16 });
@@ -43,10 +44,23 @@ function spanOf(ctx: Context): SpanContext | undefined {
   return trace.getSpanContext(ctx);
 }
 
+/** What publishes one span: the run() values, and the trace context for the record header (the walk's). */
+interface Publish {
+  readonly values: Readonly<Record<string, Uint8Array>>;
+  readonly trace: TraceContext;
+}
+
+/** The W3C trace flags byte of `span` (0 for anything that is not one: a span context from elsewhere may lie). */
+function traceFlagsOf(span: SpanContext): number {
+  const flags = span.traceFlags;
+  return Number.isInteger(flags) && flags >= 0 && flags <= 0xff ? flags : 0;
+}
+
 /**
  * A ContextManager that publishes the active span's ids: `context.with(ctx, fn)` runs `fn` inside
- * `tld.run({ 'otel.trace_id', 'otel.span_id' }, ...)` when `ctx`'s span differs from the active one (zeros for a
- * context without a valid span), and simply delegates when it does not. Everything else is the wrapped manager's.
+ * `tld.run({ 'otel.trace_id', 'otel.span_id' }, ..., traceContext)` when `ctx`'s span differs from the active one
+ * (zeros and TraceContext.NONE for a context without a valid span), and simply delegates when it does not.
+ * Everything else is the wrapped manager's.
  * Throws TypeError (ERR_INVALID_ARG_TYPE) for a `tld` or `inner` of the wrong shape, and the TldErrors of key
  * creation.
  */
@@ -55,9 +69,9 @@ export class TldContextManager implements ContextManager {
   readonly #inner: ContextManager;
   readonly #traceName: string;
   readonly #spanName: string;
-  /** The run() values of each span context seen, encoded once (a span is often activated more than once). */
-  readonly #values = new WeakMap<SpanContext, Readonly<Record<string, Uint8Array>>>();
-  readonly #none: Readonly<Record<string, Uint8Array>>;
+  /** What publishes each span context seen, encoded once (a span is often activated more than once). */
+  readonly #published = new WeakMap<SpanContext, Publish>();
+  readonly #none: Publish;
 
   constructor(tld: TaskLocalData, inner: ContextManager, options: TldContextManagerOptions = {}) {
     if (tld === null || typeof tld !== 'object' || typeof (tld as Partial<TaskLocalData>).run !== 'function') {
@@ -82,24 +96,30 @@ export class TldContextManager implements ContextManager {
     }
     this.#traceName = traceKey.name;
     this.#spanName = spanKey.name;
-    this.#none = Object.freeze({ [this.#traceName]: new Uint8Array(16), [this.#spanName]: new Uint8Array(8) });
+    this.#none = Object.freeze({
+      values: Object.freeze({ [this.#traceName]: new Uint8Array(16), [this.#spanName]: new Uint8Array(8) }),
+      trace: TraceContext.NONE,
+    });
   }
 
-  /** The values that publish `span` (zeros for none, or for ids that are not valid W3C ids). */
-  #valuesOf(span: SpanContext | undefined): Readonly<Record<string, Uint8Array>> {
+  /** What publishes `span` (zeros and no trace for none, or for ids that are not valid W3C ids). */
+  #publishOf(span: SpanContext | undefined): Publish {
     if (span === undefined) return this.#none;
-    let values = this.#values.get(span);
-    if (values === undefined) {
+    let publish = this.#published.get(span);
+    if (publish === undefined) {
       const traceId = hexInto(span.traceId, new Uint8Array(16));
       const spanId = hexInto(span.spanId, new Uint8Array(8));
       // All-zero ids are OpenTelemetry's invalid span: publish none, as for a context without a span.
-      values =
+      publish =
         traceId.some((b) => b !== 0) && spanId.some((b) => b !== 0)
-          ? Object.freeze({ [this.#traceName]: traceId, [this.#spanName]: spanId })
+          ? Object.freeze({
+              values: Object.freeze({ [this.#traceName]: traceId, [this.#spanName]: spanId }),
+              trace: TraceContext.from(traceId, spanId, traceFlagsOf(span)),
+            })
           : this.#none;
-      this.#values.set(span, values);
+      this.#published.set(span, publish);
     }
-    return values;
+    return publish;
   }
 
   active(): Context {
@@ -112,9 +132,9 @@ export class TldContextManager implements ContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
-    const next = this.#valuesOf(spanOf(context));
-    if (next === this.#valuesOf(spanOf(this.#inner.active()))) return this.#inner.with(context, fn, thisArg, ...args);
-    return this.#tld.run(next, () => this.#inner.with(context, fn, thisArg, ...args));
+    const next = this.#publishOf(spanOf(context));
+    if (next === this.#publishOf(spanOf(this.#inner.active()))) return this.#inner.with(context, fn, thisArg, ...args);
+    return this.#tld.run(next.values, () => this.#inner.with(context, fn, thisArg, ...args), next.trace);
   }
 
   /**

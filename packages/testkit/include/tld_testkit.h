@@ -19,6 +19,10 @@
 #define TLD_CONTEXT_ROUTE_BYTES 32
 /* readings tld_context_samples holds (a ring: later ones overwrite) */
 #define TLD_CONTEXT_MAX_SAMPLES 65536
+/* OTEP 4947 trace-id: a W3C trace id */
+#define TLD_OTEL_TRACE_ID_BYTES 16
+/* OTEP 4947 span-id: a W3C span id */
+#define TLD_OTEL_SPAN_ID_BYTES 8
 /* u64 key tld_canary_writer writes into */
 #define TLD_LIFECYCLE_CANARY_KEY "tld_canary"
 /* u64 key holding the user address of the thread's data page, which the lifecycle watchers track */
@@ -119,5 +123,25 @@ TLD_STATIC_ASSERT(sizeof(struct tld_context_config) == 16, "sizeof(struct tld_co
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, tgid) == 0, "tld_context_config.tgid");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, __pad) == 4, "tld_context_config.__pad");
 TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_context_config, next) == 8, "tld_context_config.next");
+
+/* tld_otel_header.bpf.c: "tld_read_otel_header" walks to the calling thread's current run record (tld.bpf.h) and
+ * copies the OTEP 4947 lead-in of its header, what an OpenTelemetry profiler reading the record sees. */
+struct tld_otel_header_ctx {
+	__s32 init_err;                         /* out: tld_object_init() result */
+	__s32 walk;                             /* out: TLD_FROM_CONTEXT (lead-in below), TLD_FROM_PAGE, or < 0 */
+	__u8 trace_id[TLD_OTEL_TRACE_ID_BYTES]; /* out: the record's lead-in */
+	__u8 span_id[TLD_OTEL_SPAN_ID_BYTES];
+	__u8 valid;
+	__u8 trace_flags;
+	__u16 attrs_data_size;
+};
+TLD_STATIC_ASSERT(sizeof(struct tld_otel_header_ctx) == 36, "sizeof(struct tld_otel_header_ctx)");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, init_err) == 0, "tld_otel_header_ctx.init_err");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, walk) == 4, "tld_otel_header_ctx.walk");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, trace_id) == 8, "tld_otel_header_ctx.trace_id");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, span_id) == 24, "tld_otel_header_ctx.span_id");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, valid) == 32, "tld_otel_header_ctx.valid");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, trace_flags) == 33, "tld_otel_header_ctx.trace_flags");
+TLD_STATIC_ASSERT(__builtin_offsetof(struct tld_otel_header_ctx, attrs_data_size) == 34, "tld_otel_header_ctx.attrs_data_size");
 
 #endif /* __TLD_TESTKIT_H */

@@ -12,6 +12,7 @@ export {
   LifecycleLayout,
   ContextLayout,
   ContextSampleKind,
+  OtelHeaderLayout,
   renderTestkitHeader,
   TESTKIT_HEADER_COMMAND,
 } from './layout.js';
@@ -24,6 +25,8 @@ export type {
   ContextResult,
   ContextSample,
 } from './context.js';
+export { loadOtelHeaderReader } from './otel-header.js';
+export type { OtelHeaderReader, OtelHeaderReading } from './otel-header.js';
 export { loadBenchPrograms, runBench, traceOnThisThread, BENCH_KEY_NAMES, BENCH_CONFIGS } from './bench.js';
 export type { BenchPrograms, BenchRun, BenchKind, TraceResult } from './bench.js';
 export { watchLifecycle } from './lifecycle.js';
@@ -32,6 +35,6 @@ export { mapPage, unmapPage, unmapPages, pagesWith, register, unregister, addKey
 export type { OwnPage, OwnPages, KeySpec } from './own-pages.js';
 export { readmeExample } from './readme.js';
 export { compileBpf } from './clang.js';
-export { installedNode, installedNodes, nodeCacheDir, printWalkReport, runNodeScript } from './nodes.js';
-export type { InstalledNode, WalkChildReport } from './nodes.js';
+export { installedNode, installedNodes, nodeCacheDir, printWalkReport, runNodeScript, walkConfigs } from './nodes.js';
+export type { InstalledNode, WalkChildReport, WalkNode } from './nodes.js';
 export { NotSupportedError } from '@tld/protocol';

@@ -1,4 +1,5 @@
-// The ctx structs of the test-side programs (bpf/tld_bench.bpf.c, bpf/tld_lifecycle.bpf.c, bpf/tld_context.bpf.c), described once with
+// The ctx structs of the test-side programs (bpf/tld_bench.bpf.c, bpf/tld_lifecycle.bpf.c, bpf/tld_context.bpf.c,
+// bpf/tld_otel_header.bpf.c), described once with
 // @tld/bpf-programs' C layout rules: include/tld_testkit.h is rendered from these (gen/write-header.mjs), and
 // bench.ts / lifecycle.ts use the offsets computed here. The header asserts every offset, so the objects only
 // compile when C agrees.
@@ -34,6 +35,8 @@ const defines: readonly Define[] = [
     value: 65536,
     comment: 'readings tld_context_samples holds (a ring: later ones overwrite)',
   },
+  { name: 'TLD_OTEL_TRACE_ID_BYTES', value: 16, comment: 'OTEP 4947 trace-id: a W3C trace id' },
+  { name: 'TLD_OTEL_SPAN_ID_BYTES', value: 8, comment: 'OTEP 4947 span-id: a W3C span id' },
 ];
 
 const stringDefines: readonly StringDefine[] = [
@@ -188,6 +191,35 @@ export const ContextLayout = Object.freeze({
   }),
 });
 
+/** What tld_read_otel_header saw: where the walk led, and the OTEP 4947 lead-in of the record it reached. */
+const otelHeaderCtx = struct(
+  'tld_otel_header_ctx',
+  [
+    { name: 'init_err', type: '__s32', comment: 'out: tld_object_init() result' },
+    { name: 'walk', type: '__s32', comment: 'out: TLD_FROM_CONTEXT (lead-in below), TLD_FROM_PAGE, or < 0' },
+    { name: 'trace_id', type: '__u8', count: 'TLD_OTEL_TRACE_ID_BYTES', comment: "out: the record's lead-in" },
+    { name: 'span_id', type: '__u8', count: 'TLD_OTEL_SPAN_ID_BYTES' },
+    { name: 'valid', type: '__u8' },
+    { name: 'trace_flags', type: '__u8' },
+    { name: 'attrs_data_size', type: '__u16' },
+  ],
+  defines,
+);
+
+/** struct tld_otel_header_ctx (include/tld_testkit.h), as offsets. */
+export const OtelHeaderLayout = Object.freeze({
+  ctxSize: otelHeaderCtx.size,
+  initErrOffset: at(otelHeaderCtx, 'init_err'),
+  walkOffset: at(otelHeaderCtx, 'walk'),
+  traceIdOffset: at(otelHeaderCtx, 'trace_id'),
+  spanIdOffset: at(otelHeaderCtx, 'span_id'),
+  validOffset: at(otelHeaderCtx, 'valid'),
+  traceFlagsOffset: at(otelHeaderCtx, 'trace_flags'),
+  attrsDataSizeOffset: at(otelHeaderCtx, 'attrs_data_size'),
+  traceIdBytes: define('TLD_OTEL_TRACE_ID_BYTES', defines),
+  spanIdBytes: define('TLD_OTEL_SPAN_ID_BYTES', defines),
+});
+
 /** struct tld_bench_ctx (include/tld_testkit.h), as offsets. */
 export const BenchLayout = Object.freeze({
   ctxSize: benchCtx.size,
@@ -251,6 +283,9 @@ ${renderStruct(contextValues)}
 ${renderStruct(contextCtx)}
 ${renderStruct(contextSample)}
 ${renderStruct(contextConfig)}
+/* tld_otel_header.bpf.c: "tld_read_otel_header" walks to the calling thread's current run record (tld.bpf.h) and
+ * copies the OTEP 4947 lead-in of its header, what an OpenTelemetry profiler reading the record sees. */
+${renderStruct(otelHeaderCtx)}
 #endif /* __TLD_TESTKIT_H */
 `;
 }

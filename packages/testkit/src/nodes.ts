@@ -35,15 +35,36 @@ export function installedNodes(minMajor = 0): InstalledNode[] {
     .sort((a, b) => a.major - b.major);
 }
 
+/** An installed Node.js with the flags that make its run() take the async-context walk. */
+export interface WalkNode {
+  /** The version and the flags, for test titles: 'v22.23.3 --experimental-async-context-frame'. */
+  readonly label: string;
+  readonly bin: string;
+  readonly args: readonly string[];
+}
+
+/** Every installed Node.js that can take the walk: 22 with --experimental-async-context-frame, 24 and later as is. */
+export function walkConfigs(): WalkNode[] {
+  return installedNodes(22).map(({ version, major, bin }) => {
+    const args = major < 24 ? ['--experimental-async-context-frame'] : [];
+    return { label: [version, ...args].join(' '), bin, args };
+  });
+}
+
 /**
- * Runs `script` with `node` (environment: this process's plus `env`) and returns the JSON document its last line of
- * stdout holds. Throws, with the child's stderr, when it does not exit 0.
+ * Runs `script` with `node` (a binary, or a WalkNode with its flags; environment: this process's plus `env`) and
+ * returns the JSON document its last line of stdout holds. Throws, with the child's stderr, when it does not exit 0.
  */
-export function runNodeScript<T>(node: string, script: string | URL, env: Record<string, string> = {}): T {
+export function runNodeScript<T>(node: string | WalkNode, script: string | URL, env: Record<string, string> = {}): T {
   const path = script instanceof URL ? fileURLToPath(script) : script;
-  const child = spawnSync(node, [path], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  const [bin, args] = typeof node === 'string' ? [node, []] : [node.bin, node.args];
+  const child = spawnSync(bin, [...args, path], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (child.status !== 0) {
-    throw new Error(`${path} on ${node} exited with ${child.status ?? child.signal}:\n${child.stderr}`);
+    throw new Error(`${path} on ${bin} exited with ${child.status ?? child.signal}:\n${child.stderr}`);
   }
   return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as T;
 }

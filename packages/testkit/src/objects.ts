@@ -24,6 +24,8 @@ export const objectPaths = Object.freeze({
    * `tld_context_on_idle` (tp_btf/sys_enter of epoll waits) record readings of one process's threads.
    */
   context: built('tld_context.bpf.o'),
+  /** The OTEP 4947 reader: `tld_read_otel_header` (SEC("syscall")) reads the lead-in of the current run's record. */
+  otelHeader: built('tld_otel_header.bpf.o'),
 });
 
 /** Names of programs and maps inside the objects. */
@@ -45,4 +47,5 @@ export const names = Object.freeze({
   contextIdleProgram: 'tld_context_on_idle',
   contextConfigMap: 'tld_context_config',
   contextSamplesMap: 'tld_context_samples',
+  otelHeaderProgram: 'tld_read_otel_header',
 });

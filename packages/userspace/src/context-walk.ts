@@ -14,6 +14,7 @@ import {
 } from '@tld/protocol';
 import { unknownKeyError } from './errors.js';
 import type { Key } from './keys.js';
+import { TraceContext } from './trace-context.js';
 import { type ThreadWalk, threadWalk } from './v8-walk.js';
 
 /** What a record needs of a key: where its value sits, and how to check and write a value. */
@@ -50,6 +51,9 @@ const SELF = CTX_RECORD.SELF >>> 2;
 const VALUES_OFF = CTX_RECORD.VALUES_OFF >>> 2;
 const VALUES_SIZE = CTX_RECORD.VALUES_SIZE >>> 2;
 const PRESENT_OFF = CTX_RECORD.PRESENT_OFF >>> 2;
+const TRACE_ID = CTX_RECORD.TRACE_ID >>> 2;
+const SPAN_ID = CTX_RECORD.SPAN_ID >>> 2;
+const TRACE_FLAGS = CTX_RECORD.TRACE_FLAGS;
 const TWO_32 = 2 ** 32;
 
 /**
@@ -167,15 +171,39 @@ function markPresent(bytes: Uint8Array, presentAt: number, offset: number, size:
 }
 
 /**
+ * The header's OTEP 4947 trace fields of a fresh (zeroed) record at u32 index `at` of `slab`: `trace`'s, or with
+ * none given the enclosing run's (at `parentAt` of `parentSlab`), else none. Written before `valid`, never after.
+ */
+function writeTrace(
+  slab: Slab,
+  at: number,
+  trace: TraceContext | undefined,
+  parentSlab: Slab | undefined,
+  parentAt: number,
+): void {
+  if (trace !== undefined) {
+    if (trace !== TraceContext.NONE) trace.writeHeader(slab.i32, slab.u8, at); // NONE: zeros already
+  } else if (parentSlab !== undefined) {
+    const u32 = slab.u32;
+    const from = parentSlab.u32;
+    for (let i = 0; i < 4; i++) u32[at + TRACE_ID + i] = from[parentAt + TRACE_ID + i] as number;
+    u32[at + SPAN_ID] = from[parentAt + SPAN_ID] as number;
+    u32[at + SPAN_ID + 1] = from[parentAt + SPAN_ID + 1] as number;
+    slab.u8[4 * at + TRACE_FLAGS] = parentSlab.u8[4 * parentAt + TRACE_FLAGS] as number;
+  }
+}
+
+/**
  * Runs `fn` in a new run whose record holds `values` (names of keys in `byName`) merged over the enclosing live
- * run's values. Every value is checked as set() checks it before the record can be seen; a bad one throws and
- * leaves nothing behind.
+ * run's values, and in its header `trace` (undefined: the enclosing run's). Every value is checked as set() checks
+ * it before the record can be seen; a bad one throws and leaves nothing behind.
  */
 export function runInRecord<R>(
   walk: Ready,
   byName: ReadonlyMap<string, RecordKey>,
   values: Readonly<Record<string, unknown>>,
   fn: () => R,
+  trace: TraceContext | undefined,
 ): R {
   const parent = liveRecord();
   const parentSlab = parent === undefined ? undefined : (slabOf.get(parent.buffer) as Slab);
@@ -223,6 +251,7 @@ export function runInRecord<R>(
   u32[at + VALUES_OFF] = layout.valuesOff;
   u32[at + VALUES_SIZE] = valuesSize;
   u32[at + PRESENT_OFF] = layout.presentOff;
+  writeTrace(slab, at, trace, parentSlab, parentAt);
   const record = new Uint8Array(slab.buffer, off, layout.size);
   // Nothing can reach the record before als.run() installs its frame; valid is still stored last.
   Atomics.store(record, VALID, 1);

@@ -4,6 +4,7 @@ export { asyncContextMechanism } from './async-context.js';
 export type { AsyncContextMechanism } from './async-context.js';
 // Every key class and its options: a new value type's class is exported with the others.
 export * from './keys.js';
+export { TraceContext } from './trace-context.js';
 export { inspectPinnedMap } from './map.js';
 export { defaultPinPath, PIN_ENV } from './config.js';
 export type { PinnedMap } from './map.js';

@@ -78,24 +78,33 @@ function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
+function label(what: string, name: string | undefined): string {
+  return name === undefined ? what : `${what} ${JSON.stringify(name)}`;
+}
+
 /**
- * Checks a bytes value and returns its true length: a real Uint8Array (a subclass, Buffer included, is one) whose
- * buffer is not detached, of at most `size` bytes.
+ * Checks that `value` is a real Uint8Array (a subclass, Buffer included, is one) whose buffer is not detached and
+ * returns its true length. `what` (and `name`, quoted) lead the messages, built only when one is thrown.
  */
-export function checkBytes(name: string, size: number, value: unknown): number {
+export function checkUint8Array(value: unknown, what: string, name?: string): number {
   // The toStringTag getter answers undefined, without throwing, for anything that is not a typed array.
   if (tagOf.call(value) !== 'Uint8Array') {
     const got = value instanceof Uint8Array ? 'an object that only inherits from Uint8Array' : typeof value;
-    throw invalidArgType(`bytes key ${JSON.stringify(name)}: value must be a Uint8Array, got ${got}`);
+    throw invalidArgType(`${label(what, name)}: value must be a Uint8Array, got ${got}`);
   }
-  const bytes = value as Uint8Array;
-  const length = lengthOf.call(bytes);
-  if (length === 0 && isDetached(bufferOf.call(bytes))) {
+  const length = lengthOf.call(value as Uint8Array);
+  if (length === 0 && isDetached(bufferOf.call(value as Uint8Array))) {
     throw invalidArgValue(
-      `bytes key ${JSON.stringify(name)}: the value's ArrayBuffer was detached (transferred to a worker or by ` +
+      `${label(what, name)}: the value's ArrayBuffer was detached (transferred to a worker or by ` +
         'ArrayBuffer.prototype.transfer()), so it holds no bytes: pass a Uint8Array whose buffer is still yours',
     );
   }
+  return length;
+}
+
+/** Checks a bytes value of a key of `size` bytes and returns its true length (at most `size`). */
+export function checkBytes(name: string, size: number, value: unknown): number {
+  const length = checkUint8Array(value, 'bytes key', name);
   if (length > size) throw outOfRange(`bytes key ${JSON.stringify(name)}: ${length} bytes do not fit in ${size}`);
   return length;
 }

@@ -7,6 +7,7 @@ import { UserspaceErrorCode, describeValue, invalidArgType, invalidArgValue } fr
 import type { Key } from './key.js';
 import type { FixedType, KeyOf, OptionsOf, SizedType, ValueOf } from './key-classes.js';
 import type { TaskLocalData } from './task-local-data.js';
+import type { TraceContext } from './trace-context.js';
 
 /** A declaration of a value type whose size each key chooses: the type, the size, and the type's options. */
 type SizedSpec<T extends SizedType> = { readonly type: T; readonly size: number } & ([OptionsOf<T>] extends [never]
@@ -47,8 +48,8 @@ export interface TypedTaskLocalData<S extends Schema> {
   readonly tld: TaskLocalData;
   /** Each declared key, typed by its declaration. */
   readonly keys: SchemaKeys<S>;
-  /** tld.run() with values checked against the schema. */
-  run<R>(values: SchemaValues<S>, fn: () => R): R;
+  /** tld.run() with values checked against the schema (and the same optional trace context). */
+  run<R>(values: SchemaValues<S>, fn: () => R, trace?: TraceContext): R;
   /** Sets several keys: every value is checked first, so a refused one leaves all of them unchanged. */
   set(values: SchemaValues<S>): void;
   /** Every declared key's current value (the running context's inside a run()). */
@@ -104,7 +105,8 @@ export function defineSchema<S extends Schema>(tld: TaskLocalData, schema: S): T
   return Object.freeze({
     tld,
     keys: Object.freeze(keys) as SchemaKeys<S>,
-    run: <R>(values: SchemaValues<S>, fn: () => R): R => tld.run(values as Parameters<TaskLocalData['run']>[0], fn),
+    run: <R>(values: SchemaValues<S>, fn: () => R, trace?: TraceContext): R =>
+      tld.run(values as Parameters<TaskLocalData['run']>[0], fn, trace),
     set(values: SchemaValues<S>): void {
       if (values === null || typeof values !== 'object' || Array.isArray(values)) {
         throw invalidArgType(

@@ -26,6 +26,7 @@ import {
   unknownKeyError,
   unknownOption,
 } from './errors.js';
+import { TraceContext } from './trace-context.js';
 import { threadWalk } from './v8-walk.js';
 import { type Key, type Session, closeKey } from './key.js';
 import { KEY_CLASSES, type KeyClass, type KeyMethods } from './key-classes.js';
@@ -326,16 +327,22 @@ export class TaskLocalData {
    * the page holds the thread's own values (by the walk, readers follow the run's record; see asyncContext). By the
    * page mechanism the first call installs async hooks for this thread (see async-context.ts); by the walk nothing
    * is ever installed.
-   * Throws TypeError for a `values` that is not an object or an `fn` that is not a function, ERR_TLD_UNKNOWN_KEY
-   * for a name no key of this TaskLocalData has, the TypeError/RangeError set() throws for a bad value, and
-   * ERR_TLD_CLOSED after close(): always before anything is written or installed.
+   * `trace` (a TraceContext: an OpenTelemetry span's ids) goes into the header of the run's record by the walk,
+   * where readers of OTEP 4947 records find it; without it a run keeps the enclosing run's (none outside runs). The
+   * page mechanism has no record: there it is checked and not published.
+   * Throws TypeError for a `values` that is not an object, an `fn` that is not a function or a `trace` that is not
+   * a TraceContext, ERR_TLD_UNKNOWN_KEY for a name no key of this TaskLocalData has, the TypeError/RangeError set()
+   * throws for a bad value, and ERR_TLD_CLOSED after close(): always before anything is written or installed.
    */
-  run<R>(values: RunValues, fn: () => R): R {
+  run<R>(values: RunValues, fn: () => R, trace?: TraceContext): R {
     this.#checkOpen();
     if (values === null || typeof values !== 'object' || Array.isArray(values)) {
       throw invalidArgType('run(values, fn): values must be an object from key names to values, like { req_id: 42n }');
     }
     if (typeof fn !== 'function') throw invalidArgType('run(values, fn): fn must be a function');
+    if (trace !== undefined && !(trace instanceof TraceContext)) {
+      throw invalidArgType('run(values, fn, trace): trace must be a TraceContext (TraceContext.from(traceId, spanId))');
+    }
     if (this.asyncContext === 'walk') {
       noteWalkRun();
       return runInRecord(
@@ -343,6 +350,7 @@ export class TaskLocalData {
         this.#byName,
         values,
         fn,
+        trace,
       );
     }
     const entries: Entry[] = [];
