@@ -37,7 +37,9 @@ constexpr int kMaxChain = 8;
 v8::Local<v8::Value> GetCped(v8::Isolate* isolate) {
   return isolate->GetContinuationPreservedEmbedderDataV2().As<v8::Value>();
 }
-void SetCped(v8::Isolate* isolate, v8::Local<v8::Value> value) { isolate->SetContinuationPreservedEmbedderDataV2(value); }
+void SetCped(v8::Isolate* isolate, v8::Local<v8::Value> value) {
+  isolate->SetContinuationPreservedEmbedderDataV2(value);
+}
 #else
 v8::Local<v8::Value> GetCped(v8::Isolate* isolate) { return isolate->GetContinuationPreservedEmbedderData(); }
 void SetCped(v8::Isolate* isolate, v8::Local<v8::Value> value) { isolate->SetContinuationPreservedEmbedderData(value); }
@@ -123,8 +125,7 @@ Found LookupStore(const Facts& f, Addr frame, Addr* store) {
   // By the published address first, as a reader does (no read of the key), else by the hash word.
   auto match = [&](Addr key) {
     Addr word = 0;
-    if (IsHeapObject(key) && key == f.als_address)
-	    return true;
+    if (IsHeapObject(key) && key == f.als_address) return true;
     return IsHeapObject(key) && ReadWord(key - 1 + f.key_hash_off, &word) && word == SmiOf(f.als_hash);
   };
   return Lookup(f, table, f.als_hash, match, store);
@@ -351,16 +352,18 @@ void Walk(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto ret = [&](int64_t v) { info.GetReturnValue().Set(v8::BigInt::New(isolate, v)); };
   if (info.Length() < 1 || !info[0]->IsUint8Array()) return ret(-1);
   v8::Local<v8::Uint8Array> bytes = info[0].As<v8::Uint8Array>();
-  if (bytes->ByteLength() < 64)
-	  return ret(-1);
+  if (bytes->ByteLength() < 64) return ret(-1);
   unsigned char w[64];
   bytes->CopyContents(w, sizeof(w));
-  auto u16 = [&](int at) { uint16_t v; std::memcpy(&v, w + at, 2); return static_cast<int>(v); };
+  auto u16 = [&](int at) {
+    uint16_t v;
+    std::memcpy(&v, w + at, 2);
+    return static_cast<int>(v);
+  };
   uint32_t version, hash;
   std::memcpy(&version, w, 4);
   std::memcpy(&hash, w + 4, 4);
-  if (version != 2)
-	  return ret(0);
+  if (version != 2) return ret(0);
   Facts f;
   std::memcpy(&f.cped_slot, w + 8, 8);
   std::memcpy(&f.no_frame, w + 16, 8);
@@ -397,79 +400,70 @@ void Walk(const v8::FunctionCallbackInfo<v8::Value>& info) {
 // thread published its facts in. V8 moves objects only inside a GC: the prologue clears the word (a reader then
 // matches by the key's hash word) and the epilogue stores where the object is now.
 struct AlsTracker {
-	v8::Global<v8::Object> als;
-	// Each target word lives in a page; the backing store keeps a JavaScript-allocated page alive.
-	std::vector<std::pair<std::shared_ptr<v8::BackingStore>, uint64_t *>> targets;
+  v8::Global<v8::Object> als;
+  // Each target word lives in a page; the backing store keeps a JavaScript-allocated page alive.
+  std::vector<std::pair<std::shared_ptr<v8::BackingStore>, uint64_t*>> targets;
 };
 
-thread_local AlsTracker *tracker = nullptr;
+thread_local AlsTracker* tracker = nullptr;
 
-void StoreAddress(AlsTracker *t, Addr address)
-{
-	for (auto &target : t->targets)
-		__atomic_store_n(target.second, address, __ATOMIC_RELAXED);
+void StoreAddress(AlsTracker* t, Addr address) {
+  for (auto& target : t->targets) __atomic_store_n(target.second, address, __ATOMIC_RELAXED);
 }
 
-void OnGcStart(v8::Isolate *, v8::GCType, v8::GCCallbackFlags, void *data)
-{
-	StoreAddress(static_cast<AlsTracker *>(data), 0);
+void OnGcStart(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void* data) {
+  StoreAddress(static_cast<AlsTracker*>(data), 0);
 }
 
-void OnGcEnd(v8::Isolate *isolate, v8::GCType, v8::GCCallbackFlags, void *data)
-{
-	auto *t = static_cast<AlsTracker *>(data);
-	v8::HandleScope scope(isolate);
-	StoreAddress(t, TaggedOf(t->als.Get(isolate)));
+void OnGcEnd(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
+  auto* t = static_cast<AlsTracker*>(data);
+  v8::HandleScope scope(isolate);
+  StoreAddress(t, TaggedOf(t->als.Get(isolate)));
 }
 
 // Environment teardown. Registered after @tld/userspace's own hook (the page exists before trackAls is called),
 // so it runs before that hook unmaps the thread's data page: no GC callback writes into a freed page.
-void StopTracking(void *data)
-{
-	auto *t = static_cast<AlsTracker *>(data);
-	v8::Isolate *isolate = v8::Isolate::GetCurrent();
-	if (isolate != nullptr) {
-		isolate->RemoveGCPrologueCallback(OnGcStart, t);
-		isolate->RemoveGCEpilogueCallback(OnGcEnd, t);
-	}
-	StoreAddress(t, 0);
-	if (tracker == t)
-		tracker = nullptr;
-	delete t;
+void StopTracking(void* data) {
+  auto* t = static_cast<AlsTracker*>(data);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate != nullptr) {
+    isolate->RemoveGCPrologueCallback(OnGcStart, t);
+    isolate->RemoveGCEpilogueCallback(OnGcEnd, t);
+  }
+  StoreAddress(t, 0);
+  if (tracker == t) tracker = nullptr;
+  delete t;
 }
 
 // trackAls(als, page, byteOffset): keeps the 8 bytes at byteOffset of page (an ArrayBuffer) equal to als's tagged
 // address, from now until the environment ends. Returns false for bad arguments (nothing changes then).
-void TrackAls(const v8::FunctionCallbackInfo<v8::Value> &info)
-{
-	v8::Isolate *isolate = info.GetIsolate();
-	auto ret = [&](bool ok) { info.GetReturnValue().Set(v8::Boolean::New(isolate, ok)); };
-	if (info.Length() < 3 || !info[0]->IsObject() || !info[1]->IsArrayBuffer() || !info[2]->IsUint32()) {
-		return ret(false);
-	}
-	v8::Local<v8::ArrayBuffer> page = info[1].As<v8::ArrayBuffer>();
-	uint32_t offset = info[2].As<v8::Uint32>()->Value();
-	std::shared_ptr<v8::BackingStore> store = page->GetBackingStore();
-	auto *base = static_cast<unsigned char *>(store->Data());
-	if (base == nullptr || offset % 8 != 0 || offset + 8 > store->ByteLength() ||
-	    reinterpret_cast<uintptr_t>(base) % 8 != 0) {
-		return ret(false);
-	}
-	if (tracker == nullptr) {
-		tracker = new AlsTracker();
-		isolate->AddGCPrologueCallback(OnGcStart, tracker, v8::kGCTypeAll);
-		isolate->AddGCEpilogueCallback(OnGcEnd, tracker, v8::kGCTypeAll);
-		node::AddEnvironmentCleanupHook(isolate, StopTracking, tracker);
-	}
-	tracker->als.Reset(isolate, info[0].As<v8::Object>());
-	auto *word = reinterpret_cast<uint64_t *>(base + offset);
-	bool known = false;
-	for (auto &target : tracker->targets)
-		known = known || target.second == word;
-	if (!known)
-		tracker->targets.emplace_back(std::move(store), word);
-	StoreAddress(tracker, TaggedOf(info[0]));
-	ret(true);
+void TrackAls(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  auto ret = [&](bool ok) { info.GetReturnValue().Set(v8::Boolean::New(isolate, ok)); };
+  if (info.Length() < 3 || !info[0]->IsObject() || !info[1]->IsArrayBuffer() || !info[2]->IsUint32()) {
+    return ret(false);
+  }
+  v8::Local<v8::ArrayBuffer> page = info[1].As<v8::ArrayBuffer>();
+  uint32_t offset = info[2].As<v8::Uint32>()->Value();
+  std::shared_ptr<v8::BackingStore> store = page->GetBackingStore();
+  auto* base = static_cast<unsigned char*>(store->Data());
+  if (base == nullptr || offset % 8 != 0 || offset + 8 > store->ByteLength() ||
+      reinterpret_cast<uintptr_t>(base) % 8 != 0) {
+    return ret(false);
+  }
+  if (tracker == nullptr) {
+    tracker = new AlsTracker();
+    isolate->AddGCPrologueCallback(OnGcStart, tracker, v8::kGCTypeAll);
+    isolate->AddGCEpilogueCallback(OnGcEnd, tracker, v8::kGCTypeAll);
+    node::AddEnvironmentCleanupHook(isolate, StopTracking, tracker);
+  }
+  tracker->als.Reset(isolate, info[0].As<v8::Object>());
+  auto* word = reinterpret_cast<uint64_t*>(base + offset);
+  bool known = false;
+  for (auto& target : tracker->targets) known = known || target.second == word;
+  if (!known) tracker->targets.emplace_back(std::move(store), word);
+  StoreAddress(tracker, TaggedOf(info[0]));
+  ret(true);
 }
 
 }  // namespace
