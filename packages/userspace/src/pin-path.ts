@@ -188,6 +188,29 @@ function openNoFollow(dirFd: number, name: string): number {
   return openSync(fdPath(dirFd, name), O_PATH | constants.O_NOFOLLOW);
 }
 
+/** The walk's result; its close() closes the pin's entry (when there is one), then the directory. */
+function resolved(
+  pinPath: string,
+  dirFd: number,
+  dirPath: string,
+  name: string,
+  entry: ResolvedPin['entry'],
+  made: readonly string[],
+): ResolvedPin {
+  return {
+    pinPath,
+    dirFd,
+    dirPath,
+    name,
+    entry,
+    made,
+    close: () => {
+      if (entry !== undefined) closeSync(entry.fd);
+      closeSync(dirFd);
+    },
+  };
+}
+
 /**
  * Walks `pinPath` from / without following links an untrusted user controls; returns the checked directory that
  * holds the pin and the pin's entry (the caller closes both with close()). A symlink owned by root or this user is
@@ -218,19 +241,7 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
         const errno = errnoOf(error);
         if (errno === 'EACCES') throw searchDenied(pinPath, dirPath, error);
         if (errno !== 'ENOENT' && errno !== 'ENOTDIR') throw error;
-        if (queue.length === 0) {
-          const fixed = dirFd;
-          const fixedPath = dirPath;
-          return {
-            pinPath,
-            dirFd: fixed,
-            dirPath: fixedPath,
-            name,
-            entry: undefined,
-            made,
-            close: () => closeSync(fixed),
-          };
-        }
+        if (queue.length === 0) return resolved(pinPath, dirFd, dirPath, name, undefined, made);
         if (makeDirs === undefined || errno !== 'ENOENT') throw missingDirectory(pinPath, dirFd, path, error);
         fd = makeDirectory(pinPath, dirFd, name, path, makeDirs.mode, makeDirs.gid);
         made.push(path);
@@ -266,22 +277,7 @@ export function resolvePin(pinPath: string, options: ResolveOptions = {}): Resol
         if (queue.length === 0) throw unsafe(pinPath, `${path} links to a directory`, 'give the path of a pin file');
         continue;
       }
-      if (queue.length === 0) {
-        const fixed = dirFd;
-        const fixedPath = dirPath;
-        return {
-          pinPath,
-          dirFd: fixed,
-          dirPath: fixedPath,
-          name,
-          entry: { fd, stat },
-          made,
-          close: () => {
-            closeSync(fd);
-            closeSync(fixed);
-          },
-        };
-      }
+      if (queue.length === 0) return resolved(pinPath, dirFd, dirPath, name, { fd, stat }, made);
       if (!stat.isDirectory()) {
         closeSync(fd);
         throw missingDirectory(
