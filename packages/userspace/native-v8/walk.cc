@@ -160,13 +160,14 @@ bool FindCpedSlot(v8::Isolate* isolate, Facts* f, int* offset, Failure* fail) {
   v8::Local<v8::Value> saved = GetCped(isolate);
   v8::Local<v8::Object> a = v8::Object::New(isolate);
   v8::Local<v8::Object> b = v8::Object::New(isolate);
-  static Addr block[kIsolateScanBytes / 8];
+  // Per call, not static: worker threads discover their own isolates at the same time.
+  std::vector<Addr> block(kIsolateScanBytes / 8);
   Addr base = reinterpret_cast<Addr>(isolate);
   int candidates[8];
   int count = 0;
 
   SetCped(isolate, a);
-  bool read = ReadMem(base, block, sizeof(block));
+  bool read = ReadMem(base, block.data(), kIsolateScanBytes);
   Addr ta = TaggedOf(a);
   for (size_t i = 0; read && i < kIsolateScanBytes / 8 && count < 8; i++) {
     if (block[i] == ta) candidates[count++] = static_cast<int>(i * 8);

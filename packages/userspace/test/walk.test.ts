@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installedNodes } from '@tld/testkit';
+import { installedNodes, runNodeScript } from '@tld/testkit';
 import { TaskLocalData, UserspaceErrorCode } from '../src/index.js';
 import { type PinnedMaps, loadFixtureMaps, packageDir } from './fixture.js';
 
@@ -142,6 +142,20 @@ describe('run() by the async-context walk, on Node.js with AsyncContextFrame', (
         // Nobody set an async hook or a V8 promise hook in the whole process.
         expect(report.asyncHooks).toBe(0);
         expect(report.promiseHooks).toBe(0);
+      },
+      180_000,
+    );
+    it.skipIf(!bin && !required)(
+      `Node ${major} ${flags.join(' ')}: 32 workers starting together each find and verify their own walk`,
+      () => {
+        if (!bin) throw new Error(`no Node.js ${major} under .cache/node: run tools/setup`);
+        const result = runNodeScript<{ workers: number; found: number; failures: string[] }>(
+          { label: `Node ${major}`, bin, args: flags },
+          join(packageDir, 'test', 'discovery-child.mjs'),
+          { WORKERS: '32', NODE_OPTIONS: '' },
+        );
+        expect(result.failures).toEqual([]);
+        expect(result).toEqual({ workers: 32, found: 32, failures: [] });
       },
       180_000,
     );
