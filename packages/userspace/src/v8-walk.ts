@@ -104,6 +104,17 @@ function discover(): ThreadWalk {
   const addon = loadAddon();
   if (typeof addon === 'string') return { ok: false, reason: addon };
   const als = new AsyncLocalStorage<Uint8Array>();
+  // Each attempt proves every fact anew; a later one can succeed where a collection moved an object mid-check.
+  let found = verify(addon, als);
+  for (let attempt = 1; attempt < DISCOVERY_ATTEMPTS && 'reason' in found; attempt++) found = verify(addon, als);
+  if ('reason' in found) return { ok: false, reason: `the async-context walk could not be verified: ${found.reason}` };
+  return { ok: true, als, addon, facts: found };
+}
+
+const DISCOVERY_ATTEMPTS = 3;
+
+/** One attempt: the facts the addon finds and verifies for `als` on this thread, or why it could not. */
+function verify(addon: WalkAddon, als: AsyncLocalStorage<Uint8Array>): DiscoveredFacts | { reason: string } {
   // A store like every run()'s (a Uint8Array over a slab), another at another offset to confirm where the data
   // pointer sits, and a Map with known keys and values (one deleted, enough for chains) that the addon reads back
   // through the layout it found.
@@ -117,12 +128,9 @@ function discover(): ThreadWalk {
   keys.forEach((key, i) => map.set(key, values[i] as object));
   map.set(deleted, {});
   map.delete(deleted);
-  let found: DiscoveredFacts | { reason: string };
   try {
-    found = als.run(store, () => addon.discover(als, store, other, map, keys, values, deleted));
+    return als.run(store, () => addon.discover(als, store, other, map, keys, values, deleted));
   } catch (error) {
-    found = { reason: `the V8 walk addon failed: ${(error as Error).message}` };
+    return { reason: `the V8 walk addon failed: ${(error as Error).message}` };
   }
-  if ('reason' in found) return { ok: false, reason: `the async-context walk could not be verified: ${found.reason}` };
-  return { ok: true, als, addon, facts: found };
 }
