@@ -7,15 +7,18 @@ const { threadWalk } = await import('../dist/context-walk.js');
 
 if (isMainThread) {
   const count = Number(process.env['WORKERS'] ?? '32');
+  /** @type {{ ok: boolean, reason: string }[]} */
   const results = await Promise.all(
     Array.from(
       { length: count },
       () =>
-        new Promise((resolve, reject) => {
-          const worker = new Worker(new URL(import.meta.url));
-          worker.once('message', resolve);
-          worker.once('error', reject);
-        }),
+        /** @type {Promise<{ ok: boolean, reason: string }>} */ (
+          new Promise((resolve, reject) => {
+            const worker = new Worker(new URL(import.meta.url));
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          })
+        ),
     ),
   );
   const failures = results.filter((r) => !r.ok).map((r) => r.reason);
